@@ -1,0 +1,18 @@
+# Every dependency is a Debian 12 package; scripts/install-deps installs them.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(CURL 7.75 REQUIRED)           # CURLOPT_AWS_SIGV4
+find_package(OpenSSL 3 REQUIRED COMPONENTS Crypto)
+find_package(ZLIB REQUIRED)
+find_package(fmt REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(CLI11 REQUIRED)
+pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal)
+pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+if(TMPDUMP_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(TMPDUMP_BUILD_BENCH)
+  find_package(benchmark REQUIRED)
+endif()

@@ -1,0 +1,40 @@
+#include "util/error.hpp"
+
+#include <cerrno>
+
+#include <gtest/gtest.h>
+
+namespace tmpdump {
+namespace {
+
+TEST(ErrorTest, EveryKindHasItsOwnExitCodeAndType) {
+  const Errc all[] = {Errc::InvalidArgument, Errc::NotFound, Errc::Forbidden, Errc::Corrupt,
+                      Errc::Unsafe, Errc::ChecksumMismatch, Errc::NoSpace, Errc::Network,
+                      Errc::Io, Errc::Unsupported, Errc::Conflict};
+  for (auto a : all) {
+    EXPECT_GE(exit_code(a), 2);
+    EXPECT_TRUE(error_type(a).starts_with("TmpDump."));
+    for (auto b : all) {
+      if (a != b) {
+        EXPECT_NE(exit_code(a), exit_code(b));
+        EXPECT_NE(error_type(a), error_type(b));
+      }
+    }
+  }
+}
+
+TEST(ErrorTest, NoSpaceErrnoMapsToNoSpace) {
+  EXPECT_EQ(errc_from_errno(ENOSPC), Errc::NoSpace);
+  EXPECT_EQ(sys_error(ENOSPC, "writing lib/a.so").code, Errc::NoSpace);
+  EXPECT_NE(sys_error(ENOSPC, "writing lib/a.so").message.find("lib/a.so"), std::string::npos);
+}
+
+TEST(ErrorTest, FailFormatsMessage) {
+  Result<int> r = fail(Errc::NotFound, "no key {} in bucket {}", "k", "b");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "no key k in bucket b");
+  EXPECT_EQ(with_context(r.error(), "pull").message, "pull: no key k in bucket b");
+}
+
+}  // namespace
+}  // namespace tmpdump
