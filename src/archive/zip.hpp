@@ -30,6 +30,7 @@ struct Entry {
   std::uint64_t uncompressed_size = 0;
   std::uint64_t local_header_offset = 0;
   std::int64_t mtime = 0;     ///< seconds since the epoch (extended timestamp if present, else DOS time as UTC)
+  std::string raw_name;       ///< the name bytes exactly as stored (the local header must repeat them)
 };
 
 /// The parsed central directory of one archive.

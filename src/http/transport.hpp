@@ -19,6 +19,7 @@ namespace tmpdump::http {
 /// AWS Signature Version 4 parameters; the transport signs with libcurl's
 /// CURLOPT_AWS_SIGV4. The secret never leaves the transport.
 struct SigV4 {
+  /// e.g. "us-east-1"
   std::string region;
   std::string service = "s3";
   std::string access_key_id;
@@ -26,6 +27,14 @@ struct SigV4 {
   std::string session_token;  ///< sent as x-amz-security-token when not empty
 };
 
+struct Response;
+
+/// Sees the status and headers of the final response before the first body
+/// byte of a 2xx response reaches the BodyHandler (not called for an empty
+/// body). An error aborts the transfer and perform() returns that error.
+using HeadersHandler = std::function<Result<void>(const Response&)>;
+
+/// One HTTP request as the caller wants it sent.
 struct Request {
   std::string method = "GET";  ///< GET, HEAD, PUT, POST
   std::string url;             ///< fully encoded URL
@@ -34,8 +43,15 @@ struct Request {
   std::optional<std::pair<std::uint64_t, std::uint64_t>> range;
   std::optional<SigV4> sigv4;
   std::string body;  ///< request body for PUT/POST
+  /// Optional: validates the response head before its body is streamed
+  /// (e.g. that Content-Range matches the requested range).
+  HeadersHandler on_headers;
+  /// Follow up to 5 redirects (http/https only). Ignored for signed requests,
+  /// whose signature would not hold for another host.
+  bool follow_redirects = false;
 };
 
+/// What came back: status and headers; the 2xx body went to the BodyHandler.
 struct Response {
   long status = 0;
   /// Header names lower-cased, in arrival order (last response of redirects only).
@@ -51,6 +67,7 @@ struct Response {
 /// and perform() returns that error.
 using BodyHandler = std::function<Result<void>(std::span<const std::byte>)>;
 
+/// Timeouts and trust for every request of one Transport.
 struct TransportOptions {
   std::chrono::milliseconds connect_timeout{5000};
   /// A transfer slower than low_speed_bytes per second for this long is aborted.

@@ -1,0 +1,97 @@
+// tmpdump pull SOURCE... [--root DIR] [--sha256 HEX]
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "cli/progress.hpp"
+#include "pull/install.hpp"
+#include "util/sha256.hpp"
+
+namespace tmpdump::cli {
+
+namespace {
+
+struct PullOptions {
+  std::vector<std::string> sources;
+  std::string root = "/tmp";
+  std::string sha256;
+  unsigned jobs = 0;
+  std::string inflater = "isal";
+  bool quiet = false;
+  bool no_progress = false;
+};
+
+std::string mb(std::uint64_t bytes) { return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6); }
+
+int run_pull(const PullOptions& o) {
+  std::vector<pull::SourceSpec> specs;
+  for (const auto& text : o.sources) {
+    auto spec = pull::parse_source(text);
+    if (!spec) return report_error("pull", spec.error());
+    specs.push_back(std::move(*spec));
+  }
+  if (!o.sha256.empty()) {
+    if (specs.size() != 1) {
+      return report_error("pull", {Errc::InvalidArgument, "--sha256 needs exactly one SOURCE; "
+                                                          "with several, append #sha256=HEX to each"});
+    }
+    if (!is_sha256_hex(o.sha256)) return report_error("pull", {Errc::InvalidArgument, "--sha256 must be 64 hex digits"});
+    std::string digest = o.sha256;
+    for (auto& c : digest) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    specs[0].sha256 = digest;
+  }
+
+  archive::Progress progress;
+  pull::InstallOptions io;
+  io.root = o.root;
+  io.jobs = o.jobs;
+  io.inflater = o.inflater == "zlib" ? archive::Inflater::Zlib : archive::Inflater::Isal;
+  io.progress = &progress;
+  ProgressLine line("pulling", progress, !o.no_progress && !o.quiet && progress_wanted());
+  io.on_start = [&line](std::uint64_t a, std::uint64_t t) { line.set_totals(a, t); };
+  io.notice = [&o](std::string_view msg) {
+    if (!o.quiet) fmt::print(stderr, "tmpdump pull: {}\n", msg);
+  };
+  auto report = pull::install(specs, io, process_env());
+  line.stop();
+  if (!report) return report_error("pull", report.error());
+
+  if (!o.quiet) {
+    const double secs = report->elapsed.count();
+    if (report->cached) {
+      fmt::print("tmpdump pull: up to date: {} already holds {} archive(s) ({}), checked in {:.3f} s\n", o.root,
+                 specs.size(), mb(report->archive_bytes), secs);
+    } else {
+      fmt::print("tmpdump pull: {} archive(s), {} read -> {} in {} files, {} symlinks, {} dirs under {} in {:.2f} s "
+                 "({:.0f} MB/s unpacked)\n",
+                 specs.size(), mb(report->bytes_read), mb(report->bytes_written), report->files, report->symlinks,
+                 report->directories, o.root, secs,
+                 secs > 0 ? static_cast<double>(report->bytes_written) / 1e6 / secs : 0.0);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+Runner setup_pull(CLI::App& sub) {
+  auto o = std::make_shared<PullOptions>();
+  sub.footer(
+      "SOURCE is s3://bucket/key, an https:// URL (e.g. presigned) or a local path, optionally with\n"
+      "#sha256=HEX. S3 credentials, region and endpoint come from the usual AWS environment\n"
+      "variables and ~/.aws files (docs/configuration.md). Pulling the same archives again costs one\n"
+      "HEAD each and transfers no body.");
+  sub.add_option("SOURCE", o->sources, "Archives to install (their union)")->required();
+  sub.add_option("--root", o->root, "Directory to unpack into")->capture_default_str();
+  sub.add_option("--sha256", o->sha256, "Expected sha256 of the archive (one SOURCE only)");
+  sub.add_option("-j,--jobs", o->jobs, "Parallel range readers and decoders (default: cores, at least 2)");
+  sub.add_option("--inflater", o->inflater, "Deflate decoder: isal (default) or zlib")
+      ->check(CLI::IsMember({"isal", "zlib"}))
+      ->group("Advanced");
+  sub.add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
+  sub.add_flag("--no-progress", o->no_progress, "No progress line, even on a terminal");
+  return [o] { return run_pull(*o); };
+}
+
+}  // namespace tmpdump::cli

@@ -1,0 +1,326 @@
+#include "pull/install.hpp"
+
+#include <fcntl.h>
+#include <linux/fs.h>  // RENAME_EXCHANGE
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "archive/zip.hpp"
+
+namespace tmpdump::pull {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+/// Holds an exclusive flock on <root>/.tmpdump.lock for its lifetime.
+class RootLock {
+ public:
+  static Result<RootLock> acquire(const fs::path& root, const std::function<void(std::string_view)>& notice) {
+    const fs::path path = root / kLockName;
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return std::unexpected(sys_error(errno, fmt::format("opening lock {}", path.string())));
+    RootLock lock(fd);
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return lock;
+    if (errno != EWOULDBLOCK) return std::unexpected(sys_error(errno, fmt::format("locking {}", path.string())));
+    if (notice) notice(fmt::format("waiting for another pull into {} to finish", root.string()));
+    while (::flock(fd, LOCK_EX) != 0) {
+      if (errno != EINTR) return std::unexpected(sys_error(errno, fmt::format("locking {}", path.string())));
+    }
+    return lock;
+  }
+  RootLock(RootLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  RootLock& operator=(RootLock&&) = delete;
+  ~RootLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the flock
+  }
+
+ private:
+  explicit RootLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+/// What a stamp says about one installed archive.
+struct StampedArchive {
+  std::string source;
+  std::uint64_t size = 0;
+  std::string etag;
+  std::optional<std::string> sha256;
+};
+
+struct Stamp {
+  std::vector<StampedArchive> archives;  ///< empty while a swap is under way
+  std::vector<std::string> top_level;    ///< names under the root that tmpdump owns
+};
+
+constexpr int kStampFormat = 1;
+
+std::optional<Stamp> read_stamp(const fs::path& root) {
+  std::ifstream in(root / kStampName);
+  if (!in) return std::nullopt;
+  // A damaged stamp only costs a re-extraction; it is never trusted.
+  json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || j.value("format", 0) != kStampFormat) return std::nullopt;
+  Stamp s;
+  try {
+    for (const auto& a : j.at("archives")) {
+      StampedArchive sa;
+      sa.source = a.at("source").get<std::string>();
+      sa.size = a.at("size").get<std::uint64_t>();
+      sa.etag = a.at("etag").get<std::string>();
+      if (a.contains("sha256") && a["sha256"].is_string()) sa.sha256 = a["sha256"].get<std::string>();
+      s.archives.push_back(std::move(sa));
+    }
+    for (const auto& t : j.at("top_level")) {
+      auto name = t.get<std::string>();
+      // Only plain names directly under the root: a tampered stamp must not
+      // make tmpdump replace or delete anything else.
+      if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) return std::nullopt;
+      s.top_level.push_back(std::move(name));
+    }
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+  return s;
+}
+
+Result<void> write_stamp(const fs::path& root, const Stamp& s) {
+  json j;
+  j["format"] = kStampFormat;
+  j["archives"] = json::array();
+  for (const auto& a : s.archives) {
+    json ja{{"source", a.source}, {"size", a.size}, {"etag", a.etag}};
+    ja["sha256"] = a.sha256 ? json(*a.sha256) : json(nullptr);
+    j["archives"].push_back(std::move(ja));
+  }
+  j["top_level"] = s.top_level;
+  const fs::path tmp = root / (std::string(kStampName) + ".new");
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump(2) << '\n';
+    if (!out.flush()) return std::unexpected(sys_error(errno != 0 ? errno : EIO, fmt::format("writing {}", tmp.string())));
+  }
+  if (::rename(tmp.c_str(), (root / kStampName).c_str()) != 0) {
+    return std::unexpected(sys_error(errno, "installing the stamp"));
+  }
+  return {};
+}
+
+bool same_archive(const StampedArchive& stamped, const StampedArchive& now) {
+  if (stamped.source != now.source || stamped.size != now.size) return false;
+  if (now.etag.empty() || stamped.etag != now.etag) return false;  // no ETag, no proof
+  return !now.sha256 || stamped.sha256 == now.sha256;
+}
+
+bool exists_nofollow(const fs::path& p) {
+  struct stat st{};
+  return ::lstat(p.c_str(), &st) == 0;
+}
+
+/// Swaps two paths atomically. The raw syscall keeps this working on glibc
+/// older than 2.28 (Amazon Linux 2), which has no renameat2 wrapper.
+bool exchange(const fs::path& a, const fs::path& b) {
+  return ::syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) == 0;
+}
+
+void remove_tree(const fs::path& p) {
+  std::error_code ec;
+  fs::remove_all(p, ec);
+}
+
+/// Removes staging directories that a killed pull left behind (the lock is held).
+void remove_stale_staging(const fs::path& root) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root, ec)) {
+    if (e.path().filename().string().starts_with(kStagingPrefix)) remove_tree(e.path());
+  }
+}
+
+Result<std::uint64_t> free_bytes(const fs::path& root) {
+  struct statvfs vfs{};
+  if (::statvfs(root.c_str(), &vfs) != 0) return std::unexpected(sys_error(errno, fmt::format("statvfs {}", root.string())));
+  return static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+}
+
+std::string human_bytes(std::uint64_t n) {
+  if (n >= (1ull << 30)) return fmt::format("{:.2f} GiB", static_cast<double>(n) / (1ull << 30));
+  if (n >= (1ull << 20)) return fmt::format("{:.1f} MiB", static_cast<double>(n) / (1ull << 20));
+  return fmt::format("{} KiB", (n + 1023) / 1024);
+}
+
+/// Removes the staging directory however install() ends.
+struct StagingGuard {
+  fs::path path;
+  ~StagingGuard() {
+    if (!path.empty()) remove_tree(path);
+  }
+};
+
+}  // namespace
+
+Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOptions& options, const Env& env) {
+  const auto started = std::chrono::steady_clock::now();
+  if (specs.empty()) return fail(Errc::InvalidArgument, "no source given");
+  const fs::path root = options.root;
+  if (root.empty()) return fail(Errc::InvalidArgument, "empty root directory");
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) return std::unexpected(sys_error(ec.value(), fmt::format("creating root {}", root.string())));
+
+  // Open and stat every source before taking the lock: HEADs are the slow part
+  // of a cache check and need no exclusion.
+  std::vector<std::unique_ptr<ByteSource>> sources;
+  std::vector<StampedArchive> wanted;
+  InstallReport report;
+  for (const auto& spec : specs) {
+    auto src = open_source(spec, env);
+    if (!src) return std::unexpected(src.error());  // sources name themselves in messages
+    auto info = (*src)->stat();
+    if (!info) return std::unexpected(info.error());
+    wanted.push_back({display_name(spec), info->size, info->etag, spec.sha256});
+    report.archive_bytes += info->size;
+    sources.push_back(std::move(*src));
+  }
+
+  auto lock = RootLock::acquire(root, options.notice);
+  if (!lock) return std::unexpected(lock.error());
+
+  const std::optional<Stamp> old = read_stamp(root);
+  if (old && old->archives.size() == wanted.size() &&
+      std::ranges::equal(old->archives, wanted, same_archive) &&
+      std::ranges::all_of(old->top_level, [&](const auto& n) { return exists_nofollow(root / n); })) {
+    report.cached = true;
+    report.top_level = old->top_level;
+    report.elapsed = std::chrono::steady_clock::now() - started;
+    return report;
+  }
+
+  remove_stale_staging(root);
+
+  std::vector<archive::CentralDirectory> directories;
+  directories.reserve(sources.size());
+  std::uint64_t tree_bytes = 0, entries = 0;
+  std::set<std::string> top_level;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    ObjectInfo info{wanted[i].size, wanted[i].etag};
+    auto cd = archive::read_central_directory(*sources[i], info);
+    if (!cd) return std::unexpected(with_context(cd.error(), wanted[i].source));
+    tree_bytes += cd->total_uncompressed;
+    entries += cd->entries.size();
+    for (const auto& e : cd->entries) {
+      std::string top = e.name.substr(0, e.name.find('/'));
+      if (top.starts_with(".tmpdump")) {
+        return fail(Errc::Unsafe, "{}: entry '{}': names starting with '.tmpdump' are reserved for tmpdump's own files",
+                    wanted[i].source, e.name);
+      }
+      top_level.insert(std::move(top));
+    }
+    directories.push_back(std::move(*cd));
+  }
+
+  // Nothing is replaced that tmpdump did not put there itself.
+  const std::set<std::string> owned = old ? std::set<std::string>(old->top_level.begin(), old->top_level.end())
+                                          : std::set<std::string>{};
+  for (const auto& name : top_level) {
+    if (exists_nofollow(root / name) && !owned.contains(name)) {
+      return fail(Errc::Conflict,
+                  "{} exists and was not installed by tmpdump; move it away or pull into another --root",
+                  (root / name).string());
+    }
+  }
+
+  // Both trees live side by side until the swap: the old one only goes after.
+  auto avail = free_bytes(root);
+  if (!avail) return std::unexpected(avail.error());
+  const std::uint64_t needed = tree_bytes + entries * 4096;  // a block per entry covers rounding and inodes
+  if (needed > *avail) {
+    return fail(Errc::NoSpace,
+                "the archives unpack to {} in {} entries but {} has only {} free; "
+                "raise the function's ephemeral storage (/tmp is 512 MB by default) or pick a larger --root",
+                human_bytes(tree_bytes), entries, root.string(), human_bytes(*avail));
+  }
+
+  std::string tmpl = (root / kStagingPrefix).string() + "XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) return std::unexpected(sys_error(errno, fmt::format("creating staging directory in {}", root.string())));
+  StagingGuard staging{tmpl};
+  const fs::path tree = staging.path / "tree";
+  const fs::path retired = staging.path / "retired";
+  if (::mkdir(tree.c_str(), 0755) != 0 || ::mkdir(retired.c_str(), 0700) != 0) {
+    return std::unexpected(sys_error(errno, fmt::format("creating {}", tree.string())));
+  }
+
+  std::vector<archive::ArchiveInput> inputs;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    inputs.push_back({sources[i].get(), &directories[i], specs[i].sha256});
+  }
+  if (auto u = archive::check_union(inputs); !u) return std::unexpected(u.error());
+
+  archive::Progress local_progress;
+  archive::ExtractOptions xo;
+  xo.jobs = options.jobs;
+  xo.inflater = options.inflater;
+  xo.progress = options.progress != nullptr ? options.progress : &local_progress;
+  if (options.on_start) options.on_start(report.archive_bytes, tree_bytes);
+  auto stats = archive::extract(inputs, tree, xo);
+  if (!stats) return std::unexpected(stats.error());
+
+  // From here on the root changes. A pending stamp (no archives, every name
+  // owned) makes an interrupted swap cost a re-extraction, never a Conflict.
+  Stamp pending;
+  std::set<std::string> all_names = owned;
+  all_names.insert(top_level.begin(), top_level.end());
+  pending.top_level.assign(all_names.begin(), all_names.end());
+  if (auto w = write_stamp(root, pending); !w) return std::unexpected(w.error());
+
+  for (const auto& name : top_level) {
+    const fs::path from = tree / name, to = root / name;
+    if (exists_nofollow(to)) {
+      if (!exchange(from, to)) {
+        // RENAME_EXCHANGE is missing on some file systems: move the old one aside first.
+        if (::rename(to.c_str(), (retired / name).c_str()) != 0 || ::rename(from.c_str(), to.c_str()) != 0) {
+          return std::unexpected(sys_error(errno, fmt::format("installing {}", to.string())));
+        }
+      }
+    } else if (::rename(from.c_str(), to.c_str()) != 0) {
+      return std::unexpected(sys_error(errno, fmt::format("installing {}", to.string())));
+    }
+  }
+  for (const auto& name : owned) {
+    if (!top_level.contains(name) && exists_nofollow(root / name)) {
+      if (::rename((root / name).c_str(), (retired / name).c_str()) != 0) {
+        return std::unexpected(sys_error(errno, fmt::format("removing old {}", (root / name).string())));
+      }
+    }
+  }
+
+  Stamp done;
+  for (std::size_t i = 0; i < wanted.size(); ++i) done.archives.push_back(wanted[i]);
+  done.top_level.assign(top_level.begin(), top_level.end());
+  if (auto w = write_stamp(root, done); !w) return std::unexpected(w.error());
+
+  report.bytes_read = stats->bytes_read;
+  report.bytes_written = stats->bytes_written;
+  report.files = stats->files;
+  report.directories = stats->directories;
+  report.symlinks = stats->symlinks;
+  report.top_level = done.top_level;
+  report.elapsed = std::chrono::steady_clock::now() - started;
+  return report;
+}
+
+}  // namespace tmpdump::pull

@@ -1,0 +1,63 @@
+// Installing tmpdumps into a root directory: atomically, once, under a lock.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "archive/extract.hpp"
+#include "pull/source.hpp"
+#include "util/env.hpp"
+#include "util/error.hpp"
+
+namespace tmpdump::pull {
+
+/// Names of tmpdump's own files in a root.
+inline constexpr std::string_view kStampName = ".tmpdump.stamp";
+inline constexpr std::string_view kLockName = ".tmpdump.lock";
+inline constexpr std::string_view kStagingPrefix = ".tmpdump-staging-";
+
+struct InstallOptions {
+  std::filesystem::path root = "/tmp";
+  unsigned jobs = 0;  ///< 0 = hardware threads, at least 2
+  archive::Inflater inflater = archive::Inflater::Isal;
+  /// Filled while extracting; with `on_start` the caller can show progress.
+  archive::Progress* progress = nullptr;
+  /// Called once the archives' total size is known and extraction begins.
+  std::function<void(std::uint64_t archive_bytes, std::uint64_t tree_bytes)> on_start;
+  /// Called with a line for a person ("waiting for another pull into /tmp").
+  std::function<void(std::string_view)> notice;
+};
+
+struct InstallReport {
+  bool cached = false;            ///< the root already held exactly these archives
+  std::uint64_t archive_bytes = 0;  ///< sum of the archives' sizes
+  std::uint64_t bytes_read = 0;     ///< archive bytes transferred (0 when cached)
+  std::uint64_t bytes_written = 0;
+  std::uint64_t files = 0, directories = 0, symlinks = 0;
+  std::vector<std::string> top_level;  ///< names installed directly under the root
+  std::chrono::duration<double> elapsed{};
+};
+
+/// Makes `options.root` hold exactly the union of `sources`.
+///
+/// Under an exclusive lock on <root>/.tmpdump.lock (other pulls into the same
+/// root wait): if the stamp <root>/.tmpdump.stamp says these very archives
+/// (same source, size, ETag, and sha256 when one is expected) are installed
+/// and their top-level entries exist, returns `cached` after one stat() (HEAD)
+/// per source. Otherwise reads the central directories, refuses up front when
+/// the tree would not fit in the root's free space, extracts into a staging
+/// directory inside the root, then swaps each top-level entry into place
+/// (renameat2 RENAME_EXCHANGE, so a directory is never missing) and writes
+/// the stamp. Any failure leaves the previous install and stamp as they were
+/// and removes the staging directory. A top-level path that exists but was
+/// not installed by tmpdump is a Conflict, never overwritten.
+[[nodiscard]] Result<InstallReport> install(std::span<const SourceSpec> sources,
+                                            const InstallOptions& options, const Env& env);
+
+}  // namespace tmpdump::pull

@@ -1,0 +1,209 @@
+#include "pull/install.hpp"
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "archive/zip_writer.hpp"
+#include "util/sha256.hpp"
+
+namespace tmpdump::pull {
+namespace {
+
+namespace fs = std::filesystem;
+using archive::ZipWriter;
+
+class InstallTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "tmpdump-install-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    root_ = dir_ / "root";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  /// Writes a zip of (name, content) files; names ending in '@' + target are symlinks.
+  fs::path make_zip(const std::string& file, const std::vector<std::pair<std::string, std::string>>& entries) {
+    const fs::path p = dir_ / file;
+    auto w = ZipWriter::to_file(p);
+    EXPECT_TRUE(w);
+    for (const auto& [name, content] : entries) {
+      if (content.starts_with("->")) {
+        EXPECT_TRUE(w->add_symlink(name, content.substr(2)));
+      } else {
+        EXPECT_TRUE(w->add_file(name, content));
+      }
+    }
+    EXPECT_TRUE(w->finish());
+    return p;
+  }
+
+  Result<InstallReport> pull(const std::vector<fs::path>& zips, std::optional<std::string> sha = std::nullopt) {
+    std::vector<SourceSpec> specs;
+    for (const auto& z : zips) specs.push_back({SourceKind::File, z.string(), sha});
+    InstallOptions o;
+    o.root = root_;
+    return install(specs, o, fixed_env({}));
+  }
+
+  std::string read(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  bool staging_left() {
+    for (const auto& e : fs::directory_iterator(root_)) {
+      if (e.path().filename().string().starts_with(kStagingPrefix)) return true;
+    }
+    return false;
+  }
+
+  fs::path dir_, root_;
+};
+
+TEST_F(InstallTest, InstallsThenFindsItCached) {
+  auto zip = make_zip("a.zip", {{"lib/liba.so.1", "A"}, {"lib/liba.so", "->liba.so.1"}});
+  auto first = pull({zip});
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_FALSE(first->cached);
+  EXPECT_EQ(read(root_ / "lib/liba.so"), "A");
+  struct stat before{};
+  ::lstat((root_ / "lib").c_str(), &before);
+
+  auto second = pull({zip});
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_TRUE(second->cached);
+  EXPECT_EQ(second->bytes_read, 0u);
+  struct stat after{};
+  ::lstat((root_ / "lib").c_str(), &after);
+  EXPECT_EQ(before.st_ino, after.st_ino);
+}
+
+TEST_F(InstallTest, ChangedArchiveReplacesTheTreeAndDropsOldTopLevelNames) {
+  ASSERT_TRUE(pull({make_zip("v1.zip", {{"lib/old", "1"}, {"python/mod.py", "x"}})}));
+  auto r = pull({make_zip("v1.zip", {{"lib/new", "2"}})});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_FALSE(r->cached);
+  EXPECT_EQ(read(root_ / "lib/new"), "2");
+  EXPECT_FALSE(fs::exists(root_ / "lib/old"));
+  EXPECT_FALSE(fs::exists(root_ / "python"));
+  EXPECT_FALSE(staging_left());
+}
+
+TEST_F(InstallTest, FailedPullLeavesPreviousInstallAndNoDebris) {
+  ASSERT_TRUE(pull({make_zip("good.zip", {{"lib/a", "good"}})}));
+  const std::string stamp = read(root_ / kStampName);
+  // An archive whose entry's CRC is wrong.
+  auto w = ZipWriter::to_file(dir_ / "bad.zip");
+  ASSERT_TRUE(w);
+  auto raw = ZipWriter::make_raw("lib/a", "evil!");
+  ASSERT_TRUE(raw);
+  raw->crc32 ^= 1;
+  ASSERT_TRUE(w->add_raw(*raw));
+  ASSERT_TRUE(w->finish());
+  auto r = pull({dir_ / "bad.zip"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::Corrupt);
+  EXPECT_EQ(read(root_ / "lib/a"), "good");
+  EXPECT_EQ(read(root_ / kStampName), stamp);
+  EXPECT_FALSE(staging_left());
+}
+
+TEST_F(InstallTest, RemovesStagingLeftByAKilledPull) {
+  fs::create_directories(root_ / (std::string(kStagingPrefix) + "dead01/tree/lib"));
+  ASSERT_TRUE(pull({make_zip("a.zip", {{"lib/a", "a"}})}));
+  EXPECT_FALSE(staging_left());
+}
+
+TEST_F(InstallTest, TamperedStampIsNotTrustedAndCannotReachOutside) {
+  fs::create_directories(dir_ / "outside");
+  std::ofstream(dir_ / "outside/keep") << "keep";
+  fs::create_directories(root_);
+  std::ofstream(root_ / kStampName) << R"({"format":1,"archives":[],"top_level":["../outside"]})";
+  ASSERT_TRUE(pull({make_zip("a.zip", {{"lib/a", "a"}})}));
+  EXPECT_TRUE(fs::exists(dir_ / "outside/keep"));
+  std::ofstream(root_ / kStampName, std::ios::trunc) << "{not json";
+  auto r = pull({make_zip("a.zip", {{"lib/a", "a"}})});
+  // Unreadable stamp: tmpdump no longer knows it owns lib/, so it refuses rather than guess.
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::Conflict);
+  EXPECT_EQ(read(root_ / "lib/a"), "a");
+}
+
+TEST_F(InstallTest, NeverReplacesAPathItDidNotInstall) {
+  fs::create_directories(root_ / "lib");
+  std::ofstream(root_ / "lib/mine") << "mine";
+  auto r = pull({make_zip("a.zip", {{"lib/a", "a"}})});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::Conflict);
+  EXPECT_NE(r.error().message.find("lib"), std::string::npos);
+  EXPECT_EQ(read(root_ / "lib/mine"), "mine");
+  EXPECT_FALSE(staging_left());
+}
+
+TEST_F(InstallTest, RejectsNamesReservedForItsOwnFiles) {
+  auto r = pull({make_zip("a.zip", {{".tmpdump.stamp", "{}"}})});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::Unsafe);
+  EXPECT_NE(r.error().message.find(".tmpdump.stamp"), std::string::npos);
+}
+
+TEST_F(InstallTest, InstallsTheUnionOfSeveralArchives) {
+  auto a = make_zip("a.zip", {{"lib/liba.so", "a"}});
+  auto b = make_zip("b.zip", {{"lib/libb.so", "b"}, {"python/m.py", "m"}});
+  auto r = pull({a, b});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read(root_ / "lib/liba.so"), "a");
+  EXPECT_EQ(read(root_ / "lib/libb.so"), "b");
+  EXPECT_EQ(r->top_level, (std::vector<std::string>{"lib", "python"}));
+  EXPECT_TRUE(pull({a, b})->cached);
+  EXPECT_FALSE(pull({a})->cached);
+  EXPECT_FALSE(fs::exists(root_ / "python"));
+}
+
+TEST_F(InstallTest, SamePathInTwoArchivesIsRefused) {
+  auto r = pull({make_zip("a.zip", {{"lib/x", "a"}}), make_zip("b.zip", {{"lib/x", "b"}})});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::Unsafe);
+  EXPECT_NE(r.error().message.find("lib/x"), std::string::npos);
+  EXPECT_FALSE(fs::exists(root_ / "lib"));
+}
+
+TEST_F(InstallTest, ChecksSha256AndRemembersIt) {
+  auto zip = make_zip("a.zip", {{"lib/a", "a"}});
+  auto wrong = pull({zip}, std::string(64, '0'));
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, Errc::ChecksumMismatch);
+  EXPECT_FALSE(fs::exists(root_ / "lib"));
+
+  const std::string digest = sha256_hex(read(zip));
+  auto right = pull({zip}, digest);
+  ASSERT_TRUE(right) << right.error().message;
+  EXPECT_FALSE(right->cached);
+  EXPECT_TRUE(pull({zip}, digest)->cached);
+  EXPECT_TRUE(pull({zip})->cached);
+}
+
+TEST_F(InstallTest, UnverifiedInstallIsVerifiedWhenADigestIsAskedFor) {
+  auto zip = make_zip("a.zip", {{"lib/a", "a"}});
+  ASSERT_TRUE(pull({zip}));
+  auto r = pull({zip}, sha256_hex(read(zip)));
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->cached);
+}
+
+TEST_F(InstallTest, MissingSourceIsNotFound) {
+  auto r = pull({dir_ / "nope.zip"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::NotFound);
+  EXPECT_NE(r.error().message.find("nope.zip"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tmpdump::pull

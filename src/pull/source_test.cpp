@@ -1,0 +1,49 @@
+#include "pull/source.hpp"
+
+#include <gtest/gtest.h>
+
+namespace tmpdump::pull {
+namespace {
+
+TEST(ParseSourceTest, RecognisesEachKind) {
+  auto s3 = parse_source("s3://bucket/tmpdump/fn.zip");
+  ASSERT_TRUE(s3) << s3.error().message;
+  EXPECT_EQ(s3->kind, SourceKind::S3);
+  EXPECT_EQ(s3->location, "s3://bucket/tmpdump/fn.zip");
+  EXPECT_FALSE(s3->sha256);
+  EXPECT_EQ(parse_source("https://h/x.zip?sig=1")->kind, SourceKind::Url);
+  EXPECT_EQ(parse_source("HTTP://127.0.0.1:9/x.zip")->kind, SourceKind::Url);
+  EXPECT_EQ(parse_source("./dump.zip")->kind, SourceKind::File);
+  EXPECT_EQ(parse_source("/abs/dump.zip")->kind, SourceKind::File);
+}
+
+TEST(ParseSourceTest, TakesSha256SuffixInEitherCase) {
+  const std::string hex(64, 'A');
+  auto s = parse_source("s3://bucket/k#sha256=" + hex);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->location, "s3://bucket/k");
+  EXPECT_EQ(*s->sha256, std::string(64, 'a'));
+}
+
+TEST(ParseSourceTest, RejectsBadInputWithReason) {
+  EXPECT_EQ(parse_source("").error().code, Errc::InvalidArgument);
+  EXPECT_EQ(parse_source("s3://b/k#sha256=abc").error().code, Errc::InvalidArgument);
+  auto ftp = parse_source("ftp://host/x.zip");
+  ASSERT_FALSE(ftp);
+  EXPECT_NE(ftp.error().message.find("ftp://"), std::string::npos);
+  EXPECT_FALSE(parse_source("s3://"));
+  EXPECT_FALSE(parse_source("s3://bucket-only"));
+  EXPECT_FALSE(parse_source(std::string("a\0b", 3)));
+}
+
+TEST(DisplayNameTest, HidesPresignedQueryString) {
+  auto s = parse_source("https://b.s3.amazonaws.com/k.zip?X-Amz-Signature=deadbeef&X-Amz-Credential=AKID");
+  ASSERT_TRUE(s);
+  const std::string shown = display_name(*s);
+  EXPECT_EQ(shown.find("deadbeef"), std::string::npos);
+  EXPECT_EQ(shown.find("AKID"), std::string::npos);
+  EXPECT_TRUE(shown.starts_with("https://b.s3.amazonaws.com/k.zip"));
+}
+
+}  // namespace
+}  // namespace tmpdump::pull

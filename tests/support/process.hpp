@@ -1,0 +1,76 @@
+// Running real processes from tests: bounded in time, output captured, no
+// process left behind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tmpdump::testing {
+
+/// Environment changes for a child: a value sets, nullopt unsets.
+using EnvChanges = std::map<std::string, std::optional<std::string>>;
+
+struct RunResult {
+  int exit_code = -1;  ///< -1 when killed by a signal or timed out
+  bool timed_out = false;
+  std::string out, err;
+  /// stdout and stderr together, for "never prints X" assertions.
+  [[nodiscard]] std::string all() const { return out + err; }
+};
+
+struct RunOptions {
+  EnvChanges env;
+  std::filesystem::path cwd;
+  std::chrono::milliseconds timeout{std::chrono::seconds(120)};
+};
+
+/// Runs argv[0] (searched in PATH) to completion or timeout (then SIGKILLs its
+/// process group).
+RunResult run(const std::vector<std::string>& argv, const RunOptions& options = {});
+
+/// A long-running child (a server). Started in its own process group; the
+/// destructor sends SIGTERM, then SIGKILL after two seconds.
+class Background {
+ public:
+  Background(const std::vector<std::string>& argv, const EnvChanges& env = {});
+  ~Background();
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+
+  /// Reads stdout until a line starting with `prefix` arrives; returns that line.
+  std::optional<std::string> wait_for_line(const std::string& prefix, std::chrono::milliseconds timeout);
+  [[nodiscard]] pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  std::string buffered_;
+};
+
+/// A fresh directory under $TMPDIR, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& rel) const { return path_ / rel; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Writes `bytes` to `path`, creating parent directories.
+void write_file(const std::filesystem::path& path, const std::string& bytes);
+/// Reads a whole file.
+std::string read_file(const std::filesystem::path& path);
+
+
+}  // namespace tmpdump::testing
