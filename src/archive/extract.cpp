@@ -550,7 +550,10 @@ Result<void> check_link(const PendingLink& link, const std::unordered_map<std::s
   if (target.empty()) return fail(Errc::Unsafe, "{}: empty symlink target", link.label);
   if (target.find('\0') != std::string::npos) return fail(Errc::Unsafe, "{}: NUL in symlink target", link.label);
   if (target.front() == '/')
-    return fail(Errc::Unsafe, "{}: symlink target \"{}\" is an absolute path", link.label, printable(target));
+    return fail(Errc::Unsafe,
+                "{}: symlink target \"{}\" is an absolute path; store the file it points to instead "
+                "(e.g. Debian's /etc/alternatives links: copy with cp -L before zip -y)",
+                link.label, printable(target));
   auto stack = split(link.name);
   stack.pop_back();
   auto pending = split(target);

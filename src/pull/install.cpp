@@ -224,9 +224,11 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
     entries += cd->entries.size();
     for (const auto& e : cd->entries) {
       std::string top = e.name.substr(0, e.name.find('/'));
-      if (top.starts_with(".tmpdump")) {
-        return fail(Errc::Unsafe, "{}: entry '{}': names starting with '.tmpdump' are reserved for tmpdump's own files",
-                    wanted[i].source, e.name);
+      // ".tmpdump/" (the packed manifest) is the archive's; ".tmpdump.*" and
+      // ".tmpdump-*" are the stamp, the lock and staging directories.
+      if (top.starts_with(".tmpdump.") || top.starts_with(".tmpdump-")) {
+        return fail(Errc::Unsafe, "{}: entry '{}': names starting with '.tmpdump.' or '.tmpdump-' are reserved for "
+                    "tmpdump's own files", wanted[i].source, e.name);
       }
       top_level.insert(std::move(top));
     }

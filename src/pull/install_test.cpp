@@ -154,6 +154,13 @@ TEST_F(InstallTest, RejectsNamesReservedForItsOwnFiles) {
   EXPECT_NE(r.error().message.find(".tmpdump.stamp"), std::string::npos);
 }
 
+TEST_F(InstallTest, InstallsThePackedManifestDirectory) {
+  auto r = pull({make_zip("a.zip", {{"lib/a", "a"}, {".tmpdump/manifest.json", "{}"}})});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read(root_ / ".tmpdump/manifest.json"), "{}");
+  EXPECT_TRUE(pull({make_zip("b.zip", {{".tmpdump-staging-x/evil", "x"}})}).error().code == Errc::Unsafe);
+}
+
 TEST_F(InstallTest, InstallsTheUnionOfSeveralArchives) {
   auto a = make_zip("a.zip", {{"lib/liba.so", "a"}});
   auto b = make_zip("b.zip", {{"lib/libb.so", "b"}, {"python/m.py", "m"}});

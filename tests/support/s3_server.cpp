@@ -12,6 +12,7 @@ namespace fs = std::filesystem;
 
 fs::path source_dir() { return TMPDUMP_SOURCE_DIR; }
 fs::path tmpdump_binary() { return TMPDUMP_BIN; }
+fs::path build_dir() { return TMPDUMP_BUILD_DIR; }
 
 S3Server::S3Server() {
   fs::create_directories(dir_ / "data");

@@ -42,5 +42,7 @@ class S3Server {
 /// Paths set by CMake.
 std::filesystem::path source_dir();
 std::filesystem::path tmpdump_binary();
+/// The CMake build directory (other binaries: bootstrap, audit library...).
+std::filesystem::path build_dir();
 
 }  // namespace tmpdump::testing
