@@ -156,6 +156,7 @@ TEST_F(HostileTest, EveryHostileArchiveIsRefusedAndLeavesNothing) {
     TempDir work;
     const fs::path root = work / "a/b/root";
     auto r = pull(c.name + ".zip", root);
+    report_outcome("hostile archive", c.name, r);
     EXPECT_EQ(r.exit_code, c.exit_code) << r.all();
     EXPECT_NE(r.err.find(c.must_mention), std::string::npos) << r.err;
     EXPECT_TRUE(evil_paths(work.path()).empty()) << fmt::format("{}", fmt::join(evil_paths(work.path()), ", "));
@@ -170,6 +171,7 @@ TEST_F(HostileTest, NotAZipAndTruncatedAreCorrupt) {
     SCOPED_TRACE(key);
     TempDir work;
     auto r = pull(key, work / "root");
+    report_outcome("hostile archive", key, r);
     EXPECT_EQ(r.exit_code, 5) << r.all();
     EXPECT_FALSE(has_staging_debris(work / "root"));
   }
@@ -182,6 +184,7 @@ TEST_F(HostileTest, SetuidAndSetgidBitsAreStripped) {
   ASSERT_TRUE(w->add_raw(raw("lib/tool", "#!/bin/sh\n", kSetuid | 02000)));
   ASSERT_TRUE(w->finish());
   auto r = run({tmpdump_binary().string(), "pull", (work / "suid.zip").string(), "--root", (work / "root").string()});
+  report_outcome("hostile archive", "setuid + setgid file (installed as 0755)", r);
   ASSERT_EQ(r.exit_code, 0) << r.all();
   struct stat st{};
   ASSERT_EQ(::stat((work / "root/lib/tool").c_str(), &st), 0);

@@ -109,6 +109,7 @@ TEST_F(PullTest, WrongSecretIsForbiddenAndTheSecretIsNeverPrinted) {
   const std::string wrong = "wrong-secret-Zk28fJq0aa";
   auto r = pull({"s3://dumps/tmpdump/fn.zip", "--root", (work_ / "root").string()},
                 {{"AWS_SECRET_ACCESS_KEY", wrong}});
+  report_outcome("environment", "wrong AWS_SECRET_ACCESS_KEY", r);
   EXPECT_EQ(r.exit_code, 4) << r.all();
   EXPECT_NE(r.err.find("forbidden"), std::string::npos) << r.err;
   EXPECT_EQ(r.all().find(wrong), std::string::npos) << r.all();
@@ -118,6 +119,7 @@ TEST_F(PullTest, WrongSecretIsForbiddenAndTheSecretIsNeverPrinted) {
 
 TEST_F(PullTest, MissingKeyIsNotFoundAndNamesBucketAndKey) {
   auto r = pull({"s3://dumps/tmpdump/no-such-function.zip", "--root", (work_ / "root").string()});
+  report_outcome("S3 object", "missing key", r);
   EXPECT_EQ(r.exit_code, 3) << r.all();
   EXPECT_NE(r.err.find("dumps"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("tmpdump/no-such-function.zip"), std::string::npos) << r.err;
@@ -146,6 +148,7 @@ TEST_F(PullTest, WrongSha256FailsAndKeepsThePreviousInstall) {
   server_->put(other / "o.zip", "tmpdump/other.zip");
   auto r = pull({"s3://dumps/tmpdump/other.zip", "--root", (work_ / "root").string(), "--sha256",
                  std::string(64, 'a')});
+  report_outcome("S3 object", "replaced by other bytes than the --sha256 given", r);
   EXPECT_EQ(r.exit_code, 7) << r.all();
   EXPECT_NE(r.err.find(std::string(64, 'a')), std::string::npos) << r.err;
   EXPECT_EQ(describe_tree(work_ / "root", true), before);
@@ -179,6 +182,7 @@ TEST_F(PullTest, LocalFileSourceWorks) {
 TEST_F(PullTest, RefusesToReplaceADirectoryItDidNotInstall) {
   write_file(work_ / "root/lib/mine.txt", "precious\n");
   auto r = pull({"s3://dumps/tmpdump/fn.zip", "--root", (work_ / "root").string()});
+  report_outcome("root directory", "holds a lib/ tmpdump did not install", r);
   EXPECT_EQ(r.exit_code, 12) << r.all();
   EXPECT_NE(r.err.find("was not installed by tmpdump"), std::string::npos) << r.err;
   EXPECT_EQ(read_file(work_ / "root/lib/mine.txt"), "precious\n");
@@ -207,6 +211,7 @@ TEST_F(PullTest, TreeLargerThanFreeSpaceIsRefusedUpFront) {
     GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
   }
   auto r = pull({"s3://dumps/tmpdump/fn.zip", "--root", (work_ / "small").string()});
+  report_outcome("root directory", "1 MB tmpfs, tree larger than that", r);
   EXPECT_EQ(r.exit_code, 8) << r.all();
   EXPECT_NE(r.err.find("free"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(work_ / "small/lib"));

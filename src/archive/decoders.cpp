@@ -16,6 +16,17 @@ namespace {
 // Compressed input is handed to the C libraries in pieces their 32-bit length fields can hold.
 constexpr std::size_t kMaxPiece = std::size_t{1} << 30;
 
+// Hands `in` to `run` in pieces of at most kMaxPiece bytes.
+template <class Run>
+Result<void> in_pieces(std::span<const std::byte> in, Run&& run) {
+  while (!in.empty()) {
+    const std::size_t piece = std::min(in.size(), kMaxPiece);
+    if (auto r = run(in.first(piece)); !r) return r;
+    in = in.subspan(piece);
+  }
+  return {};
+}
+
 class StoredDecoder final : public Decoder {
  public:
   void reset() override {}
@@ -44,12 +55,7 @@ class IsalInflater final : public Decoder {
     state_->crc_flag = ISAL_DEFLATE;
   }
   Result<void> feed(std::span<const std::byte> in, OutputBuffer& out) override {
-    while (!in.empty()) {
-      const std::size_t piece = std::min(in.size(), kMaxPiece);
-      if (auto r = run(in.first(piece), out); !r) return r;
-      in = in.subspan(piece);
-    }
-    return {};
+    return in_pieces(in, [&](std::span<const std::byte> piece) { return run(piece, out); });
   }
   Result<bool> finish(OutputBuffer& out) override {
     if (auto r = run({}, out); !r) return std::unexpected(r.error());
@@ -95,12 +101,7 @@ class ZlibInflater final : public Decoder {
     ended_ = false;
   }
   Result<void> feed(std::span<const std::byte> in, OutputBuffer& out) override {
-    while (!in.empty()) {
-      const std::size_t piece = std::min(in.size(), kMaxPiece);
-      if (auto r = run(in.first(piece), out); !r) return r;
-      in = in.subspan(piece);
-    }
-    return {};
+    return in_pieces(in, [&](std::span<const std::byte> piece) { return run(piece, out); });
   }
   Result<bool> finish(OutputBuffer& out) override {
     if (auto r = run({}, out); !r) return std::unexpected(r.error());

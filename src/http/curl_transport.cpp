@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cstdlib>
 #include <mutex>
 
@@ -65,10 +66,28 @@ struct Transfer {
   Response response;
   bool headers_checked = false;
   std::optional<Error> callback_error;  // from on_headers / on_body: returned as is
+  // Stall detection: curl's low-speed check averages over ~5 s, so after a
+  // burst it notices a dead connection 4-6 s late (measured with
+  // tests/faults_test.cpp); "no byte for stall_limit" is exact. Time spent in
+  // our own callbacks counts as activity, so a consumer that pauses (the
+  // extractor's hash window) is never mistaken for a stalled server.
+  std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration stall_limit{};
+  bool stalled = false;
 };
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(user);
+  if (std::chrono::steady_clock::now() - t->last_activity > t->stall_limit) {
+    t->stalled = true;
+    return 1;  // aborts: CURLE_ABORTED_BY_CALLBACK
+  }
+  return 0;
+}
 
 std::size_t on_header_line(char* data, std::size_t size, std::size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
+  t->last_activity = std::chrono::steady_clock::now();
   std::string_view line(data, size * count);
   if (line.starts_with("HTTP/")) {
     // A new response (after 100-continue or a redirect): only the last one counts.
@@ -113,6 +132,7 @@ std::size_t on_body_bytes(char* data, std::size_t size, std::size_t count, void*
         return 0;
       }
     }
+    t->last_activity = std::chrono::steady_clock::now();
     return n;
   }
   auto room = kMaxErrorBody - std::min(kMaxErrorBody, t->response.error_body.size());
@@ -176,8 +196,13 @@ class CurlTransport final : public Transport {
     ok &= set(CURLOPT_PROTOCOLS_STR, "http,https");
     ok &= set(CURLOPT_PATH_AS_IS, 1L);  // S3 keys may contain "/../"; never squash them
     ok &= set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+    // The low-speed average still catches a server that trickles a byte now and then.
     ok &= set(CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_bytes);
     ok &= set(CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.low_speed_time.count()));
+    transfer.stall_limit = options_.low_speed_time;
+    ok &= set(CURLOPT_XFERINFOFUNCTION, &on_progress);
+    ok &= set(CURLOPT_XFERINFODATA, static_cast<void*>(&transfer));
+    ok &= set(CURLOPT_NOPROGRESS, 0L);
     ok &= set(CURLOPT_TCP_KEEPALIVE, 1L);
     if (!options_.ca_bundle.empty()) ok &= set(CURLOPT_CAINFO, options_.ca_bundle.c_str());
     ok &= set(CURLOPT_HEADERFUNCTION, &on_header_line);
@@ -200,11 +225,18 @@ class CurlTransport final : public Transport {
       ok &= set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
       if (request.method != "POST") ok &= set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
       payload_hash = sha256_hex(request.body);
-      headers = curl_slist_append(headers, "Expect:");
-      bool has_type = std::any_of(request.headers.begin(), request.headers.end(), [](const auto& h) {
-        return h.first.size() == 12 && strncasecmp(h.first.c_str(), "content-type", 12) == 0;
-      });
-      if (!has_type) headers = curl_slist_append(headers, "Content-Type:");
+      if (request.sigv4) {
+        // libcurl 7.88 signs a removed header ("Expect:", "Content-Type:") as if it were sent
+        // empty, so the server's signature differs: keep curl's own Expect (added after
+        // signing) and just do not wait for its 100 Continue.
+        ok &= set(CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
+      } else {
+        headers = curl_slist_append(headers, "Expect:");
+        bool has_type = std::any_of(request.headers.begin(), request.headers.end(), [](const auto& h) {
+          return h.first.size() == 12 && strncasecmp(h.first.c_str(), "content-type", 12) == 0;
+        });
+        if (!has_type) headers = curl_slist_append(headers, "Content-Type:");
+      }
     }
     std::string sigv4_param;
     if (request.sigv4) {
@@ -242,7 +274,10 @@ class CurlTransport final : public Transport {
     curl_easy_setopt(curl_, CURLOPT_PASSWORD, "");
     if (transfer.callback_error) return std::unexpected(std::move(*transfer.callback_error));
     if (rc != CURLE_OK) {
-      std::string reason = errbuf[0] != '\0' ? std::string(errbuf) : std::string(curl_easy_strerror(rc));
+      std::string reason = transfer.stalled ? fmt::format("no data for {} s (TMPDUMP_STALL_SECONDS)",
+                                                          options_.low_speed_time.count())
+                           : errbuf[0] != '\0' ? std::string(errbuf)
+                                                : std::string(curl_easy_strerror(rc));
       while (!reason.empty() && (reason.back() == '\n' || reason.back() == '\r')) reason.pop_back();
       auto query = request.url.find('?');
       if (query != std::string::npos) redact(reason, std::string_view(request.url).substr(query));

@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -42,10 +43,11 @@ class LocalServer {
   std::thread thread_;
 };
 
-/// Answers one connection with a fixed raw response, then closes it.
+/// Answers one connection with a fixed raw response, then closes it, or with
+/// `hold_open` keeps it open and silent until the client hangs up (10 s at most).
 class RawServer {
  public:
-  explicit RawServer(std::string response) : response_(std::move(response)) {
+  explicit RawServer(std::string response, bool hold_open = false) : response_(std::move(response)) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -55,7 +57,7 @@ class RawServer {
     socklen_t len = sizeof addr;
     ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
     port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] {
+    thread_ = std::thread([this, hold_open] {
       int client = ::accept(fd_, nullptr, nullptr);
       if (client < 0) return;
       char buf[4096];
@@ -67,6 +69,10 @@ class RawServer {
       }
       auto ignored = ::write(client, response_.data(), response_.size());
       (void)ignored;
+      for (int i = 0; hold_open && i < 100; ++i) {
+        pollfd p{client, POLLIN, 0};
+        if (::poll(&p, 1, 100) > 0 && ::read(client, buf, sizeof buf) <= 0) break;
+      }
       ::close(client);
     });
   }
@@ -258,6 +264,44 @@ TEST(CurlTransportTest, BodyShorterThanContentLengthIsNetworkError) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::Network);
   EXPECT_EQ(body, "only-a-few-bytes");
+}
+
+TEST(CurlTransportTest, StallAfterABurstIsCaughtWithinTheLimit) {
+  // curl's low-speed average alone would take ~5 s more to notice after a burst.
+  RawServer server("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + std::string(200000, 'x'),
+                   /*hold_open=*/true);
+  TransportOptions o = fast_options();
+  o.low_speed_time = std::chrono::seconds(1);
+  auto t = make_curl_transport(o);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = t->perform(request_to(server.url()), [](std::span<const std::byte>) -> Result<void> { return {}; });
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::Network);
+  EXPECT_NE(r.error().message.find("no data for 1 s"), std::string::npos) << r.error().message;
+  EXPECT_LT(took, std::chrono::milliseconds(2800));
+}
+
+TEST(CurlTransportTest, AConsumerThatPausesIsNotAStall) {
+  const std::string big(4 << 20, 'y');
+  LocalServer server([&](httplib::Server& http) {
+    http.Get("/obj", [&](const httplib::Request&, httplib::Response& res) { res.set_content(big, "text/plain"); });
+  });
+  TransportOptions o = fast_options();
+  o.low_speed_time = std::chrono::seconds(1);
+  auto t = make_curl_transport(o);
+  std::size_t got = 0;
+  bool paused = false;
+  auto r = t->perform(request_to(server.url("/obj")), [&](std::span<const std::byte> b) -> Result<void> {
+    if (!paused) {
+      paused = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1600));
+    }
+    got += b.size();
+    return {};
+  });
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(got, big.size());
 }
 
 TEST(CurlTransportTest, ConnectionRefusedIsNetworkErrorWithoutQueryString) {

@@ -45,5 +45,18 @@ TEST(DisplayNameTest, HidesPresignedQueryString) {
   EXPECT_TRUE(shown.starts_with("https://b.s3.amazonaws.com/k.zip"));
 }
 
+TEST(OpenSourceTest, RefusesHostileNetworkSettings) {
+  const SourceSpec spec{SourceKind::S3, "s3://bucket/key", std::nullopt};
+  for (const char* bad : {"0", "-1", "abc", "10s", "99999999999999999999"}) {
+    auto r = open_source(spec, fixed_env({{"TMPDUMP_STALL_SECONDS", bad}}));
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, Errc::InvalidArgument);
+    EXPECT_NE(r.error().message.find("TMPDUMP_STALL_SECONDS"), std::string::npos);
+  }
+  auto r = open_source(spec, fixed_env({{"TMPDUMP_MAX_ATTEMPTS", "100"}}));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("TMPDUMP_MAX_ATTEMPTS"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tmpdump::pull

@@ -100,10 +100,12 @@ class HttpSource final : public ByteSource {
 
   /// Runs `attempt` until it succeeds, fails for good, or the budget is spent.
   /// `progress` (bytes delivered) resets the budget: a slow but moving
-  /// download is not a failing one.
+  /// download is not a failing one. A connection that keeps breaking after a
+  /// little progress must still end, so failures in all are capped at twice
+  /// the budget (a bound docs/configuration.md states).
   template <class T, class F>
   Result<T> retrying(F&& attempt, const std::uint64_t* progress = nullptr) {
-    int failures = 0;
+    int failures = 0, all_failures = 0;
     std::uint64_t seen = progress != nullptr ? *progress : 0;
     for (;;) {
       Attempt<T> outcome = attempt();
@@ -115,8 +117,9 @@ class HttpSource final : public ByteSource {
         failures = 0;
       }
       ++failures;
-      if (failures >= retry_.max_attempts) {
-        return fail(Errc::Network, "{}: after {} attempts: {}", target_.shown, failures, why.reason);
+      ++all_failures;
+      if (failures >= retry_.max_attempts || all_failures >= 2 * retry_.max_attempts) {
+        return fail(Errc::Network, "{}: after {} attempts: {}", target_.shown, all_failures, why.reason);
       }
       retry_.sleep(detail::backoff_delay(retry_, failures, rng_));
     }

@@ -144,6 +144,22 @@ TEST(S3SourceTest, ResumesBrokenBodyFromNextByte) {
   EXPECT_EQ(f->sleeps.size(), 1u);
 }
 
+TEST(S3SourceTest, ConnectionThatKeepsBreakingAfterProgressStillEnds) {
+  // Every attempt delivers one more byte, then breaks: progress each time.
+  std::deque<Step> steps;
+  for (std::uint64_t first = 0; first < 20; ++first) {
+    Step s = range_answer(first, 19);
+    s.break_after = 1;
+    steps.push_back(s);
+  }
+  auto f = s3_fixture(steps);
+  auto got = read_all(*f->source, 0, 20);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, Errc::Network);
+  EXPECT_EQ(f->transport->requests.size(), 12u);  // twice the default budget of 6
+  EXPECT_NE(got.error().message.find("after 12 attempts"), std::string::npos) << got.error().message;
+}
+
 TEST(S3SourceTest, RetriesServerErrorsAndThrottlingThenSucceeds) {
   auto f = s3_fixture({error_answer(503, "SlowDown"), error_answer(500, "InternalError"), error_answer(429),
                        network_error(), range_answer(0, 19)});

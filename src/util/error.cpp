@@ -6,6 +6,9 @@
 namespace tmpdump {
 
 Error with_context(Error e, std::string_view context) {
+  // Layers each name the thing they work on; a message that already starts
+  // with that name keeps it once.
+  if (e.message.starts_with(context) && e.message.substr(context.size()).starts_with(": ")) return e;
   e.message = fmt::format("{}: {}", context, e.message);
   return e;
 }

@@ -42,7 +42,8 @@ template <class... Args>
   return std::unexpected(Error{code, fmt::format(f, std::forward<Args>(args)...)});
 }
 
-/// Prefixes context to an error's message ("pulling s3://b/k: ...").
+/// Prefixes context to an error's message ("s3://b/k: ..."), unless the
+/// message already starts with exactly that context.
 [[nodiscard]] Error with_context(Error e, std::string_view context);
 
 /// Lambda errorType for an init error, e.g. "TmpDump.NotFound".

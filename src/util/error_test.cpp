@@ -36,5 +36,11 @@ TEST(ErrorTest, FailFormatsMessage) {
   EXPECT_EQ(with_context(r.error(), "pull").message, "pull: no key k in bucket b");
 }
 
+TEST(ErrorTest, ContextIsNotRepeated) {
+  Error e{Errc::Network, "s3://b/k: after 4 attempts: HTTP 503"};
+  EXPECT_EQ(with_context(e, "s3://b/k").message, "s3://b/k: after 4 attempts: HTTP 503");
+  EXPECT_EQ(with_context(e, "s3://b").message, "s3://b: s3://b/k: after 4 attempts: HTTP 503");
+}
+
 }  // namespace
 }  // namespace tmpdump

@@ -194,3 +194,21 @@ std::string read_file(const fs::path& path) {
 }
 
 }  // namespace tmpdump::testing
+
+namespace tmpdump::testing {
+
+void report_outcome(std::string_view kind, std::string_view input, const RunResult& result, double seconds) {
+  const char* path = std::getenv("TMPDUMP_SECURITY_REPORT");
+  if (path == nullptr || *path == '\0') return;
+  // The first line of the error: "tmpdump pull: <kind>: <message>".
+  std::string said = result.err.substr(0, result.err.find('\n'));
+  if (said.empty()) said = result.out.substr(0, result.out.find('\n'));
+  for (auto& c : said) {
+    if (c == '|') c = '/';
+  }
+  std::ofstream out(path, std::ios::app);
+  out << fmt::format("| {} | {} | exit {}{} | {} |\n", kind, input, result.exit_code,
+                     seconds >= 0 ? fmt::format(", {:.1f} s", seconds) : "", said);
+}
+
+}  // namespace tmpdump::testing

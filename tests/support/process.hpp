@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tmpdump::testing {
@@ -72,5 +73,14 @@ void write_file(const std::filesystem::path& path, const std::string& bytes);
 /// Reads a whole file.
 std::string read_file(const std::filesystem::path& path);
 
+
+}  // namespace tmpdump::testing
+
+namespace tmpdump::testing {
+
+/// When $TMPDUMP_SECURITY_REPORT names a file, appends a row of the
+/// docs/security.md table to it: what was tried and what tmpdump did.
+/// scripts/security-table runs the tests with it set and updates the doc.
+void report_outcome(std::string_view kind, std::string_view input, const RunResult& result, double seconds = -1);
 
 }  // namespace tmpdump::testing

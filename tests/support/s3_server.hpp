@@ -22,6 +22,7 @@ class S3Server {
   ~S3Server();
 
   [[nodiscard]] std::string endpoint() const;
+  [[nodiscard]] int port() const { return port_; }
   /// The environment a client needs to reach this server with the good key:
   /// endpoint, credentials, region, and no stray ~/.aws files.
   [[nodiscard]] EnvChanges client_env() const;
