@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <functional>
 #include <ctime>
 #include <zlib.h>
 #include <zstd.h>
@@ -179,6 +181,32 @@ Result<void> ZipWriter::add_directory(std::string_view name, std::uint32_t mode,
 }
 
 Result<void> ZipWriter::add_raw(const RawEntry& entry) {
+  return add_entry(entry, [&]() { return impl_->put(entry.data); });
+}
+
+Result<void> ZipWriter::add_raw_from_fd(const RawEntry& entry, int fd, std::uint64_t offset,
+                                        std::string_view fd_name) {
+  return add_entry(entry, [&]() -> Result<void> {
+    std::string buffer;
+    std::uint64_t left = entry.compressed_size;
+    while (left > 0) {
+      buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(left, 1u << 20)));
+      const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), static_cast<off_t>(offset));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return std::unexpected(sys_error(errno, fmt::format("reading {}", fd_name)));
+      }
+      if (n == 0) return fail(Errc::Corrupt, "{}: ends {} bytes early", fd_name, left);
+      buffer.resize(static_cast<std::size_t>(n));
+      if (auto r = impl_->put(buffer); !r) return r;
+      offset += static_cast<std::uint64_t>(n);
+      left -= static_cast<std::uint64_t>(n);
+    }
+    return {};
+  });
+}
+
+Result<void> ZipWriter::add_entry(const RawEntry& entry, const std::function<Result<void>()>& write_data) {
   if (impl_->finished) return fail(Errc::InvalidArgument, "zip writer already finished");
   const std::uint64_t offset = impl_->written;
   if (entry.write_local) {
@@ -214,7 +242,7 @@ Result<void> ZipWriter::add_raw(const RawEntry& entry) {
     h += name;
     h += extra;
     if (auto r = impl_->put(h); !r) return r;
-    if (auto r = impl_->put(entry.data); !r) return r;
+    if (auto r = write_data(); !r) return r;
     if (entry.data_descriptor) {
       std::string d;
       put32(d, detail::kDataDescriptorSig);
@@ -230,6 +258,8 @@ Result<void> ZipWriter::add_raw(const RawEntry& entry) {
     }
   }
   impl_->records.push_back(CdRecord{entry, entry.cd_local_header_offset.value_or(offset)});
+  // The central directory needs only the headers; keeping the data would hold the whole archive.
+  impl_->records.back().entry.data = std::string();
   return {};
 }
 

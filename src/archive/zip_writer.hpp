@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,6 +73,12 @@ class ZipWriter {
                                            std::int64_t mtime = 1'700'000'000);
   /// Writes `entry` exactly as described.
   [[nodiscard]] Result<void> add_raw(const RawEntry& entry);
+  /// Like add_raw(), but the entry's stored bytes are the `entry.compressed_size`
+  /// bytes of file descriptor `fd` from `offset` on (entry.data is ignored), so
+  /// large entries are copied without being held in memory. Errors: Io naming
+  /// `fd_name`, Corrupt when the file ends early.
+  [[nodiscard]] Result<void> add_raw_from_fd(const RawEntry& entry, int fd, std::uint64_t offset,
+                                             std::string_view fd_name);
   /// Writes the central directory and end records; nothing may be added after.
   [[nodiscard]] Result<void> finish();
 
@@ -89,6 +96,7 @@ class ZipWriter {
   [[nodiscard]] static std::uint32_t crc32(std::string_view bytes);
 
  private:
+  Result<void> add_entry(const RawEntry& entry, const std::function<Result<void>()>& write_data);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   CLI::App app{"tmpdump: native libraries for AWS Lambda, kept in S3 and unpacked into /tmp at init.\n"
                "Exit codes: 0 ok, 1 unexpected, 2 usage or configuration, 3 not found, 4 forbidden,\n"
                "5 corrupt archive, 6 unsafe archive, 7 checksum mismatch, 8 no space, 9 network,\n"
-               "10 i/o, 11 unsupported, 12 conflict. See docs/cli.md."};
+               "10 i/o, 11 unsupported, 12 conflict, 13 check found problems, 14 the emulated function failed.\n"
+               "See docs/cli.md."};
   app.set_version_flag("--version", std::string("tmpdump ") + TMPDUMP_VERSION);
   app.require_subcommand(1);
   Runner run;

@@ -1,4 +1,5 @@
 // tmpdump pull SOURCE... [--root DIR] [--sha256 HEX]
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,8 +49,21 @@ int run_pull(const PullOptions& o) {
   io.jobs = o.jobs;
   io.inflater = o.inflater == "zlib" ? archive::Inflater::Zlib : archive::Inflater::Isal;
   io.progress = &progress;
-  ProgressLine line("pulling", progress, !o.no_progress && !o.quiet && progress_wanted());
-  io.on_start = [&line](std::uint64_t a, std::uint64_t t) { line.set_totals(a, t); };
+  std::atomic<std::uint64_t> archive_total{0}, tree_total{0};
+  ProgressLine line(
+      [&](double secs) {
+        if (archive_total == 0) return std::string("pulling: reading the central directory...");
+        const double read_mb = static_cast<double>(progress.bytes_read.load(std::memory_order_relaxed)) / 1e6;
+        const double out_mb = static_cast<double>(progress.bytes_written.load(std::memory_order_relaxed)) / 1e6;
+        return fmt::format("pulling {:.1f}/{:.1f} MB  {:.1f} MB/s  -> {:.1f}/{:.1f} MB unpacked", read_mb,
+                           static_cast<double>(archive_total.load()) / 1e6, secs > 0 ? read_mb / secs : 0.0, out_mb,
+                           static_cast<double>(tree_total.load()) / 1e6);
+      },
+      !o.no_progress && !o.quiet && progress_wanted());
+  io.on_start = [&](std::uint64_t a, std::uint64_t t) {
+    tree_total = t;
+    archive_total = a;
+  };
   io.notice = [&o](std::string_view msg) {
     if (!o.quiet) fmt::print(stderr, "tmpdump pull: {}\n", msg);
   };

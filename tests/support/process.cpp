@@ -17,6 +17,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 
 extern char** environ;
@@ -160,6 +161,13 @@ std::optional<std::string> Background::wait_for_line(const std::string& prefix, 
     if (n <= 0) return std::nullopt;
     buffered_.append(buf, static_cast<std::size_t>(n));
   }
+}
+
+void compile(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"gcc"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = run(argv, {.timeout = std::chrono::seconds(60)});
+  EXPECT_EQ(r.exit_code, 0) << r.all();
 }
 
 TempDir::TempDir() {

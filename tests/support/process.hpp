@@ -54,6 +54,9 @@ class Background {
   std::string buffered_;
 };
 
+/// Runs gcc with `args` (60 s at most); failing to compile fails the calling test.
+void compile(const std::vector<std::string>& args);
+
 /// A fresh directory under $TMPDIR, removed with everything in it on destruction.
 class TempDir {
  public:

@@ -1,0 +1,27 @@
+# Shared by bench/*/run: the set of real native libraries every archive
+# benchmark packs, so bench/pull and bench/pack measure the same bytes.
+# shellcheck shell=bash
+
+# collect_libraries DIR SIZE_MB: copies the largest real shared libraries of
+# this machine (largest families first) and the symlinks that point at them
+# into DIR until SIZE_MB megabytes; sets tree_bytes.
+collect_libraries() {
+  local dest=$1 size_mb=$2 libdir=/usr/lib/x86_64-linux-gnu fam f name
+  local families=(libtorch libc10 libopencv libopenblas libdnnl libprotobuf libgomp libLLVM libicudata libz3 libstdc++
+                  libcrypto libssl libcurl libzstd libisal)
+  local added=0 budget=$((size_mb * 1000 * 1000))
+  mkdir -p "$dest"
+  for fam in "${families[@]}" lib; do
+    while IFS= read -r f; do
+      [[ $added -ge $budget ]] && break 2
+      name=$(basename "$f")
+      [[ -e "$dest/$name" || -L "$dest/$name" ]] && continue
+      cp -a "$f" "$dest/"
+      # Keep the symlink chain that points at it.
+      find "$libdir" -maxdepth 1 -type l -lname "$name" -exec cp -a {} "$dest/" \;
+      added=$((added + $(stat -c %s "$f")))
+    done < <(find "$libdir" -maxdepth 1 -type f -name "${fam}*.so*" -printf '%s %p\n' | sort -rn | awk '{print $2}')
+  done
+  # shellcheck disable=SC2034  # read by the sourcing script
+  tree_bytes=$(du -sb "$dest" | cut -f1)
+}

@@ -1,0 +1,105 @@
+#include "bootstrap/config.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace tmpdump::bootstrap {
+namespace {
+
+namespace fs = std::filesystem;
+
+Env env_of(std::map<std::string, std::string, std::less<>> v) { return fixed_env(std::move(v)); }
+
+TEST(BootstrapConfig, SourcesListAcceptsCommasAndSpacesWithDigests) {
+  const std::string digest(64, 'a');
+  auto c = load_config(env_of({{"LAMBDA_TASK_ROOT", "/nonexistent"},
+                               {"TMPDUMP_SOURCES", "s3://bkt/one.zip, https://h/two.zip#sha256=" + digest + " ./three.zip"}}));
+  ASSERT_TRUE(c) << (c ? "" : c.error().message);
+  ASSERT_EQ(c->sources.size(), 3u);
+  EXPECT_EQ(c->sources[0].kind, pull::SourceKind::S3);
+  EXPECT_EQ(c->sources[1].sha256, digest);
+  EXPECT_EQ(c->sources[2].kind, pull::SourceKind::File);
+  EXPECT_EQ(c->root, "/tmp");
+}
+
+TEST(BootstrapConfig, BucketShorthandsFollowTheJavaLayerConvention) {
+  auto c = load_config(env_of({{"TMPDUMP_BUCKET", "mine"}, {"AWS_LAMBDA_FUNCTION_NAME", "fn"}}));
+  ASSERT_TRUE(c);
+  ASSERT_EQ(c->sources.size(), 1u);
+  EXPECT_EQ(c->sources[0].location, "s3://mine/tmpdump/fn.zip");
+  auto legacy = load_config(env_of({{"HUMANGRAPHICS_BUCKET", "old"}, {"AWS_LAMBDA_FUNCTION_NAME", "fn"}}));
+  ASSERT_TRUE(legacy);
+  EXPECT_EQ(legacy->sources[0].location, "s3://old/tmpdump/fn.zip");
+  EXPECT_EQ(legacy->origin, "HUMANGRAPHICS_BUCKET");
+}
+
+TEST(BootstrapConfig, BadSourceNamesTheVariable) {
+  auto c = load_config(env_of({{"TMPDUMP_SOURCES", "s3://"}}));
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("TMPDUMP_SOURCES"), std::string::npos) << c.error().message;
+}
+
+TEST(BootstrapConfig, EnvironmentWinsOverFunctionConfigurationFile) {
+  char tmpl[] = "/tmp/bootstrap-config-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const fs::path dir = tmpl;
+  std::ofstream(dir / "tmpdump.json") << R"({"format":1,"sources":["s3://fbucket/file.zip"],"root":"/tmp/fromfile"})";
+  auto from_file = load_config(env_of({{"LAMBDA_TASK_ROOT", dir.string()}}));
+  ASSERT_TRUE(from_file) << (from_file ? "" : from_file.error().message);
+  EXPECT_EQ(from_file->sources.at(0).location, "s3://fbucket/file.zip");
+  EXPECT_EQ(from_file->root, "/tmp/fromfile");
+  auto overridden = load_config(env_of({{"LAMBDA_TASK_ROOT", dir.string()}, {"TMPDUMP_SOURCES", "s3://ebucket/env.zip"},
+                                        {"TMPDUMP_ROOT", "/tmp/fromenv"}}));
+  ASSERT_TRUE(overridden);
+  EXPECT_EQ(overridden->sources.at(0).location, "s3://ebucket/env.zip");
+  EXPECT_EQ(overridden->root, "/tmp/fromenv");
+  std::ofstream(dir / "tmpdump.json") << R"({"format":2})";
+  auto unknown = load_config(env_of({{"LAMBDA_TASK_ROOT", dir.string()}}));
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("format"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(BootstrapConfig, RelativeRootIsRefused) {
+  EXPECT_FALSE(load_config(env_of({{"TMPDUMP_ROOT", "tmp"}})));
+}
+
+TEST(BootstrapHandler, ParsesBothForms) {
+  auto exe = parse_handler("bin/myfn", "/var/task");
+  ASSERT_TRUE(exe);
+  EXPECT_EQ(exe->kind, HandlerSpec::Kind::Executable);
+  EXPECT_EQ(exe->path, "/var/task/bin/myfn");
+  auto lib = parse_handler("lib/libmyfn.so:my_handler", "/var/task");
+  ASSERT_TRUE(lib);
+  EXPECT_EQ(lib->kind, HandlerSpec::Kind::Library);
+  EXPECT_EQ(lib->path, "/var/task/lib/libmyfn.so");
+  EXPECT_EQ(lib->symbol, "my_handler");
+  auto bare = parse_handler("libmyfn.so:h", "/var/task");
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->path, "libmyfn.so");  // searched in LD_LIBRARY_PATH
+  EXPECT_FALSE(parse_handler("", "/var/task"));
+  EXPECT_FALSE(parse_handler("lib/x.so:", "/var/task"));
+}
+
+TEST(BootstrapLibraryPath, TmpdumpFirstThenTaskThenInheritedWithoutDuplicates) {
+  EXPECT_EQ(library_path("/tmp", true, "/var/task", "/var/task/lib:/opt/lib", false),
+            "/tmp/lib:/var/task/lib:/opt/lib");
+  EXPECT_EQ(library_path("/tmp", false, "/var/task", "", false), "/var/task/lib");
+}
+
+TEST(BootstrapLibraryPath, CpuVariantDirectoryComesFirstWhenPresentAndSupported) {
+  char tmpl[] = "/tmp/bootstrap-hwcaps-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const fs::path root = tmpl;
+  fs::create_directories(root / "lib/glibc-hwcaps/x86-64-v3");
+  EXPECT_EQ(library_path(root, true, "/var/task", "", true),
+            (root / "lib/glibc-hwcaps/x86-64-v3").string() + ":" + (root / "lib").string() + ":/var/task/lib");
+  EXPECT_EQ(library_path(root, true, "/var/task", "", false), (root / "lib").string() + ":/var/task/lib");
+  fs::remove_all(root);
+}
+
+}  // namespace
+}  // namespace tmpdump::bootstrap

@@ -1,0 +1,120 @@
+// tmpdump emulate --function DIR --layer DIR --handler H [--event FILE] [--port N] ...
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "emulator/emulator.hpp"
+
+namespace tmpdump::cli {
+
+namespace {
+
+struct EmulateOptions {
+  std::string function_dir = ".";
+  std::string layer_dir;
+  std::string handler;
+  std::string name = "function";
+  std::string region;
+  double timeout = 3;
+  unsigned memory = 128;
+  std::vector<std::string> env;
+  std::string event;
+  int port = 9000;
+  bool snap_start = false;
+};
+
+int run_emulate(const EmulateOptions& o) {
+  emulator::Options eo;
+  eo.function_dir = o.function_dir;
+  eo.layer_dir = o.layer_dir;
+  eo.handler = o.handler;
+  eo.function_name = o.name;
+  eo.region = o.region;
+  if (o.timeout <= 0 || o.timeout > 900) return report_error("emulate", {Errc::InvalidArgument, "--timeout must be in (0, 900] seconds"});
+  eo.timeout = std::chrono::milliseconds(static_cast<long>(o.timeout * 1000));
+  eo.memory_mb = o.memory;
+  eo.snap_start = o.snap_start;
+  for (const auto& kv : o.env) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return report_error("emulate", {Errc::InvalidArgument, "--env wants NAME=VALUE, not '" + kv + "'"});
+    }
+    eo.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  const bool one_shot = !o.event.empty();
+  std::string event;
+  if (one_shot) {
+    std::ifstream in(o.event, std::ios::binary);
+    if (!in) return report_error("emulate", {Errc::NotFound, "cannot read the event file " + o.event});
+    std::stringstream ss;
+    ss << in.rdbuf();
+    event = ss.str();
+  }
+  // One-shot: logs on stderr, the response alone on stdout.
+  eo.log_fd = one_shot ? 2 : 1;
+
+  // Block the stop signals before any thread starts, then wait for them here.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  if (!one_shot) pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  emulator::Emulator emu(std::move(eo));
+  auto port = emu.start(one_shot ? 0 : o.port);
+  if (!port) return report_error("emulate", port.error());
+
+  if (one_shot) {
+    auto result = emu.invoke({.payload = event, .client_context = {}}, [](std::string_view, std::string_view chunk) {
+      std::fwrite(chunk.data(), 1, chunk.size(), stdout);
+      std::fflush(stdout);
+    });
+    if (!result.streamed || result.function_error) std::fwrite(result.body.data(), 1, result.body.size(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+    emu.stop();
+    return result.function_error ? kExitFunctionError : 0;
+  }
+  fmt::print("tmpdump emulate: listening on http://127.0.0.1:{}/2015-03-31/functions/function/invocations\n", *port);
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  emu.stop();
+  return 0;
+}
+
+}  // namespace
+
+Runner setup_emulate(CLI::App& sub) {
+  auto o = std::make_shared<EmulateOptions>();
+  sub.footer(
+      "Starts the bootstrap (DIR/bootstrap of --function, else of --layer) with Lambda's environment and serves\n"
+      "it the Runtime API on 127.0.0.1. Invoke with\n"
+      "  curl -d '{}' http://127.0.0.1:9000/2015-03-31/functions/function/invocations\n"
+      "or once with --event FILE (the response on stdout, logs on stderr; exit 1 when the function fails).\n"
+      "Differences from Lambda: docs/cli.md#tmpdump-emulate.");
+  sub.add_option("--function", o->function_dir, "Function directory: LAMBDA_TASK_ROOT (Lambda: /var/task)")
+      ->capture_default_str();
+  sub.add_option("--layer", o->layer_dir, "Layer directory holding bootstrap (Lambda: /opt)");
+  sub.add_option("--handler", o->handler, "_HANDLER: bin/myfn or lib/libmyfn.so:my_handler")->required();
+  sub.add_option("--name", o->name, "AWS_LAMBDA_FUNCTION_NAME")->capture_default_str();
+  sub.add_option("--region", o->region, "AWS_REGION (default: $AWS_REGION, else us-east-1)");
+  sub.add_option("--timeout", o->timeout, "Seconds an invocation may run before the runtime is killed")
+      ->capture_default_str();
+  sub.add_option("--memory", o->memory, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE in MB (reported, not enforced)")
+      ->capture_default_str();
+  sub.add_option("--env", o->env, "A function environment variable NAME=VALUE (repeatable)");
+  sub.add_option("--event", o->event, "Invoke once with this event file, print the response, exit");
+  sub.add_option("--port", o->port, "Port on 127.0.0.1 for the invoke endpoint and the Runtime API (0: any)")
+      ->capture_default_str();
+  sub.add_flag("--snap-start", o->snap_start, "Initialise as SnapStart does (before-snapshot, restore hooks)");
+  return [o] { return run_emulate(*o); };
+}
+
+}  // namespace tmpdump::cli

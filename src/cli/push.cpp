@@ -1,0 +1,112 @@
+// tmpdump push FILE s3://bucket/key | tmpdump push FILE --bucket B --name N
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "cli/commands.hpp"
+#include "cli/progress.hpp"
+#include "s3/upload.hpp"
+#include "util/env.hpp"
+
+namespace tmpdump::cli {
+
+namespace {
+
+struct PushOptions {
+  std::string file;
+  std::string destination;
+  std::string bucket;
+  std::string name;
+  unsigned jobs = 4;
+  std::uint64_t part_size_mb = 16;
+  bool force = false;
+  bool quiet = false;
+  bool no_progress = false;
+};
+
+std::string mb(std::uint64_t bytes) { return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6); }
+
+int run_push(const PushOptions& o) {
+  std::string uri = o.destination;
+  if (uri.empty()) {
+    if (o.bucket.empty() || o.name.empty()) {
+      return report_error("push", {Errc::InvalidArgument, "give s3://bucket/key, or --bucket B and --name N "
+                                                          "(for s3://B/tmpdump/N.zip)"});
+    }
+    uri = fmt::format("s3://{}/tmpdump/{}.zip", o.bucket, o.name);
+  } else if (!o.bucket.empty() || !o.name.empty()) {
+    return report_error("push", {Errc::InvalidArgument, "give either s3://bucket/key or --bucket/--name, not both"});
+  }
+  auto location = s3::parse_s3_uri(uri);
+  if (!location) return report_error("push", location.error());
+  if (o.part_size_mb < 5 || o.part_size_mb > 5120) {
+    return report_error("push", {Errc::InvalidArgument, "--part-size-mb must be 5-5120 (S3's limits)"});
+  }
+
+  auto transport = http::make_curl_transport();
+  auto config = s3::config_from_env(process_env(), *transport);
+  if (!config) return report_error("push", config.error());
+
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(o.file, ec);
+  if (ec) {
+    return report_error("push", {ec == std::errc::no_such_file_or_directory ? Errc::NotFound : Errc::Io,
+                                 fmt::format("{}: {}", o.file, ec.message())});
+  }
+  std::atomic<std::uint64_t> sent{0};
+  s3::UploadOptions uo;
+  uo.jobs = std::max(1u, o.jobs);
+  uo.part_bytes = o.part_size_mb << 20;
+  uo.multipart_threshold = 2 * uo.part_bytes;
+  uo.force = o.force;
+  uo.progress = &sent;
+  const auto start = std::chrono::steady_clock::now();
+  ProgressLine line(
+      [&sent, size](double secs) {
+        const double mb_sent = static_cast<double>(sent.load()) / 1e6;
+        return fmt::format("uploading {:.1f}/{:.1f} MB  {:.1f} MB/s", mb_sent, static_cast<double>(size) / 1e6,
+                           secs > 0 ? mb_sent / secs : 0.0);
+      },
+      !o.quiet && !o.no_progress && progress_wanted());
+  auto result = s3::upload_file(o.file, *location, *config, *transport, uo);
+  line.stop();
+  if (!result) return report_error("push", result.error());
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!o.quiet) {
+    if (result->skipped) {
+      fmt::print("tmpdump push: {}: already there ({}, same sha256); nothing uploaded\n", uri, mb(result->bytes));
+    } else {
+      fmt::print("tmpdump push: {} -> {}: {}{} in {:.2f} s ({:.0f} MB/s)\n", o.file, uri, mb(result->bytes),
+                 result->parts > 0 ? fmt::format(" in {} parts", result->parts) : std::string(), secs,
+                 secs > 0 ? static_cast<double>(result->bytes) / 1e6 / secs : 0.0);
+    }
+    fmt::print("tmpdump push: source for tmpdump.json / TMPDUMP_SOURCES: {}#sha256={}\n", uri, result->sha256);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Runner setup_push(CLI::App& sub) {
+  auto o = std::make_shared<PushOptions>();
+  sub.footer(
+      "Stores the archive's sha256 as object metadata (x-amz-meta-tmpdump-sha256) and first asks S3\n"
+      "(one HEAD) whether the key already holds it: then nothing is uploaded. Files of 32 MiB and more\n"
+      "go multipart (twice the part size and more), parts in parallel. Credentials, region and endpoint: the usual AWS variables.");
+  sub.add_option("FILE", o->file, "Archive to upload")->required();
+  sub.add_option("DESTINATION", o->destination, "s3://bucket/key");
+  sub.add_option("--bucket", o->bucket, "Bucket (with --name: key tmpdump/NAME.zip)");
+  sub.add_option("--name", o->name, "Archive name (with --bucket)");
+  sub.add_option("-j,--jobs", o->jobs, "Parts uploaded at once")->capture_default_str();
+  sub.add_option("--part-size-mb", o->part_size_mb, "Multipart part size in MiB (5-5120)")->capture_default_str();
+  sub.add_flag("--force", o->force, "Upload even when the key already holds the same bytes");
+  sub.add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
+  sub.add_flag("--no-progress", o->no_progress, "No progress line, even on a terminal");
+  return [o] { return run_push(*o); };
+}
+
+}  // namespace tmpdump::cli

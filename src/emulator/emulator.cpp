@@ -1,0 +1,606 @@
+#include "emulator/emulator.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <deque>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <random>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include "emulator/server.hpp"
+#include "runtime/client.hpp"
+#include "runtime/http.hpp"
+
+extern char** environ;
+
+namespace tmpdump::emulator {
+
+namespace fs = std::filesystem;
+namespace http = runtime::http;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::string_view kRuntimePrefix = "/2018-06-01/runtime";
+constexpr std::string_view kInvokePath = "/2015-03-31/functions/function/invocations";
+constexpr std::size_t kMaxRequest = 6291556;
+constexpr std::size_t kMaxStream = 200u << 20;  // Lambda's streamed-response limit
+
+std::string new_request_id() {
+  static std::mutex m;
+  static std::mt19937_64 rng{std::random_device{}()};
+  std::lock_guard lock(m);
+  const auto a = rng(), b = rng();
+  return fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
+                     0x8000 | ((b >> 48) & 0x3fff), b & 0xffffffffffffULL);
+}
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// The runtime's peak resident memory (VmHWM), in MB.
+unsigned long max_memory_mb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("VmHWM:")) return (std::strtoul(line.c_str() + 6, nullptr, 10) + 1023) / 1024;
+  }
+  return 0;
+}
+
+struct Invocation {
+  std::string id, payload, client_context, trace_id;
+  std::int64_t deadline_ms = 0;
+  bool delivered = false;
+  enum class Phase { Pending, Streaming, Done } phase = Phase::Pending;
+  bool error = false;
+  std::string body, content_type = "application/json";
+  std::deque<std::string> chunks;
+};
+
+struct InitError {
+  std::string type, body;
+  std::string_view phase = "init";
+};
+
+}  // namespace
+
+struct Emulator::State {
+  Options options;
+  std::unique_ptr<Server> server;
+  int port = 0;
+  fs::path bootstrap;
+
+  std::mutex invoke_mutex;  // one invocation at a time, like one sandbox
+  std::mutex log_mutex;
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool stopping = false;
+
+  // The runtime process.
+  pid_t pid = -1;
+  std::uint64_t generation = 0;
+  std::thread reaper;
+  bool exited = false;
+  int exit_status = 0;
+  bool ready = false;  // reached /next since it started
+  Clock::time_point init_started;
+  std::optional<double> init_ms, restore_ms;
+  std::optional<Clock::time_point> restore_started;
+  bool report_init = false;  // the next REPORT carries Init Duration
+  std::optional<InitError> init_error;
+  unsigned long peak_mb = 0;
+
+  std::shared_ptr<Invocation> current;
+
+  void log(std::string_view line) {
+    std::lock_guard lock(log_mutex);
+    std::string text(line);
+    text += '\n';
+    std::size_t off = 0;
+    while (off < text.size()) {
+      ssize_t n = ::write(options.log_fd, text.data() + off, text.size() - off);
+      if (n <= 0) break;
+      off += static_cast<std::size_t>(n);
+    }
+  }
+
+  std::vector<std::string> runtime_env() const {
+    std::map<std::string, std::string> vars;
+    // Credentials, region and endpoints pass through, as Lambda hands the
+    // function its role's credentials.
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string_view kv = *e;
+      auto eq = kv.find('=');
+      if (eq == std::string_view::npos) continue;
+      std::string_view k = kv.substr(0, eq);
+      if (k.starts_with("AWS_") && !k.starts_with("AWS_LAMBDA_")) vars[std::string(k)] = kv.substr(eq + 1);
+    }
+    std::string region = options.region;
+    if (region.empty()) region = std::getenv("AWS_REGION") != nullptr ? std::getenv("AWS_REGION") : "us-east-1";
+    const fs::path task = fs::absolute(options.function_dir), layer = fs::absolute(options.layer_dir);
+    vars["PATH"] = (layer / "bin").string() + ":/usr/local/bin:/usr/bin:/bin";
+    vars["LANG"] = "en_US.UTF-8";
+    vars["TZ"] = ":UTC";
+    vars["LD_LIBRARY_PATH"] = "/lib64:/usr/lib64:" + task.string() + ":" + (task / "lib").string() + ":" +
+                              (layer / "lib").string();
+    vars["LAMBDA_TASK_ROOT"] = task.string();
+    vars["LAMBDA_RUNTIME_DIR"] = layer.string();
+    vars["_HANDLER"] = options.handler;
+    vars["AWS_LAMBDA_RUNTIME_API"] = "127.0.0.1:" + std::to_string(port);
+    vars["AWS_LAMBDA_FUNCTION_NAME"] = options.function_name;
+    vars["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = std::to_string(options.memory_mb);
+    vars["AWS_LAMBDA_FUNCTION_VERSION"] = "$LATEST";
+    vars["AWS_LAMBDA_LOG_GROUP_NAME"] = "/aws/lambda/" + options.function_name;
+    vars["AWS_LAMBDA_LOG_STREAM_NAME"] = "emulate/[$LATEST]" + new_request_id();
+    vars["AWS_LAMBDA_INITIALIZATION_TYPE"] = options.snap_start ? "snap-start" : "on-demand";
+    vars["AWS_REGION"] = region;
+    vars["AWS_DEFAULT_REGION"] = region;
+    for (const auto& [k, v] : options.env) vars[k] = v;
+    std::vector<std::string> out;
+    for (const auto& [k, v] : vars) out.push_back(k + "=" + v);
+    return out;
+  }
+
+  // Starts the runtime; called with `mutex` held.
+  bool spawn_locked(std::string* why) {
+    auto env = runtime_env();
+    std::vector<char*> envp;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::string path = bootstrap.string();
+    char* argv[] = {path.data(), nullptr};
+    const std::string cwd = fs::absolute(options.function_dir).string();
+    const std::string exec_failed = "tmpdump emulate: cannot execute " + path + "\n";
+    const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    const pid_t child = ::fork();
+    if (child < 0) {
+      *why = std::string("fork failed: ") + std::strerror(errno);
+      if (devnull >= 0) ::close(devnull);
+      return false;
+    }
+    if (child == 0) {
+      ::setpgid(0, 0);
+      if (devnull >= 0) ::dup2(devnull, 0);
+      ::dup2(options.log_fd, 1);
+      ::dup2(options.log_fd, 2);
+      if (::chdir(cwd.c_str()) != 0) ::_exit(126);
+      ::execve(path.c_str(), argv, envp.data());
+      [[maybe_unused]] auto ignored = ::write(2, exec_failed.data(), exec_failed.size());
+      ::_exit(127);
+    }
+    ::setpgid(child, child);
+    if (devnull >= 0) ::close(devnull);
+    if (reaper.joinable()) reaper.join();
+    pid = child;
+    ++generation;
+    exited = false;
+    ready = false;
+    init_error.reset();
+    init_ms.reset();
+    restore_ms.reset();
+    restore_started.reset();
+    report_init = true;
+    peak_mb = 0;
+    init_started = Clock::now();
+    reaper = std::thread([this, child] {
+      int status = 0;
+      while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+      }
+      std::lock_guard lock(mutex);
+      if (pid == child) {
+        pid = -1;
+        exited = true;
+        exit_status = status;
+        ready = false;
+        cv.notify_all();
+      }
+    });
+    return true;
+  }
+
+  // Kills the runtime's process group and waits for it; `lock` is released meanwhile.
+  void kill_runtime(std::unique_lock<std::mutex>& lock) {
+    if (pid > 0) {
+      ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);
+    }
+    lock.unlock();
+    if (reaper.joinable()) reaper.join();
+    lock.lock();
+    pid = -1;
+    ready = false;
+  }
+
+  std::string exit_text() const {
+    if (WIFEXITED(exit_status)) return fmt::format("exit status {}", WEXITSTATUS(exit_status));
+    if (WIFSIGNALED(exit_status)) return fmt::format("signal: {}", strsignal(WTERMSIG(exit_status)));
+    return "unknown status";
+  }
+
+  InvokeResult invoke(const InvokeRequest& request, const ChunkSink& sink);
+  void handle(Exchange& ex);
+  void handle_next(Exchange& ex);
+  void handle_invocation_post(Exchange& ex, std::string_view id, std::string_view what);
+  void handle_invoke_endpoint(Exchange& ex);
+};
+
+InvokeResult Emulator::State::invoke(const InvokeRequest& request, const ChunkSink& sink) {
+  std::lock_guard serial(invoke_mutex);
+  std::unique_lock lock(mutex);
+  InvokeResult result;
+  if (stopping) {
+    result.function_error = true;
+    result.body = runtime::error_json("Emulator.Stopped", "the emulator is stopping");
+    return result;
+  }
+  if (pid < 0) {
+    std::string why;
+    if (!spawn_locked(&why)) {
+      result.function_error = true;
+      result.body = runtime::error_json("Runtime.ExitError", why);
+      return result;
+    }
+  }
+  auto inv = std::make_shared<Invocation>();
+  inv->id = new_request_id();
+  inv->payload = request.payload;
+  inv->client_context = request.client_context;
+  {
+    std::string hex = inv->id;
+    std::erase(hex, '-');
+    inv->trace_id = fmt::format("Root=1-{:08x}-{};Parent={};Sampled=0",
+                                std::chrono::duration_cast<std::chrono::seconds>(
+                                    std::chrono::system_clock::now().time_since_epoch()).count(),
+                                hex.substr(0, 24), hex.substr(16, 16));
+  }
+
+  // Init: until the runtime asks for its first invocation.
+  const auto init_deadline = init_started + options.init_timeout;
+  const bool init_ok = cv.wait_until(lock, init_deadline, [&] { return ready || init_error || exited || stopping; }) && ready;
+  if (!init_ok) {
+    const double ms = ms_between(init_started, Clock::now());
+    InitError err;
+    if (init_error) {
+      err = *init_error;
+    } else if (exited) {
+      err = {"Runtime.ExitError", runtime::error_json("Runtime.ExitError", "RequestId: " + inv->id +
+                                                      " Error: Runtime exited with error: " + exit_text())};
+    } else {
+      err = {"Sandbox.Timedout", runtime::error_json("Sandbox.Timedout", fmt::format(
+                                     "INIT did not finish in {:.2f} seconds", static_cast<double>(options.init_timeout.count()) / 1000.0))};
+    }
+    kill_runtime(lock);
+    log(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: {}\tStatus: error\tError Type: {}", ms, err.phase,
+                    err.type));
+    log(fmt::format("START RequestId: {} Version: $LATEST", inv->id));
+    log(fmt::format("END RequestId: {}", inv->id));
+    log(fmt::format("REPORT RequestId: {}\tDuration: 0.00 ms\tBilled Duration: 0 ms\tMemory Size: {} MB\tMax Memory "
+                    "Used: {} MB\tStatus: error\tError Type: {}",
+                    inv->id, options.memory_mb, peak_mb, err.type));
+    result.function_error = true;
+    result.body = err.body.empty() ? runtime::error_json(err.type, "") : err.body;
+    return result;
+  }
+
+  const auto started = Clock::now();
+  inv->deadline_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         (std::chrono::system_clock::now() + options.timeout).time_since_epoch()).count();
+  const auto deadline = started + options.timeout;
+  log(fmt::format("START RequestId: {} Version: $LATEST", inv->id));
+  current = inv;
+  cv.notify_all();
+
+  enum class End { Done, Timeout, Exited, Stopped } end = End::Done;
+  for (;;) {
+    cv.wait_until(lock, deadline, [&] {
+      return inv->phase == Invocation::Phase::Done || !inv->chunks.empty() || exited || stopping;
+    });
+    while (!inv->chunks.empty()) {
+      std::string chunk = std::move(inv->chunks.front());
+      inv->chunks.pop_front();
+      result.streamed = true;
+      result.content_type = inv->content_type;
+      if (sink) {
+        lock.unlock();
+        sink(inv->content_type, chunk);
+        lock.lock();
+      } else {
+        result.body += chunk;
+      }
+    }
+    if (inv->phase == Invocation::Phase::Done) break;
+    if (exited) { end = End::Exited; break; }
+    if (stopping) { end = End::Stopped; break; }
+    if (Clock::now() >= deadline) { end = End::Timeout; break; }
+  }
+  const double duration = ms_between(started, Clock::now());
+  if (pid > 0) peak_mb = std::max(peak_mb, max_memory_mb(pid));
+  std::string status;
+  if (end == End::Done) {
+    result.function_error = inv->error;
+    if (inv->phase == Invocation::Phase::Done && !result.streamed) {
+      result.body = inv->body;
+      result.content_type = inv->content_type;
+    } else if (inv->error) {
+      result.body = inv->body;  // a stream's error trailer
+    }
+  } else if (end == End::Timeout) {
+    const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    const std::string msg = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z {} Task timed out after {:.2f} seconds", now, inv->id,
+                                        static_cast<double>(options.timeout.count()) / 1000.0);
+    log(msg);
+    kill_runtime(lock);
+    result.function_error = true;
+    result.body = "{\"errorMessage\":" + http::json_quote(msg) + "}";
+    status = "\tStatus: timeout";
+  } else if (end == End::Exited) {
+    const std::string msg = "RequestId: " + inv->id + " Error: Runtime exited with error: " + exit_text();
+    log(msg);
+    result.function_error = true;
+    result.body = runtime::error_json("Runtime.ExitError", msg);
+    status = "\tStatus: error\tError Type: Runtime.ExitError";
+  } else {
+    result.function_error = true;
+    result.body = runtime::error_json("Emulator.Stopped", "the emulator stopped during the invocation");
+  }
+  current.reset();
+  log(fmt::format("END RequestId: {}", inv->id));
+  std::string init_part;
+  if (report_init) {
+    if (init_ms) init_part = fmt::format("\tInit Duration: {:.2f} ms", *init_ms);
+    if (restore_ms) init_part += fmt::format("\tRestore Duration: {:.2f} ms", *restore_ms);
+    report_init = false;
+  }
+  log(fmt::format("REPORT RequestId: {}\tDuration: {:.2f} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory "
+                  "Used: {} MB{}{}",
+                  inv->id, duration, static_cast<long>(std::ceil(duration)), options.memory_mb, peak_mb, init_part,
+                  status));
+  return result;
+}
+
+void Emulator::State::handle_next(Exchange& ex) {
+  std::unique_lock lock(mutex);
+  const auto gen = generation;
+  if (!ready) {
+    ready = true;
+    if (restore_started) {
+      restore_ms = ms_between(*restore_started, Clock::now());
+    } else if (!init_ms) {
+      init_ms = ms_between(init_started, Clock::now());
+    }
+    cv.notify_all();
+  }
+  cv.wait(lock, [&] { return stopping || gen != generation || (current && !current->delivered); });
+  if (stopping || gen != generation) {
+    ex.close_after();
+    lock.unlock();
+    ex.respond(500, "", runtime::error_json("Emulator.Stopped", "the runtime was stopped"));
+    return;
+  }
+  auto inv = current;
+  inv->delivered = true;
+  lock.unlock();
+  std::string headers = "Content-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: " + inv->id +
+                        "\r\nLambda-Runtime-Deadline-Ms: " + std::to_string(inv->deadline_ms) +
+                        "\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:" +
+                        (options.region.empty() ? std::string("us-east-1") : options.region) +
+                        ":000000000000:function:" + options.function_name +
+                        "\r\nLambda-Runtime-Trace-Id: " + inv->trace_id + "\r\n";
+  if (!inv->client_context.empty()) headers += "Lambda-Runtime-Client-Context: " + inv->client_context + "\r\n";
+  ex.respond(200, headers, inv->payload);
+}
+
+void Emulator::State::handle_invocation_post(Exchange& ex, std::string_view id, std::string_view what) {
+  std::shared_ptr<Invocation> inv;
+  {
+    std::lock_guard lock(mutex);
+    if (current && current->id == id && current->delivered && current->phase == Invocation::Phase::Pending) {
+      inv = current;
+    }
+  }
+  if (!inv) {
+    ex.respond(400, "Content-Type: application/json\r\n",
+               runtime::error_json("InvalidRequestID", "no invocation " + std::string(id) + " is awaiting an answer"));
+    return;
+  }
+  const auto& h = ex.head().headers;
+  auto finish = [&](bool error, std::string body, std::string content_type) {
+    std::lock_guard lock(mutex);
+    inv->error = error;
+    inv->body = std::move(body);
+    inv->content_type = std::move(content_type);
+    inv->phase = Invocation::Phase::Done;
+    cv.notify_all();
+  };
+  if (what == "error") {
+    auto body = ex.read_all(kMaxRequest);
+    std::string type(h.get("Lambda-Runtime-Function-Error-Type").value_or("Unhandled"));
+    finish(true, body && !body->empty() ? *body : runtime::error_json(type, ""), "application/json");
+    ex.respond(202, "Content-Type: application/json\r\n", "{\"status\":\"OK\"}");
+    return;
+  }
+  const std::string content_type(h.get("Content-Type").value_or("application/json"));
+  if (h.get("Lambda-Runtime-Function-Response-Mode").value_or("") == "streaming") {
+    {
+      std::lock_guard lock(mutex);
+      inv->phase = Invocation::Phase::Streaming;
+      inv->content_type = content_type;
+    }
+    http::Headers trailers;
+    const bool ok = ex.read_body(kMaxStream, [&](std::string_view piece) {
+      std::lock_guard lock(mutex);
+      inv->chunks.emplace_back(piece);
+      cv.notify_all();
+      return true;
+    }, &trailers);
+    if (auto type = trailers.get("Lambda-Runtime-Function-Error-Type")) {
+      std::string body = runtime::error_json(*type, "");
+      if (auto b64 = trailers.get("Lambda-Runtime-Function-Error-Body")) {
+        if (auto decoded = http::base64_decode(*b64)) body = *decoded;
+      }
+      finish(true, std::move(body), content_type);
+    } else if (!ok) {
+      finish(true, runtime::error_json("Runtime.TruncatedResponse", "the streamed response broke off"), content_type);
+    } else {
+      finish(false, {}, content_type);
+    }
+    ex.respond(202, "Content-Type: application/json\r\n", "{\"status\":\"OK\"}");
+    return;
+  }
+  auto framing = http::body_framing(h, std::numeric_limits<std::size_t>::max());
+  if (framing && !framing->chunked && framing->length > kMaxRequest) {
+    const std::string msg = fmt::format("Response payload size ({} bytes) exceeded maximum allowed payload size "
+                                        "(6291556 bytes).", framing->length);
+    finish(true, runtime::error_json("Function.ResponseSizeTooLarge", msg), "application/json");
+    ex.close_after();  // the body is not read
+    ex.respond(413, "Content-Type: application/json\r\n", runtime::error_json("RequestEntityTooLarge", msg));
+    return;
+  }
+  auto body = ex.read_all(kMaxRequest);
+  if (!body) {
+    finish(true, runtime::error_json("Function.ResponseSizeTooLarge", "the response is malformed or larger than "
+                                     "6291556 bytes"), "application/json");
+    ex.respond(413, "Content-Type: application/json\r\n", runtime::error_json("RequestEntityTooLarge", "too large"));
+    return;
+  }
+  finish(false, std::move(*body), content_type);
+  ex.respond(202, "Content-Type: application/json\r\n", "{\"status\":\"OK\"}");
+}
+
+void Emulator::State::handle_invoke_endpoint(Exchange& ex) {
+  auto body = ex.read_all(kMaxRequest);
+  if (!body) {
+    ex.close_after();
+    ex.respond(413, "Content-Type: application/json\r\n",
+               runtime::error_json("RequestEntityTooLarge", "the request must be at most 6291556 bytes"));
+    return;
+  }
+  InvokeRequest req;
+  req.payload = std::move(*body);
+  if (auto cc = ex.head().headers.get("X-Amz-Client-Context")) {
+    if (auto decoded = http::base64_decode(*cc)) req.client_context = *decoded;
+  }
+  bool started = false, ok = true;
+  auto result = invoke(req, [&](std::string_view content_type, std::string_view chunk) {
+    if (!ok) return;
+    if (!started) {
+      started = true;
+      ok = ex.begin_chunked(200, "Content-Type: " + std::string(content_type) + "\r\n");
+    }
+    if (ok) ok = ex.write_chunk(chunk);
+  });
+  if (started) {
+    if (result.function_error && ok) ex.write_chunk(result.body);
+    if (ok) ex.end_chunked();
+    if (!ok) ex.close_after();
+    return;
+  }
+  std::string headers = "Content-Type: " + result.content_type + "\r\n";
+  if (result.function_error) headers += "X-Amz-Function-Error: Unhandled\r\n";
+  ex.respond(200, headers, result.body);
+}
+
+void Emulator::State::handle(Exchange& ex) {
+  const auto& method = ex.head().method;
+  std::string_view target = ex.head().target;
+  if (method == "POST" && target == kInvokePath) return handle_invoke_endpoint(ex);
+  if (!target.starts_with(kRuntimePrefix)) {
+    ex.respond(404, "Content-Type: application/json\r\n", runtime::error_json("NotFound", std::string(target)));
+    return;
+  }
+  target.remove_prefix(kRuntimePrefix.size());
+  if (method == "GET" && target == "/invocation/next") return handle_next(ex);
+  if (method == "POST" && target.starts_with("/invocation/")) {
+    std::string_view rest = target.substr(12);
+    auto slash = rest.find('/');
+    if (slash != std::string_view::npos) {
+      std::string_view what = rest.substr(slash + 1);
+      if (what == "response" || what == "error") return handle_invocation_post(ex, rest.substr(0, slash), what);
+    }
+  }
+  if (method == "POST" && (target == "/init/error" || target == "/restore/error")) {
+    auto body = ex.read_all(kMaxRequest);
+    std::lock_guard lock(mutex);
+    InitError err;
+    err.type = ex.head().headers.get("Lambda-Runtime-Function-Error-Type").value_or("Unknown");
+    err.body = body.value_or("");
+    err.phase = target == "/init/error" ? "init" : "restore";
+    init_error = std::move(err);
+    cv.notify_all();
+    ex.respond(202, "Content-Type: application/json\r\n", "{\"status\":\"OK\"}");
+    return;
+  }
+  if (method == "GET" && target == "/restore/next") {
+    if (!options.snap_start) {
+      ex.respond(403, "Content-Type: application/json\r\n",
+                 runtime::error_json("InvalidStateTransition", "/restore/next outside a snap-start init"));
+      return;
+    }
+    {
+      std::lock_guard lock(mutex);
+      init_ms = ms_between(init_started, Clock::now());
+      restore_started = Clock::now();
+    }
+    log(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: init\tStatus: success (snapshot emulated; "
+                    "restoring at once)", *init_ms));
+    ex.respond(200, "Content-Type: application/json\r\n", "");
+    return;
+  }
+  ex.respond(404, "Content-Type: application/json\r\n",
+             runtime::error_json("NotFound", method + " " + std::string(ex.head().target)));
+}
+
+Emulator::Emulator(Options options) : state_(std::make_unique<State>()) { state_->options = std::move(options); }
+
+Emulator::~Emulator() { stop(); }
+
+Result<int> Emulator::start(int port) {
+  auto& s = *state_;
+  for (const auto& candidate : {s.options.function_dir / "bootstrap", s.options.layer_dir / "bootstrap"}) {
+    std::error_code ec;
+    if (candidate.has_parent_path() && fs::is_regular_file(candidate, ec)) {
+      s.bootstrap = fs::absolute(candidate);
+      break;
+    }
+  }
+  if (s.bootstrap.empty()) {
+    return fail(Errc::NotFound, "no bootstrap in {} or {} (Lambda runs $LAMBDA_TASK_ROOT/bootstrap, else "
+                                "/opt/bootstrap)", (s.options.function_dir / "bootstrap").string(),
+                (s.options.layer_dir / "bootstrap").string());
+  }
+  s.server = std::make_unique<Server>([&s](Exchange& ex) { s.handle(ex); });
+  auto bound = s.server->listen("127.0.0.1", port);
+  if (!bound) return bound;
+  s.port = *bound;
+  return s.port;
+}
+
+InvokeResult Emulator::invoke(const InvokeRequest& request, const ChunkSink& sink) {
+  return state_->invoke(request, sink);
+}
+
+void Emulator::stop() {
+  auto& s = *state_;
+  {
+    std::unique_lock lock(s.mutex);
+    if (s.stopping) return;
+    s.stopping = true;
+    s.cv.notify_all();
+    s.kill_runtime(lock);
+  }
+  if (s.server) s.server->stop();
+}
+
+}  // namespace tmpdump::emulator

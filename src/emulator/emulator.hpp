@@ -1,0 +1,77 @@
+// A local Lambda: serves the Runtime API to a bootstrap it starts with
+// Lambda's environment, and an invoke endpoint compatible with the AWS
+// runtime interface emulator.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace tmpdump::emulator {
+
+struct Options {
+  std::filesystem::path function_dir;  ///< LAMBDA_TASK_ROOT (Lambda: /var/task)
+  std::filesystem::path layer_dir;     ///< the layer (Lambda: /opt); its bootstrap starts the runtime
+  std::string handler;                 ///< _HANDLER
+  std::string function_name = "function";
+  std::string region;                  ///< default: $AWS_REGION, else us-east-1
+  std::chrono::milliseconds timeout{3000};
+  std::chrono::milliseconds init_timeout{10000};
+  unsigned memory_mb = 128;
+  std::vector<std::pair<std::string, std::string>> env;  ///< the function's variables (--env)
+  bool snap_start = false;  ///< init as AWS_LAMBDA_INITIALIZATION_TYPE=snap-start, then restore
+  int log_fd = 1;           ///< where START/END/REPORT and the runtime's output go
+};
+
+/// An invocation as the invoke endpoint received it.
+struct InvokeRequest {
+  std::string payload;
+  std::string client_context;  ///< JSON (decoded from X-Amz-Client-Context)
+};
+
+struct InvokeResult {
+  bool function_error = false;  ///< X-Amz-Function-Error: Unhandled
+  bool streamed = false;        ///< the body went to the chunk sink
+  std::string body;             ///< response, or the error document
+  std::string content_type = "application/json";
+};
+
+/// Receives a streamed response's chunks as they arrive from the runtime.
+using ChunkSink = std::function<void(std::string_view content_type, std::string_view chunk)>;
+
+class Emulator {
+ public:
+  explicit Emulator(Options options);
+  ~Emulator();
+  Emulator(const Emulator&) = delete;
+  Emulator& operator=(const Emulator&) = delete;
+
+  /// Listens on 127.0.0.1:port (0 = any): the Runtime API and
+  /// POST /2015-03-31/functions/function/invocations. Returns the port.
+  [[nodiscard]] Result<int> start(int port);
+  /// Runs one invocation (one at a time; others wait), starting the runtime
+  /// when none is running. Init errors, timeouts (the runtime is killed and
+  /// restarted on the next invoke) and runtime exits become error results.
+  InvokeResult invoke(const InvokeRequest& request, const ChunkSink& sink = {});
+  /// Kills the runtime and stops serving.
+  void stop();
+
+  struct State;
+
+ private:
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace tmpdump::emulator

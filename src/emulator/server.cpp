@@ -1,0 +1,171 @@
+#include "emulator/server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+
+namespace tmpdump::emulator {
+
+namespace http = runtime::http;
+
+std::string_view reason(int status) noexcept {
+  switch (status) {
+    case 200: return "OK";
+    case 202: return "Accepted";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 413: return "Payload Too Large";
+    case 500: return "Internal Server Error";
+    default: return "Status";
+  }
+}
+
+bool Exchange::read_body(std::size_t max_bytes, const std::function<bool(std::string_view)>& sink,
+                         http::Headers* trailers) {
+  body_read_ = true;
+  auto framing = http::body_framing(head_.headers, max_bytes);
+  if (!framing) {
+    close_ = true;
+    return false;
+  }
+  if (!socket_.read_body(*framing, max_bytes, sink, trailers)) {
+    close_ = true;
+    return false;
+  }
+  return true;
+}
+
+std::optional<std::string> Exchange::read_all(std::size_t max_bytes) {
+  std::string body;
+  if (!read_body(max_bytes, [&body](std::string_view p) {
+        body.append(p);
+        return true;
+      })) {
+    return std::nullopt;
+  }
+  return body;
+}
+
+bool Exchange::respond(int status, std::string_view headers, std::string_view body) {
+  responded_ = true;
+  char length[24];
+  auto [end, ec] = std::to_chars(length, length + sizeof length, body.size());
+  (void)ec;
+  std::string head = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason(status)) + "\r\n";
+  head.append(headers).append("Content-Length: ").append(length, end).append("\r\n");
+  if (close_) head.append("Connection: close\r\n");
+  head.append("\r\n");
+  return socket_.send_all({head, body});
+}
+
+bool Exchange::begin_chunked(int status, std::string_view headers) {
+  responded_ = true;
+  std::string head = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason(status)) + "\r\n";
+  head.append(headers).append("Transfer-Encoding: chunked\r\n\r\n");
+  return socket_.send_all({head});
+}
+
+bool Exchange::write_chunk(std::string_view data) {
+  if (data.empty()) return true;
+  char size[24];
+  auto [end, ec] = std::to_chars(size, size + sizeof size - 2, data.size(), 16);
+  (void)ec;
+  *end++ = '\r';
+  *end++ = '\n';
+  return socket_.send_all({std::string_view(size, static_cast<std::size_t>(end - size)), data, "\r\n"});
+}
+
+bool Exchange::end_chunked() { return socket_.send_all({"0\r\n\r\n"}); }
+
+Server::~Server() { stop(); }
+
+Result<int> Server::listen(const std::string& host, int port) {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_fd_ < 0) return std::unexpected(sys_error(errno, "socket"));
+  int one = 1;
+  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    return fail(Errc::InvalidArgument, "not an IPv4 address: {}", host);
+  }
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    return std::unexpected(sys_error(errno, "binding " + host + ":" + std::to_string(port)));
+  }
+  if (::listen(listen_fd_, 64) != 0) return std::unexpected(sys_error(errno, "listen"));
+  socklen_t len = sizeof addr;
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  acceptor_ = std::thread([this] { accept_loop(); });
+  return static_cast<int>(ntohs(addr.sin_port));
+}
+
+void Server::accept_loop() {
+  while (!stopping_) {
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return;
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      ::close(fd);
+      return;
+    }
+    connections_.insert(fd);
+    ++active_;
+    std::thread([this, fd] { serve(fd); }).detach();
+  }
+}
+
+void Server::serve(int fd) {
+  {
+    http::Socket socket(fd);
+    for (;;) {
+      auto text = socket.read_head(64 << 10);
+      if (!text) break;
+      auto head = http::parse_request_head(*text);
+      if (!head) {
+        Exchange bad(socket, {});
+        bad.close_after();
+        bad.respond(400, "Content-Type: text/plain\r\n", "malformed request\n");
+        break;
+      }
+      Exchange ex(socket, std::move(*head));
+      handler_(ex);
+      if (!ex.responded()) ex.respond(500, "", "");
+      if (ex.closing() || stopping_) break;
+      if (!ex.body_read()) {
+        // An unread body would be taken for the next request.
+        if (!ex.read_body(64 << 20, [](std::string_view) { return true; })) break;
+      }
+    }
+    // Closed under the lock, so stop() never shuts down a reused fd number.
+    std::lock_guard lock(mutex_);
+    connections_.erase(fd);
+    socket.close();
+  }
+  std::lock_guard lock(mutex_);
+  --active_;
+  idle_.notify_all();
+}
+
+void Server::stop() {
+  if (stopping_.exchange(true)) return;
+  if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
+  if (acceptor_.joinable()) acceptor_.join();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  std::unique_lock lock(mutex_);
+  for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);
+  idle_.wait(lock, [this] { return active_ == 0; });
+}
+
+}  // namespace tmpdump::emulator

@@ -1,0 +1,215 @@
+#include "pack/closure.hpp"
+
+#include <glob.h>
+
+#include <algorithm>
+#include <deque>
+#include <fstream>
+#include <set>
+
+namespace tmpdump::pack {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void read_ld_so_conf(const fs::path& file, std::vector<fs::path>& out, int depth) {
+  if (depth > 8) return;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos) continue;
+    line = line.substr(first, line.find_last_not_of(" \t\r") + 1 - first);
+    if (line.starts_with("include") && line.size() > 7 && (line[7] == ' ' || line[7] == '\t')) {
+      std::string pattern = line.substr(line.find_first_not_of(" \t", 7));
+      if (!pattern.starts_with('/')) pattern = (file.parent_path() / pattern).string();
+      glob_t g{};
+      if (::glob(pattern.c_str(), 0, nullptr, &g) == 0) {
+        std::vector<std::string> files(g.gl_pathv, g.gl_pathv + g.gl_pathc);
+        std::sort(files.begin(), files.end());
+        for (const auto& f : files) read_ld_so_conf(f, out, depth + 1);
+      }
+      ::globfree(&g);
+      continue;
+    }
+    if (line.starts_with("hwcap")) continue;
+    out.emplace_back(line);
+  }
+}
+
+std::string expand(std::string_view dir, const fs::path& origin, const elf::Info& info) {
+  const std::string lib = info.is_64 ? "lib64" : "lib";
+  const std::string platform = info.machine == 62 ? "x86_64" : info.machine == 183 ? "aarch64" : "";
+  std::string out;
+  for (std::size_t i = 0; i < dir.size();) {
+    auto token = [&](std::string_view name) {
+      if (dir.substr(i).starts_with(fmt::format("${}", name))) return fmt::format("${}", name).size();
+      if (dir.substr(i).starts_with(fmt::format("${{{}}}", name))) return fmt::format("${{{}}}", name).size();
+      return std::size_t{0};
+    };
+    if (auto n = token("ORIGIN")) {
+      out += origin.string();
+      i += n;
+    } else if (auto m = token("LIB")) {
+      out += lib;
+      i += m;
+    } else if (auto k = token("PLATFORM")) {
+      out += platform;
+      i += k;
+    } else {
+      out += dir[i++];
+    }
+  }
+  return out;
+}
+
+bool usable(const fs::path& candidate, const elf::Info& requester) {
+  std::error_code ec;
+  if (!fs::is_regular_file(candidate, ec)) return false;
+  auto info = elf::read_file(candidate);
+  return info && info->is_64 == requester.is_64 && info->machine == requester.machine;
+}
+
+}  // namespace
+
+std::vector<fs::path> system_search_path(const fs::path& ld_so_conf) {
+  std::vector<fs::path> dirs;
+  read_ld_so_conf(ld_so_conf, dirs, 0);
+  for (const char* d : {"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
+                        "/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib"}) {
+    dirs.emplace_back(d);
+  }
+  std::vector<fs::path> out;
+  std::set<std::string> seen;
+  for (const auto& d : dirs) {
+    std::error_code ec;
+    if (fs::is_directory(d, ec) && seen.insert(d.string()).second) out.push_back(d);
+  }
+  return out;
+}
+
+std::optional<fs::path> resolve_needed(std::string_view needed, const fs::path& requester, const elf::Info& info,
+                                       const std::vector<fs::path>& library_path,
+                                       const std::vector<fs::path>& system_path) {
+  if (needed.find('/') != std::string_view::npos) {
+    const fs::path p(needed);
+    if (usable(p, info)) return p;
+    return std::nullopt;
+  }
+  const fs::path origin = requester.parent_path();
+  auto search = [&](const std::vector<std::string>& dirs) -> std::optional<fs::path> {
+    for (const auto& d : dirs) {
+      // An empty entry means the current directory to ld.so; never what a Lambda wants.
+      if (d.empty()) continue;
+      const fs::path candidate = fs::path(expand(d, origin, info)) / needed;
+      if (usable(candidate, info)) return candidate;
+    }
+    return std::nullopt;
+  };
+  if (info.runpath.empty()) {
+    if (auto p = search(info.rpath)) return p;
+  }
+  for (const auto& d : library_path) {
+    if (usable(d / needed, info)) return d / needed;
+  }
+  if (auto p = search(info.runpath)) return p;
+  for (const auto& d : system_path) {
+    if (usable(d / needed, info)) return d / needed;
+  }
+  return std::nullopt;
+}
+
+Result<std::vector<std::string>> add_closure(std::map<std::string, PlannedEntry>& entries, const PackOptions& o) {
+  const auto system = o.system_library_path.empty() ? system_search_path() : o.system_library_path;
+  // Names the loader will find in lib/ (or in a variant directory beside it).
+  std::set<std::string> provided;
+  struct Work {
+    fs::path file;        ///< where the ELF object is read from
+    std::string shown;    ///< how messages name it
+  };
+  std::deque<Work> work;
+  for (const auto& [path, e] : entries) {
+    const auto parent = fs::path(path).parent_path().generic_string();
+    const bool in_lib = parent == "lib" || parent.starts_with("lib/glibc-hwcaps/");
+    if (in_lib) provided.insert(fs::path(path).filename().string());
+    if (e.type == archive::EntryType::File) work.push_back({e.source, path});
+  }
+  for (const auto& root : o.closure_roots) {
+    std::error_code ec;
+    if (!fs::is_regular_file(root, ec)) return fail(Errc::NotFound, "--closure {}: no such file", root.string());
+    work.push_back({root, root.string()});
+  }
+  std::vector<std::string> added;
+  std::set<std::string> visited;
+  while (!work.empty()) {
+    auto item = std::move(work.front());
+    work.pop_front();
+    if (!visited.insert(item.file.string()).second) continue;
+    auto info = elf::read_file(item.file);
+    if (!info) {
+      // Data files, scripts and the like have no dependencies.
+      if (info.error().code == Errc::Unsupported) continue;
+      // A root the user named must be an ELF object; an archive file may be anything.
+      if (std::find(o.closure_roots.begin(), o.closure_roots.end(), item.file) != o.closure_roots.end()) {
+        return std::unexpected(with_context(info.error(), item.file.string()));
+      }
+      continue;
+    }
+    // A library whose soname is not a file name in lib/ gets a link by that name.
+    if (info->soname && !provided.contains(*info->soname) && item.shown.starts_with("lib/") &&
+        fs::path(item.shown).parent_path() == "lib" && info->soname->find('/') == std::string::npos) {
+      const std::string link = "lib/" + *info->soname;
+      entries[link] = PlannedEntry{link, archive::EntryType::Symlink, {}, fs::path(item.shown).filename().string(),
+                                   0777};
+      provided.insert(*info->soname);
+      added.push_back(link);
+    }
+    for (const auto& needed : info->needed) {
+      const std::string name = fs::path(needed).filename().string();
+      if (provided.contains(name)) continue;
+      if (!o.with_libc && is_glibc_family(name)) continue;
+      auto found = resolve_needed(needed, item.file, *info, o.library_path, system);
+      if (!found) {
+        return fail(Errc::NotFound,
+                    "{} needs {}, which is neither in the archive nor found in its RPATH/RUNPATH, the library "
+                    "path or the system's directories",
+                    item.shown, needed);
+      }
+      std::error_code ec;
+      const auto real = fs::canonical(*found, ec);
+      if (ec) return fail(Errc::Io, "{}: {}", found->string(), ec.message());
+      const std::string base = real.filename().string();
+      const std::string path = "lib/" + base;
+      if (auto it = entries.find(path); it != entries.end()) {
+        if (it->second.type != archive::EntryType::File || it->second.source != real) {
+          return fail(Errc::InvalidArgument, "{} (needed by {}) would be {}, which the archive already holds",
+                      real.string(), item.shown, path);
+        }
+      } else {
+        const auto perms = fs::status(real, ec).permissions();
+        const bool exec = (perms & (fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec)) !=
+                          fs::perms::none;
+        entries[path] = PlannedEntry{path, archive::EntryType::File, real, {}, exec ? 0755u : 0644u};
+        if (o.notice) o.notice(fmt::format("closure: adding {} for {} (needed by {})", real.string(), needed,
+                                           item.shown));
+        added.push_back(path);
+      }
+      provided.insert(base);
+      for (const auto& [link, target] : links_to(name, real)) {
+        const std::string lpath = "lib/" + link;
+        if (!entries.contains(lpath)) {
+          entries[lpath] = PlannedEntry{lpath, archive::EntryType::Symlink, {}, target, 0777};
+          added.push_back(lpath);
+        }
+        provided.insert(link);
+      }
+      provided.insert(name);
+      work.push_back({real, path});
+    }
+  }
+  std::sort(added.begin(), added.end());
+  return added;
+}
+
+}  // namespace tmpdump::pack

@@ -1,0 +1,368 @@
+// What goes where in a packed archive: the trace file's libraries and their
+// requested names, --add trees, --variant trees, the closure, --exclude.
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "pack/closure.hpp"
+#include "pack/glob.hpp"
+#include "pack/pack.hpp"
+
+namespace tmpdump::pack {
+
+namespace fs = std::filesystem;
+
+Result<Trace> parse_trace(std::string_view json, std::string_view name) {
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(json);
+  } catch (const nlohmann::json::exception& e) {
+    return fail(Errc::InvalidArgument, "{}: not a JSON trace file: {}", name, e.what());
+  }
+  if (!doc.is_object()) return fail(Errc::InvalidArgument, "{}: a trace file is a JSON object", name);
+  if (!doc.contains("format") || !doc["format"].is_number_integer()) {
+    return fail(Errc::InvalidArgument, "{}: no \"format\" number: not a tmpdump trace file", name);
+  }
+  if (doc["format"].get<long long>() != 1) {
+    return fail(Errc::InvalidArgument, "{}: trace format {} is unknown to this tmpdump (it reads format 1)", name,
+                doc["format"].get<long long>());
+  }
+  Trace trace;
+  if (doc.contains("command")) {
+    if (!doc["command"].is_array()) return fail(Errc::InvalidArgument, "{}: \"command\" must be an array", name);
+    for (const auto& a : doc["command"]) {
+      if (a.is_string()) trace.command.push_back(a.get<std::string>());
+    }
+  }
+  if (!doc.contains("libraries") || !doc["libraries"].is_array()) {
+    return fail(Errc::InvalidArgument, "{}: \"libraries\" must be an array", name);
+  }
+  std::size_t index = 0;
+  for (const auto& lib : doc["libraries"]) {
+    if (!lib.is_object() || !lib.contains("path") || !lib["path"].is_string()) {
+      return fail(Errc::InvalidArgument, "{}: libraries[{}] has no \"path\" string", name, index);
+    }
+    TracedLibrary t;
+    t.path = lib["path"].get<std::string>();
+    if (t.path.empty() || t.path[0] != '/') {
+      return fail(Errc::InvalidArgument, "{}: libraries[{}]: path '{}' is not absolute", name, index, t.path);
+    }
+    if (lib.contains("names")) {
+      if (!lib["names"].is_array()) {
+        return fail(Errc::InvalidArgument, "{}: libraries[{}]: \"names\" must be an array", name, index);
+      }
+      for (const auto& n : lib["names"]) {
+        if (!n.is_string()) return fail(Errc::InvalidArgument, "{}: libraries[{}]: a name is not a string", name, index);
+        t.names.push_back(n.get<std::string>());
+      }
+    }
+    trace.libraries.push_back(std::move(t));
+    ++index;
+  }
+  return trace;
+}
+
+Result<Trace> read_trace(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return fail(Errc::NotFound, "trace file {} does not exist", path.string());
+    return fail(Errc::Io, "cannot read trace file {}", path.string());
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_trace(ss.str(), path.string());
+}
+
+bool is_glibc_family(std::string_view n) noexcept {
+  // Names up to the first ".so": glibc's libraries keep their names across versions.
+  const auto so = n.find(".so");
+  if (so == std::string_view::npos) return false;
+  const std::string_view stem = n.substr(0, so);
+  static constexpr std::string_view kStems[] = {
+      "libc", "libm", "libpthread", "libdl", "librt", "libresolv", "libutil", "libanl", "libmvec",
+      "libBrokenLocale", "libthread_db", "libc_malloc_debug", "libmemusage", "libpcprofile", "libSegFault",
+      "ld-linux-x86-64", "ld-linux-aarch64", "ld-linux", "ld64", "libnsl", "libcidn"};
+  for (auto s : kStems) {
+    if (stem == s) return true;
+  }
+  return stem.starts_with("libnss_") || stem.starts_with("ld-");
+}
+
+Result<std::int64_t> reproducible_mtime(const std::optional<std::string>& sde) {
+  if (!sde || sde->empty()) return 315532800;
+  std::int64_t v = 0;
+  for (char c : *sde) {
+    if (c < '0' || c > '9' || v > (std::int64_t{1} << 40)) {
+      return fail(Errc::InvalidArgument, "SOURCE_DATE_EPOCH='{}' is not a number of seconds", *sde);
+    }
+    v = v * 10 + (c - '0');
+  }
+  // The zip DOS time field cannot go below 1980.
+  return std::max<std::int64_t>(v, 315532800);
+}
+
+namespace {
+
+/// The archive-to-be, keyed by path, with collision checks.
+class Layout {
+ public:
+  Result<void> add_file(const std::string& path, const fs::path& source, std::uint32_t mode) {
+    std::error_code ec;
+    auto real = fs::canonical(source, ec);
+    if (ec) return fail(Errc::NotFound, "{}: {}", source.string(), ec.message());
+    auto it = entries_.find(path);
+    if (it != entries_.end()) {
+      if (it->second.type == archive::EntryType::File && it->second.source == real) return {};
+      return fail(Errc::InvalidArgument, "two different inputs want the archive path {}: {} and {}", path,
+                  describe(it->second), real.string());
+    }
+    entries_[path] = PlannedEntry{path, archive::EntryType::File, real, {}, mode};
+    return {};
+  }
+
+  Result<void> add_symlink(const std::string& path, const std::string& target) {
+    auto it = entries_.find(path);
+    if (it != entries_.end()) {
+      if (it->second.type == archive::EntryType::Symlink && it->second.target == target) return {};
+      // A name that is already the real file needs no link to it.
+      if (it->second.type == archive::EntryType::File) return {};
+      return fail(Errc::InvalidArgument, "two different inputs want the archive path {}: {} and a symlink to {}",
+                  path, describe(it->second), target);
+    }
+    entries_[path] = PlannedEntry{path, archive::EntryType::Symlink, {}, target, 0777};
+    return {};
+  }
+
+  void add_directory(const std::string& path) {
+    if (!entries_.contains(path)) entries_[path] = PlannedEntry{path, archive::EntryType::Directory, {}, {}, 0755};
+  }
+
+  std::map<std::string, PlannedEntry>& entries() { return entries_; }
+
+ private:
+  static std::string describe(const PlannedEntry& e) {
+    switch (e.type) {
+      case archive::EntryType::File: return e.source.string();
+      case archive::EntryType::Symlink: return "a symlink to " + e.target;
+      case archive::EntryType::Directory: return "a directory";
+    }
+    return {};
+  }
+  std::map<std::string, PlannedEntry> entries_;
+};
+
+std::uint32_t file_mode(const fs::path& p) {
+  std::error_code ec;
+  auto perms = fs::status(p, ec).permissions();
+  if (ec) return 0644;
+  const bool exec = (perms & (fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec)) !=
+                    fs::perms::none;
+  return exec ? 0755 : 0644;
+}
+
+/// Whether a relative symlink target, taken from `link_dir` (relative to the
+/// tree's root), stays inside the tree. Returns the resolved path when it does.
+std::optional<std::string> inside(const std::string& link_dir, const std::string& target) {
+  if (target.empty() || target[0] == '/') return std::nullopt;
+  std::vector<std::string> parts;
+  auto push_parts = [&](std::string_view s) -> bool {
+    std::size_t start = 0;
+    while (start <= s.size()) {
+      auto end = s.find('/', start);
+      if (end == std::string_view::npos) end = s.size();
+      auto part = s.substr(start, end - start);
+      if (part == "..") {
+        if (parts.empty()) return false;
+        parts.pop_back();
+      } else if (!part.empty() && part != ".") {
+        parts.emplace_back(part);
+      }
+      start = end + 1;
+    }
+    return true;
+  };
+  if (!push_parts(link_dir) || !push_parts(target)) return std::nullopt;
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : "/") + p;
+  return out;
+}
+
+/// Adds `dir`'s tree under `prefix`. Symlinks that stay inside the tree stay
+/// symlinks; others are replaced by what they point at.
+Result<void> add_tree(Layout& layout, const fs::path& dir, const std::string& prefix) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return fail(Errc::NotFound, "{} is not a directory", dir.string());
+  if (!prefix.empty()) layout.add_directory(prefix);
+  std::vector<fs::path> found;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    found.push_back(it->path());
+  }
+  if (ec) return fail(Errc::Io, "reading {}: {}", dir.string(), ec.message());
+  std::sort(found.begin(), found.end());
+  for (const auto& p : found) {
+    const std::string rel = p.lexically_relative(dir).generic_string();
+    const std::string path = prefix.empty() ? rel : prefix + "/" + rel;
+    const auto st = fs::symlink_status(p, ec);
+    if (ec) return fail(Errc::Io, "{}: {}", p.string(), ec.message());
+    if (fs::is_symlink(st)) {
+      const std::string target = fs::read_symlink(p, ec).string();
+      if (ec) return fail(Errc::Io, "{}: {}", p.string(), ec.message());
+      const auto parent = fs::path(rel).parent_path().generic_string();
+      // Inside the tree it stays a link; one that dangles is dropped with the others below.
+      if (auto resolved = inside(parent, target); resolved) {
+        if (auto r = layout.add_symlink(path, target); !r) return r;
+        continue;
+      }
+      const auto real = fs::canonical(p, ec);
+      if (ec) return fail(Errc::NotFound, "{}: dangling symlink to {}", p.string(), target);
+      if (fs::is_directory(real)) {
+        return fail(Errc::Unsupported, "{} is a symlink to the directory {} outside the tree; add that tree itself",
+                    p.string(), real.string());
+      }
+      if (auto r = layout.add_file(path, real, file_mode(real)); !r) return r;
+    } else if (fs::is_directory(st)) {
+      layout.add_directory(path);
+    } else if (fs::is_regular_file(st)) {
+      if (auto r = layout.add_file(path, p, file_mode(p)); !r) return r;
+    } else {
+      return fail(Errc::Unsupported, "{} is neither a file, a directory nor a symlink", p.string());
+    }
+  }
+  return {};
+}
+
+/// With glibc bundled, its loader goes too (a trace file leaves it out).
+Result<void> add_loader(Layout& layout) {
+  const bool has_libc = layout.entries().contains("lib/libc.so.6");
+  if (!has_libc) return {};
+  std::error_code ec;
+  for (const char* loader : {"/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1"}) {
+    if (!fs::exists(loader, ec)) continue;
+    const auto real = fs::canonical(loader, ec);
+    if (ec) continue;
+    if (auto r = layout.add_file("lib/" + real.filename().string(), real, 0755); !r) return r;
+    const auto name = fs::path(loader).filename().string();
+    if (name != real.filename().string()) {
+      if (auto r = layout.add_symlink("lib/" + name, real.filename().string()); !r) return r;
+    }
+    return {};
+  }
+  return {};
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> links_to(const std::string& name, const fs::path& real) {
+  const auto dir = real.parent_path();
+  const auto base = real.filename().string();
+  if (name == base) return {};
+  std::vector<std::pair<std::string, std::string>> chain;
+  std::string current = name;
+  for (int hop = 0; hop < 16; ++hop) {
+    std::error_code ec;
+    const auto p = dir / current;
+    if (!fs::is_symlink(p, ec)) break;
+    const std::string target = fs::read_symlink(p, ec).string();
+    if (ec || target.find('/') != std::string::npos || target.empty()) break;
+    chain.emplace_back(current, target);
+    current = target;
+    if (current == base) return chain;
+  }
+  return {{name, base}};
+}
+
+Result<Plan> plan(const PackOptions& o) {
+  Layout layout;
+  if (o.trace) {
+    auto trace = read_trace(*o.trace);
+    if (!trace) return std::unexpected(trace.error());
+    layout.add_directory("lib");
+    for (const auto& lib : trace->libraries) {
+      std::error_code ec;
+      const fs::path real = fs::exists(lib.path, ec) ? fs::canonical(lib.path, ec) : fs::path(lib.path);
+      const auto base = real.filename().string();
+      if (!o.with_libc && is_glibc_family(base)) continue;
+      if (!fs::is_regular_file(real, ec)) {
+        return fail(Errc::NotFound, "{} (from {}) does not exist or is not a file", lib.path, o.trace->string());
+      }
+      if (auto r = layout.add_file("lib/" + base, real, file_mode(real)); !r) return std::unexpected(r.error());
+      for (const auto& name : lib.names) {
+        if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") continue;
+        for (const auto& [link, target] : links_to(name, fs::canonical(real))) {
+          if (auto r = layout.add_symlink("lib/" + link, target); !r) return std::unexpected(r.error());
+        }
+      }
+    }
+  }
+  for (const auto& tree : o.add) {
+    if (auto r = add_tree(layout, tree.dir, tree.prefix); !r) return std::unexpected(r.error());
+  }
+  for (const auto& [name, dir] : o.variants) {
+    if (name != "x86-64-v2" && name != "x86-64-v3" && name != "x86-64-v4") {
+      return fail(Errc::InvalidArgument, "unknown variant '{}' (x86-64-v2, x86-64-v3 or x86-64-v4)", name);
+    }
+    layout.add_directory("lib");
+    layout.add_directory("lib/glibc-hwcaps");
+    if (auto r = add_tree(layout, dir, "lib/glibc-hwcaps/" + name); !r) return std::unexpected(r.error());
+  }
+  if (o.with_libc) {
+    if (auto r = add_loader(layout); !r) return std::unexpected(r.error());
+  }
+  Plan result;
+  if (o.closure) {
+    auto added = add_closure(layout.entries(), o);
+    if (!added) return std::unexpected(added.error());
+    result.added_by_closure = std::move(*added);
+  }
+
+  auto& entries = layout.entries();
+  for (auto it = entries.begin(); it != entries.end();) {
+    const bool excluded = std::any_of(o.exclude.begin(), o.exclude.end(), [&](const std::string& g) {
+      return glob_match_anywhere(g, it->first);
+    });
+    if (excluded && o.notice) o.notice(fmt::format("excluding {}", it->first));
+    it = excluded ? entries.erase(it) : std::next(it);
+  }
+  // Symlinks whose target is gone (excluded, or never there) would only dangle.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto it = entries.begin(); it != entries.end();) {
+      if (it->second.type == archive::EntryType::Symlink) {
+        const auto parent = fs::path(it->first).parent_path().generic_string();
+        auto resolved = inside(parent, it->second.target);
+        if (!resolved || !entries.contains(*resolved)) {
+          if (o.notice) o.notice(fmt::format("dropping {}: its target {} is not in the archive", it->first,
+                                             it->second.target));
+          it = entries.erase(it);
+          changed = true;
+          continue;
+        }
+      }
+      ++it;
+    }
+  }
+  // Every parent directory gets its own entry, as zip -r makes them.
+  std::vector<std::string> parents;
+  for (const auto& [path, e] : entries) {
+    for (auto p = fs::path(path).parent_path(); !p.empty(); p = p.parent_path()) parents.push_back(p.generic_string());
+  }
+  for (const auto& p : parents) {
+    auto it = entries.find(p);
+    if (it != entries.end() && it->second.type != archive::EntryType::Directory) {
+      return fail(Errc::InvalidArgument, "{} is both a directory and a {} in the archive", p,
+                  it->second.type == archive::EntryType::File ? "file" : "symlink");
+    }
+    layout.add_directory(p);
+  }
+  result.entries.reserve(entries.size());
+  for (auto& [path, e] : entries) result.entries.push_back(std::move(e));
+  return result;
+}
+
+}  // namespace tmpdump::pack

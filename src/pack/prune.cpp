@@ -1,0 +1,182 @@
+#include "pack/prune.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+
+#include "archive/zip.hpp"
+#include "archive/zip_writer.hpp"
+#include "pack/glob.hpp"
+#include "util/file_source.hpp"
+
+namespace tmpdump::pack {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> default_prune_patterns() {
+  return {"org/bytedeco/**/*.so", "org/bytedeco/**/*.so.*", "org/bytedeco/**/*.a", "org/bytedeco/**/*.xml",
+          "org/bytedeco/**/*.h", "org/bytedeco/**/*.hpp"};
+}
+
+namespace {
+
+std::uint64_t le(const std::string& b, std::size_t at, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<std::size_t>(i)]);
+  return v;
+}
+
+/// The central directory fields the reader does not keep.
+struct CdFields {
+  std::uint16_t made_by = 0;
+  std::uint16_t flags = 0;
+  std::uint32_t external_attributes = 0;
+};
+
+/// Central directory records by local header offset (read_central_directory
+/// has already checked every length and offset of `cd`).
+std::map<std::uint64_t, CdFields> cd_fields(const std::string& cd) {
+  std::map<std::uint64_t, CdFields> out;
+  std::size_t at = 0;
+  while (at + 46 <= cd.size() && le(cd, at, 4) == 0x02014b50) {
+    CdFields f;
+    f.made_by = static_cast<std::uint16_t>(le(cd, at + 4, 2));
+    f.flags = static_cast<std::uint16_t>(le(cd, at + 8, 2));
+    const bool big_c = le(cd, at + 20, 4) == 0xFFFFFFFF, big_u = le(cd, at + 24, 4) == 0xFFFFFFFF;
+    const std::size_t n = le(cd, at + 28, 2), m = le(cd, at + 30, 2), k = le(cd, at + 32, 2);
+    f.external_attributes = static_cast<std::uint32_t>(le(cd, at + 38, 4));
+    std::uint64_t offset = le(cd, at + 42, 4);
+    if (offset == 0xFFFFFFFF) {
+      // The zip64 extra holds the 64-bit values that are 0xFFFFFFFF above, in order u, c, offset.
+      std::size_t e = at + 46 + n;
+      const std::size_t end = std::min(cd.size(), e + m);
+      while (e + 4 <= end) {
+        const auto id = le(cd, e, 2), len = le(cd, e + 2, 2);
+        if (id == 1 && e + 4 + len <= end) {
+          const std::size_t skip = 8u * ((big_u ? 1u : 0u) + (big_c ? 1u : 0u));
+          if (skip + 8 <= len) offset = le(cd, e + 4 + skip, 8);
+          break;
+        }
+        e += 4 + len;
+      }
+    }
+    out[offset] = f;
+    at += 46 + n + m + k;
+  }
+  return out;
+}
+
+Result<std::string> pread_exact(int fd, std::uint64_t offset, std::size_t size, const std::string& what) {
+  std::string out(size, '\0');
+  std::size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::pread(fd, out.data() + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::unexpected(sys_error(errno, "reading " + what));
+    }
+    if (n == 0) return fail(Errc::Corrupt, "{}: ends early", what);
+    done += static_cast<std::size_t>(n);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<PruneReport> prune(const fs::path& archive_path, const PruneOptions& o) {
+  const std::string shown = archive_path.string();
+  auto source = open_file_source(archive_path);
+  if (!source) return std::unexpected(source.error());
+  auto info = (*source)->stat();
+  if (!info) return std::unexpected(info.error());
+  auto cd = archive::read_central_directory(**source, *info);
+  if (!cd) return std::unexpected(with_context(cd.error(), shown));
+
+  PruneReport report;
+  report.bytes_before = info->size;
+  std::vector<const archive::Entry*> kept;
+  for (const auto& e : cd->entries) {
+    const bool remove = std::any_of(o.patterns.begin(), o.patterns.end(),
+                                    [&](const std::string& g) { return glob_match_anywhere(g, e.name); });
+    if (remove) {
+      report.removed.push_back(e.name);
+      report.unpacked_removed += e.uncompressed_size;
+    } else {
+      kept.push_back(&e);
+    }
+  }
+  report.kept = kept.size();
+  if (report.removed.empty() || o.dry_run) {
+    report.bytes_after = report.bytes_before;
+    return report;
+  }
+
+  const int in = ::open(archive_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return std::unexpected(sys_error(errno, "opening " + shown));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{in};
+  struct stat st{};
+  if (::fstat(in, &st) != 0) return std::unexpected(sys_error(errno, "reading " + shown));
+  auto cd_bytes = pread_exact(in, cd->cd_offset, static_cast<std::size_t>(cd->cd_size), shown);
+  if (!cd_bytes) return std::unexpected(cd_bytes.error());
+  const auto fields = cd_fields(*cd_bytes);
+
+  const fs::path absolute = fs::absolute(archive_path);
+  std::string tmpl = (absolute.parent_path() / ("." + absolute.filename().string() + ".prune-XXXXXX")).string();
+  const int tfd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  if (tfd < 0) return std::unexpected(sys_error(errno, "creating a temporary file beside " + shown));
+  ::close(tfd);
+  const fs::path tmp(tmpl);
+  auto fail_cleanup = [&](Error e) -> Result<PruneReport> {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    return std::unexpected(std::move(e));
+  };
+
+  auto writer = archive::ZipWriter::to_file(tmp);
+  if (!writer) return fail_cleanup(writer.error());
+  for (const auto* e : kept) {
+    auto local = pread_exact(in, e->local_header_offset, 30, shown + ": " + e->name);
+    if (!local) return fail_cleanup(local.error());
+    const std::uint64_t data_offset = e->local_header_offset + 30 + le(*local, 26, 2) + le(*local, 28, 2);
+    archive::RawEntry r;
+    r.name = e->raw_name;
+    r.method = static_cast<std::uint16_t>(e->method);
+    r.crc32 = e->crc32;
+    r.compressed_size = e->compressed_size;
+    r.uncompressed_size = e->uncompressed_size;
+    r.mtime = e->mtime;
+    if (auto f = fields.find(e->local_header_offset); f != fields.end()) {
+      r.made_by = f->second.made_by;
+      // Sizes and CRC go into the local header, so no data descriptor is needed.
+      r.flags = static_cast<std::uint16_t>(f->second.flags & ~0x0008u);
+      r.external_attributes = f->second.external_attributes;
+    }
+    if (auto w = writer->add_raw_from_fd(r, in, data_offset, shown + ": " + e->name); !w) return fail_cleanup(w.error());
+  }
+  if (auto w = writer->finish(); !w) return fail_cleanup(w.error());
+
+  const int sfd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (sfd < 0) return fail_cleanup(sys_error(errno, "opening " + tmp.string()));
+  const bool synced = ::fchmod(sfd, st.st_mode & 07777) == 0 && ::fsync(sfd) == 0;
+  const int err = errno;
+  ::close(sfd);
+  if (!synced) return fail_cleanup(sys_error(err, "syncing " + tmp.string()));
+  if (::rename(tmp.c_str(), absolute.c_str()) != 0) return fail_cleanup(sys_error(errno, "replacing " + shown));
+  const int dfd = ::open(absolute.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  std::error_code ec;
+  report.bytes_after = fs::file_size(absolute, ec);
+  return report;
+}
+
+}  // namespace tmpdump::pack

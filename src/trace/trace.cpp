@@ -1,0 +1,291 @@
+#include "trace/trace.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "elf/elf.hpp"
+
+extern char** environ;
+
+namespace tmpdump::trace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+std::optional<fs::path> self_dir() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return std::nullopt;
+  return exe.parent_path();
+}
+
+std::string real(const fs::path& p) {
+  std::error_code ec;
+  auto r = fs::canonical(p, ec);
+  return ec ? p.string() : r.string();
+}
+
+// The dynamic loader is the one object every process has and no archive
+// may ship (it is the host's); recognised by its soname.
+bool is_dynamic_loader(const std::optional<std::string>& soname) {
+  return soname && (soname->starts_with("ld-linux") || soname->starts_with("ld64.so") || soname->starts_with("ld-musl"));
+}
+
+// One audited process's pending search: the name asked for and the files the
+// loader tried that exist.
+struct Search {
+  std::string name;
+  std::vector<std::string> candidates;
+};
+
+}  // namespace
+
+Result<fs::path> find_audit_library(const Env& env) {
+  std::vector<fs::path> tried;
+  if (auto v = env("TMPDUMP_AUDIT_LIB"); v && !v->empty()) {
+    if (fs::is_regular_file(*v)) return fs::path(*v);
+    return fail(Errc::NotFound, "TMPDUMP_AUDIT_LIB={} does not exist", *v);
+  }
+  if (auto dir = self_dir()) {
+    tried.push_back(*dir / kAuditLibraryName);
+    tried.push_back(*dir / ".." / "lib" / "tmpdump" / kAuditLibraryName);
+  }
+#ifdef TMPDUMP_AUDIT_BUILD_PATH
+  tried.emplace_back(TMPDUMP_AUDIT_BUILD_PATH);
+#endif
+  std::string list;
+  for (const auto& p : tried) {
+    if (fs::is_regular_file(p)) return fs::path(real(p));
+    list += (list.empty() ? "" : ", ") + p.string();
+  }
+  return fail(Errc::NotFound, "the audit library {} is not installed (looked at {}); set TMPDUMP_AUDIT_LIB",
+              kAuditLibraryName, list);
+}
+
+std::vector<Library> libraries_from_events(std::string_view events, const fs::path& audit_library) {
+  std::vector<Library> libs;
+  std::map<std::string, std::size_t, std::less<>> by_path;
+  std::vector<std::set<std::string, std::less<>>> seen_names;
+  std::map<std::string, std::optional<Search>> pending;  // by pid
+  std::vector<Search> unresolved;
+
+  const auto add_name = [&](const std::string& path, const std::string& name) {
+    auto it = by_path.find(path);
+    std::size_t i = 0;
+    if (it == by_path.end()) {
+      i = libs.size();
+      by_path.emplace(path, i);
+      libs.push_back({path, {}});
+      seen_names.emplace_back();
+    } else {
+      i = it->second;
+    }
+    if (!name.empty() && seen_names[i].insert(name).second) libs[i].names.push_back(name);
+  };
+
+  // Fields are NUL-terminated; a record cut short (a process killed mid-write) ends the stream.
+  std::size_t at = 0;
+  const auto field = [&]() -> std::optional<std::string> {
+    const auto nul = events.find('\0', at);
+    if (nul == std::string_view::npos) return std::nullopt;
+    std::string f(events.substr(at, nul - at));
+    at = nul + 1;
+    return f;
+  };
+  while (at < events.size()) {
+    auto head = field();
+    if (!head || head->empty()) break;
+    const char kind = head->front();
+    const std::string pid = head->substr(1);
+    auto& slot = pending[pid];
+    const auto retire = [&] {
+      if (slot) unresolved.push_back(std::move(*slot));
+      slot.reset();
+    };
+    if (kind == 'B') {
+      retire();
+    } else if (kind == 'S') {
+      auto name = field(), path = field();
+      if (!path) break;
+      retire();
+      slot = Search{*name, {}};
+      if (!path->empty()) slot->candidates.push_back(*path);
+    } else if (kind == 'C') {
+      auto path = field();
+      if (!path) break;
+      if (slot) slot->candidates.push_back(*path);
+    } else if (kind == 'O') {
+      auto name = field(), path = field();
+      if (!path) break;
+      if (path->empty()) continue;  // the vDSO, or an object deleted since
+      if (slot) add_name(*path, slot->name);
+      add_name(*path, *name);
+      slot.reset();
+    } else {
+      break;
+    }
+  }
+  for (auto& [pid, slot] : pending) {
+    if (slot) unresolved.push_back(std::move(*slot));
+  }
+  // A search that mapped nothing found an object already loaded under another
+  // name (same file): the first candidate that is a loaded object gets the name.
+  for (const auto& s : unresolved) {
+    for (const auto& c : s.candidates) {
+      if (by_path.contains(c)) {
+        add_name(c, s.name);
+        break;
+      }
+    }
+  }
+
+  const std::string audit_real = real(audit_library);
+  std::vector<Library> out;
+  for (auto& lib : libs) {
+    if (lib.path == audit_real) continue;
+    auto info = elf::read_file(lib.path);
+    if (info) {
+      if (is_dynamic_loader(info->soname)) continue;
+      if (info->soname && std::find(lib.names.begin(), lib.names.end(), *info->soname) == lib.names.end()) {
+        lib.names.push_back(*info->soname);
+      }
+    }
+    out.push_back(std::move(lib));
+  }
+  return out;
+}
+
+Result<RunOutcome> run(const RunOptions& options) {
+  if (options.command.empty()) return fail(Errc::InvalidArgument, "no command to trace");
+
+  std::string events_path = (fs::temp_directory_path() / "tmpdump-trace-XXXXXX").string();
+  const int fd = ::mkstemp(events_path.data());
+  if (fd < 0) return std::unexpected(sys_error(errno, "creating the trace event file in " +
+                                                          fs::temp_directory_path().string()));
+  ::close(fd);
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() { ::unlink(path.c_str()); }
+  } cleanup{events_path};
+
+  // The child's environment: ours with LD_AUDIT naming the audit library first.
+  std::vector<std::string> env_strings;
+  std::string audit = options.audit_library.string();
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    if (kv.starts_with("LD_AUDIT=")) {
+      if (kv.size() > 9) audit += ":" + std::string(kv.substr(9));
+    } else if (!kv.starts_with("TMPDUMP_TRACE_EVENTS=")) {
+      env_strings.emplace_back(kv);
+    }
+  }
+  env_strings.push_back("LD_AUDIT=" + audit);
+  env_strings.push_back("TMPDUMP_TRACE_EVENTS=" + events_path);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args = options.command;
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  // Like time(1): Ctrl-C goes to the command, and we live on to write its trace.
+  struct sigaction ignore{}, old_int{}, old_quit{};
+  ignore.sa_handler = SIG_IGN;
+  ::sigemptyset(&ignore.sa_mask);
+  ::sigaction(SIGINT, &ignore, &old_int);
+  ::sigaction(SIGQUIT, &ignore, &old_quit);
+  struct RestoreSignals {
+    struct sigaction i, q;
+    ~RestoreSignals() {
+      ::sigaction(SIGINT, &i, nullptr);
+      ::sigaction(SIGQUIT, &q, nullptr);
+    }
+  } restore{old_int, old_quit};
+
+  posix_spawnattr_t attr;
+  ::posix_spawnattr_init(&attr);
+  sigset_t defaults;
+  ::sigemptyset(&defaults);
+  ::sigaddset(&defaults, SIGINT);
+  ::sigaddset(&defaults, SIGQUIT);
+  ::posix_spawnattr_setsigdefault(&attr, &defaults);
+  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, argv[0], nullptr, &attr, argv.data(), envp.data());
+  ::posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    Error e = sys_error(rc, "starting " + options.command[0]);
+    if (rc == ENOENT) e.code = Errc::NotFound;
+    return std::unexpected(e);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return std::unexpected(sys_error(errno, "waiting for " + options.command[0]));
+  }
+
+  RunOutcome outcome;
+  outcome.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::ifstream in(events_path, std::ios::binary);
+  if (!in) return fail(Errc::Io, "cannot read the trace events in {}", events_path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  outcome.trace.command = options.command;
+  outcome.trace.libraries = libraries_from_events(ss.str(), options.audit_library);
+  return outcome;
+}
+
+std::string to_json(const Trace& trace) {
+  json libs = json::array();
+  for (const auto& l : trace.libraries) libs.push_back({{"path", l.path}, {"names", l.names}});
+  const json doc = {{"format", 1}, {"command", trace.command}, {"libraries", libs}};
+  // One library per line keeps diffs of trace files readable.
+  std::string out = "{\n  \"format\": 1,\n  \"command\": " + doc["command"].dump() + ",\n  \"libraries\": [";
+  for (std::size_t i = 0; i < libs.size(); ++i) out += (i == 0 ? "\n    " : ",\n    ") + libs[i].dump();
+  out += libs.empty() ? "]\n}\n" : "\n  ]\n}\n";
+  return out;
+}
+
+Result<Trace> parse_json(std::string_view text, std::string_view name) {
+  const json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return fail(Errc::Corrupt, "{}: not a JSON object", name);
+  const auto format = doc.find("format");
+  if (format == doc.end() || !format->is_number_integer()) {
+    return fail(Errc::Corrupt, "{}: no \"format\" number; not a tmpdump trace file", name);
+  }
+  if (*format != 1) return fail(Errc::Unsupported, "{}: trace format {} is not known (this tmpdump reads 1)", name, format->dump());
+  Trace t;
+  try {
+    if (auto c = doc.find("command"); c != doc.end()) t.command = c->get<std::vector<std::string>>();
+    const auto libs = doc.find("libraries");
+    if (libs == doc.end() || !libs->is_array()) return fail(Errc::Corrupt, "{}: no \"libraries\" array", name);
+    for (const auto& l : *libs) {
+      Library lib;
+      lib.path = l.at("path").get<std::string>();
+      if (auto n = l.find("names"); n != l.end()) lib.names = n->get<std::vector<std::string>>();
+      t.libraries.push_back(std::move(lib));
+    }
+  } catch (const json::exception& e) {
+    return fail(Errc::Corrupt, "{}: {}", name, e.what());
+  }
+  return t;
+}
+
+}  // namespace tmpdump::trace

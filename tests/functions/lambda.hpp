@@ -1,0 +1,131 @@
+// Test fixtures for the runtime, bootstrap and emulate integration tests: a
+// function directory and a layer made of the built test handlers and the real
+// bootstrap, the emulator as a process, and an HTTP client for its invoke
+// endpoint.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "runtime/http.hpp"
+#include "support/process.hpp"
+#include "support/s3_server.hpp"
+
+namespace tmpdump::testing {
+
+namespace fs = std::filesystem;
+
+/// A function directory (bin/echo_fn, bin/echo_fn_dep, lib/libecho.so,
+/// lib/libecho_dep.so) and a layer directory (bootstrap), under a TempDir.
+struct LambdaDirs {
+  TempDir tmp;
+  fs::path function = tmp / "function", layer = tmp / "layer", root = tmp / "root";
+
+  LambdaDirs() {
+    const fs::path b = build_dir();
+    fs::create_directories(function / "bin");
+    fs::create_directories(function / "lib");
+    fs::create_directories(layer);
+    fs::create_directories(root);
+    fs::copy_file(b / "tests/functions/echo_fn", function / "bin/echo_fn");
+    fs::copy_file(b / "tests/functions/echo_fn_dep", function / "bin/echo_fn_dep");
+    fs::copy_file(b / "tests/functions/libecho_handler.so", function / "lib/libecho.so");
+    fs::copy_file(b / "tests/functions/libecho_handler_dep.so", function / "lib/libecho_dep.so");
+    fs::copy_file(b / "src/bootstrap/bootstrap", layer / "bootstrap");
+  }
+
+  /// A tmpdump made the Java layer's way (zip -y -r) holding lib/libtmpdump_testdep.so.
+  fs::path make_tmpdump() const {
+    const fs::path src = tmp / "dump-src";
+    fs::create_directories(src / "lib");
+    fs::copy_file(build_dir() / "tests/functions/libtmpdump_testdep.so", src / "lib/libtmpdump_testdep.so",
+                  fs::copy_options::overwrite_existing);
+    const fs::path zip = tmp / "dump.zip";
+    fs::remove(zip);
+    EXPECT_EQ(run({"zip", "-q", "-y", "-r", zip.string(), "lib"}, {.cwd = src}).exit_code, 0);
+    return zip;
+  }
+
+  /// `tmpdump emulate --event` once; out = the response, err = the logs.
+  RunResult emulate_once(const std::string& handler, const std::string& event, std::vector<std::string> extra = {},
+                         EnvChanges env = {}) const {
+    write_file(tmp / "event.json", event);
+    std::vector<std::string> argv{tmpdump_binary().string(), "emulate", "--function", function.string(), "--layer",
+                                  layer.string(), "--handler", handler, "--event", (tmp / "event.json").string(),
+                                  "--env", "TMPDUMP_ROOT=" + root.string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return run(argv, {.env = env, .timeout = std::chrono::seconds(60)});
+  }
+};
+
+/// `tmpdump emulate` serving on a free port until destroyed.
+class EmulatorProcess {
+ public:
+  EmulatorProcess(const LambdaDirs& dirs, const std::string& handler, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{tmpdump_binary().string(), "emulate", "--function", dirs.function.string(),
+                                  "--layer", dirs.layer.string(), "--handler", handler, "--port", "0",
+                                  "--env", "TMPDUMP_ROOT=" + dirs.root.string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    process_ = std::make_unique<Background>(argv);
+    auto line = process_->wait_for_line("tmpdump emulate: listening on", std::chrono::seconds(20));
+    if (!line) throw std::runtime_error("the emulator did not start");
+    auto colon = line->find("127.0.0.1:");
+    port_ = std::stoi(line->substr(colon + 10));
+  }
+  [[nodiscard]] int port() const { return port_; }
+  /// Waits for a log line starting with `prefix`.
+  std::optional<std::string> log_line(const std::string& prefix, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    return process_->wait_for_line(prefix, timeout);
+  }
+
+ private:
+  std::unique_ptr<Background> process_;
+  int port_ = 0;
+};
+
+struct InvokeReply {
+  int status = 0;
+  runtime::http::Headers headers;
+  std::string body;
+  /// When each piece of the body arrived (one per chunk for chunked replies, roughly).
+  std::vector<std::pair<std::chrono::steady_clock::time_point, std::string>> pieces;
+};
+
+/// POST /2015-03-31/functions/function/invocations on 127.0.0.1:port.
+inline InvokeReply invoke(int port, const std::string& event) {
+  InvokeReply reply;
+  auto sock = runtime::http::Socket::connect_to("127.0.0.1", std::to_string(port));
+  if (!sock.valid()) return reply;
+  const std::string head = "POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                           std::to_string(event.size()) + "\r\n\r\n";
+  if (!sock.send_all({head, event})) return reply;
+  auto text = sock.read_head(1 << 20);
+  if (!text) return reply;
+  auto parsed = runtime::http::parse_response_head(*text);
+  if (!parsed) return reply;
+  auto framing = runtime::http::body_framing(parsed->headers, 64 << 20);
+  if (!framing) return reply;
+  std::string body;
+  if (!sock.read_body(*framing, 64 << 20, [&](std::string_view p) {
+        body.append(p);
+        reply.pieces.emplace_back(std::chrono::steady_clock::now(), std::string(p));
+        return true;
+      })) {
+    return reply;
+  }
+  reply.status = parsed->status;
+  reply.headers = std::move(parsed->headers);
+  reply.body = std::move(body);
+  return reply;
+}
+
+inline bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace tmpdump::testing
