@@ -280,6 +280,15 @@ const std::map<std::string, std::string>* config_profile(const SharedFiles& file
   return nullptr;
 }
 
+http::SigV4 s3_signing(const Credentials& credentials, const std::string& region) {
+  http::SigV4 sig;
+  sig.region = region;
+  sig.access_key_id = credentials.access_key_id;
+  sig.secret_access_key = credentials.secret_access_key;
+  sig.session_token = credentials.session_token;
+  return sig;
+}
+
 }  // namespace detail
 
 Result<Location> parse_s3_uri(std::string_view uri) {

@@ -13,6 +13,9 @@
 
 namespace tmpdump::s3::detail {
 
+/// The SigV4 parameters for S3 requests signed with `credentials` in `region`.
+[[nodiscard]] http::SigV4 s3_signing(const Credentials& credentials, const std::string& region);
+
 /// Percent-encodes an object key for a URL path as SigV4 requires: A-Za-z0-9
 /// and "-._~/" kept, every other byte %XX in upper case.
 [[nodiscard]] std::string encode_key(std::string_view key);

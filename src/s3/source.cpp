@@ -130,12 +130,7 @@ class HttpSource final : public ByteSource {
     r.method = std::move(method);
     r.url = target_.url;
     if (target_.credentials) {
-      http::SigV4 sig;
-      sig.region = target_.region;
-      sig.access_key_id = target_.credentials->access_key_id;
-      sig.secret_access_key = target_.credentials->secret_access_key;
-      sig.session_token = target_.credentials->session_token;
-      r.sigv4 = std::move(sig);
+      r.sigv4 = detail::s3_signing(*target_.credentials, target_.region);
     } else if (!target_.location) {
       r.follow_redirects = true;
     }

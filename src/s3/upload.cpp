@@ -67,14 +67,7 @@ class Requests {
     http::Request r;
     r.method = std::move(method);
     r.url = query.empty() ? url_ : url_ + "?" + std::string(query);
-    if (config_.credentials) {
-      http::SigV4 sig;
-      sig.region = config_.region;
-      sig.access_key_id = config_.credentials->access_key_id;
-      sig.secret_access_key = config_.credentials->secret_access_key;
-      sig.session_token = config_.credentials->session_token;
-      r.sigv4 = std::move(sig);
-    }
+    if (config_.credentials) r.sigv4 = detail::s3_signing(*config_.credentials, config_.region);
     return r;
   }
 
