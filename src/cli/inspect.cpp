@@ -51,7 +51,6 @@ double ratio(std::uint64_t unpacked, std::uint64_t packed) {
   return packed == 0 ? 0.0 : static_cast<double>(unpacked) / static_cast<double>(packed);
 }
 
-std::string mb(std::uint64_t bytes) { return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6); }
 
 int run_inspect(const InspectOptions& o) {
   auto spec = pull::parse_source(o.archive);

@@ -34,7 +34,6 @@ struct PackCliOptions {
   bool closure_flag = false;
 };
 
-std::string mb(std::uint64_t bytes) { return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6); }
 
 Result<void> write_function_config(const PackCliOptions& o, const std::string& sha256) {
   if (o.source.rfind("s3://", 0) != 0 && o.source.rfind("https://", 0) != 0) {

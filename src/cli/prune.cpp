@@ -18,7 +18,6 @@ struct PruneCliOptions {
   bool verbose = false;
 };
 
-std::string mb(std::uint64_t bytes) { return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6); }
 
 int run_prune(const PruneCliOptions& o) {
   pack::PruneOptions p;

@@ -23,7 +23,6 @@ struct PullOptions {
   bool no_progress = false;
 };
 
-std::string mb(std::uint64_t bytes) { return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6); }
 
 int run_pull(const PullOptions& o) {
   std::vector<pull::SourceSpec> specs;

@@ -28,7 +28,6 @@ struct PushOptions {
   bool no_progress = false;
 };
 
-std::string mb(std::uint64_t bytes) { return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6); }
 
 int run_push(const PushOptions& o) {
   std::string uri = o.destination;

@@ -283,22 +283,6 @@ Result<void> fsync_path(const fs::path& p, bool directory) {
   return {};
 }
 
-Result<std::string> file_sha256(const fs::path& p) {
-  Fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return std::unexpected(sys_error(errno, "opening " + p.string()));
-  Sha256 sha;
-  std::string buffer(kChunk, '\0');
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return std::unexpected(sys_error(errno, "reading " + p.string()));
-    }
-    if (n == 0) break;
-    sha.update(std::as_bytes(std::span(buffer.data(), static_cast<std::size_t>(n))));
-  }
-  return sha.hex_digest();
-}
 
 /// Writes everything; the caller owns the temporary path.
 Result<PackReport> write_archive(const PackOptions& o, const Plan& plan, const fs::path& tmp, const fs::path& dir) {
@@ -463,7 +447,7 @@ Result<PackReport> pack(const PackOptions& options, const fs::path& output) {
   if (auto r = fsync_path(dir, true); !r) return std::unexpected(r.error());
   std::error_code ec;
   report->archive_bytes = fs::file_size(absolute, ec);
-  auto digest = file_sha256(absolute);
+  auto digest = sha256_file(absolute);
   if (!digest) return std::unexpected(digest.error());
   report->sha256 = std::move(*digest);
   report->added_by_closure = planned->added_by_closure;

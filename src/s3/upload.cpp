@@ -188,22 +188,6 @@ Result<std::string> read_range(int fd, std::uint64_t offset, std::uint64_t size,
 
 }  // namespace
 
-Result<std::string> file_sha256(const fs::path& file) {
-  File fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return std::unexpected(sys_error(errno, "opening " + file.string()));
-  Sha256 sha;
-  std::string buffer(1 << 20, '\0');
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return std::unexpected(sys_error(errno, "reading " + file.string()));
-    }
-    if (n == 0) break;
-    sha.update(std::as_bytes(std::span(buffer.data(), static_cast<std::size_t>(n))));
-  }
-  return sha.hex_digest();
-}
 
 Result<UploadResult> upload_file(const fs::path& file, const Location& location, const ClientConfig& config,
                                  const http::Transport& prototype, const UploadOptions& o) {
@@ -218,7 +202,7 @@ Result<UploadResult> upload_file(const fs::path& file, const Location& location,
   UploadResult result;
   result.bytes = size;
   if (o.sha256.empty()) {
-    auto digest = file_sha256(file);
+    auto digest = sha256_file(file);
     if (!digest) return std::unexpected(digest.error());
     result.sha256 = std::move(*digest);
   } else {

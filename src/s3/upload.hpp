@@ -54,7 +54,5 @@ struct UploadResult {
                                                const ClientConfig& config, const http::Transport& transport,
                                                const UploadOptions& options = {});
 
-/// The sha256 of a local file, as lower-case hex. Errors: NotFound / Io naming the file.
-[[nodiscard]] Result<std::string> file_sha256(const std::filesystem::path& file);
 
 }  // namespace tmpdump::s3

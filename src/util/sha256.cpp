@@ -1,6 +1,10 @@
 #include "util/sha256.hpp"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <cctype>
 #include <stdexcept>
@@ -44,6 +48,26 @@ std::string sha256_hex(std::string_view data) {
   Sha256 h;
   h.update(std::as_bytes(std::span(data.data(), data.size())));
   return h.hex_digest();
+}
+
+Result<std::string> sha256_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::unexpected(sys_error(errno, "opening " + path.string()));
+  Sha256 sha;
+  std::string buffer(1 << 20, '\0');
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return std::unexpected(sys_error(err, "reading " + path.string()));
+    }
+    if (n == 0) break;
+    sha.update(std::as_bytes(std::span(buffer.data(), static_cast<std::size_t>(n))));
+  }
+  ::close(fd);
+  return sha.hex_digest();
 }
 
 bool is_sha256_hex(std::string_view s) noexcept {

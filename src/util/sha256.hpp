@@ -2,10 +2,13 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+
+#include "util/error.hpp"
 
 namespace tmpdump {
 
@@ -28,6 +31,10 @@ class Sha256 {
 
 /// sha256 of a byte string, as lower-case hex.
 [[nodiscard]] std::string sha256_hex(std::string_view data);
+
+/// sha256 of a file's contents, as lower-case hex, read in 1 MiB blocks.
+/// Errors name the file.
+[[nodiscard]] Result<std::string> sha256_file(const std::filesystem::path& path);
 
 /// True when `s` is 64 hex digits (either case).
 [[nodiscard]] bool is_sha256_hex(std::string_view s) noexcept;

@@ -1,5 +1,8 @@
 #include "util/sha256.hpp"
 
+#include <filesystem>
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 namespace tmpdump {
@@ -16,6 +19,19 @@ TEST(Sha256Test, IncrementalEqualsOneShot) {
   h.update(std::as_bytes(std::span(a.data(), a.size())));
   h.update(std::as_bytes(std::span(b.data(), b.size())));
   EXPECT_EQ(h.hex_digest(), sha256_hex("abc"));
+}
+
+TEST(Sha256Test, HashesAFileAndNamesAMissingOne) {
+  const auto path = std::filesystem::temp_directory_path() / "tmpdump-sha256-test.txt";
+  { std::ofstream(path) << "abc"; }
+  auto digest = sha256_file(path);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(digest) << digest.error().message;
+  EXPECT_EQ(*digest, sha256_hex("abc"));
+  auto missing = sha256_file(path);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::NotFound);
+  EXPECT_NE(missing.error().message.find("tmpdump-sha256-test.txt"), std::string::npos);
 }
 
 TEST(Sha256Test, RecognisesHexDigests) {
