@@ -7,6 +7,37 @@
 namespace tmpdump::testing {
 namespace {
 
+// A handler that answers with the program the kernel started (/proc/self/exe)
+// and the libc.so.6 it runs on: which loader and libc the bootstrap chose.
+constexpr const char* kProbeSource = R"(
+#include <link.h>
+#include <unistd.h>
+#include <string>
+#include <tmpdump/runtime.hpp>
+static int find_libc(dl_phdr_info* info, size_t, void* out) {
+  std::string name = info->dlpi_name;
+  if (name.size() >= 9 && name.compare(name.size() - 9, 9, "libc.so.6") == 0) *static_cast<std::string*>(out) = name;
+  return 0;
+}
+int main() {
+  namespace rt = tmpdump::runtime;
+  return rt::run([](const rt::Invocation&) {
+    char exe[4096] = {};
+    [[maybe_unused]] auto n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    std::string libc;
+    dl_iterate_phdr(find_libc, &libc);
+    return rt::Response::success(std::string("exe=") + exe + "\nlibc=" + libc, "text/plain");
+  });
+}
+)";
+
+void compile_probe(const fs::path& out) {
+  const fs::path src = out.parent_path() / "probe.cpp";
+  write_file(src, kProbeSource);
+  compile({"-std=c++20", "-O1", "-x", "c++", "-I", (source_dir() / "include").string(), src.string(), "-x", "none",
+           (build_dir() / "src/runtime/libtmpdump-runtime.a").string(), "-lstdc++", "-lm", "-o", out.string()});
+}
+
 TEST(Bootstrap, ExecutableWhoseLibraryLivesOnlyInTheTmpdumpLoadsIt) {
   LambdaDirs dirs;
   const auto zip = dirs.make_tmpdump();
@@ -87,6 +118,45 @@ TEST(Bootstrap, JavaLayerBucketConventionIsHonoured) {
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_EQ(r.out, "\"hello from the tmpdump\"\n");
   EXPECT_TRUE(contains(r.err, "from HUMANGRAPHICS_BUCKET")) << r.err;
+}
+
+TEST(Bootstrap, TmpdumpCarryingItsOwnLoaderAndLibcStartsTheHandlerThroughThem) {
+  LambdaDirs dirs;
+  compile_probe(dirs.function / "bin/probe");
+  // This machine's own loader and libc stand in for a newer distro's.
+  const fs::path src = dirs.tmp / "glibc-dump";
+  fs::create_directories(src / "lib");
+  fs::copy_file(fs::canonical("/lib64/ld-linux-x86-64.so.2"), src / "lib/ld-linux-x86-64.so.2");
+  fs::copy_file(fs::canonical("/lib/x86_64-linux-gnu/libc.so.6"), src / "lib/libc.so.6");
+  const fs::path zip = dirs.tmp / "glibc-dump.zip";
+  ASSERT_EQ(run({"zip", "-q", "-y", "-r", zip.string(), "lib"}, {.cwd = src}).exit_code, 0);
+
+  auto r = dirs.emulate_once("bin/probe", "{}", {"--env", "TMPDUMP_SOURCES=" + zip.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  const fs::path lib = fs::canonical(dirs.root / "lib");
+  EXPECT_EQ(r.out, "exe=" + (lib / "ld-linux-x86-64.so.2").string() + "\nlibc=" + (lib / "libc.so.6").string() + "\n");
+
+  // A tmpdump without them: the handler is exec'd and runs on the system's libc.
+  auto plain = dirs.emulate_once("bin/probe", "{}", {"--env", "TMPDUMP_SOURCES=" + dirs.make_tmpdump().string()});
+  ASSERT_EQ(plain.exit_code, 0) << plain.all();
+  EXPECT_TRUE(plain.out.starts_with("exe=" + fs::canonical(dirs.function / "bin/probe").string() + "\n")) << plain.out;
+  EXPECT_FALSE(contains(plain.out, dirs.root.string())) << plain.out;
+}
+
+TEST(Bootstrap, BundledLoaderThatCannotRunIsAnInitError) {
+  LambdaDirs dirs;
+  compile_probe(dirs.function / "bin/probe");
+  const fs::path src = dirs.tmp / "broken-dump";
+  fs::create_directories(src / "lib");
+  write_file(src / "lib/ld-linux-x86-64.so.2", "not a loader\n");  // not executable either
+  fs::copy_file(fs::canonical("/lib/x86_64-linux-gnu/libc.so.6"), src / "lib/libc.so.6");
+  const fs::path zip = dirs.tmp / "broken-dump.zip";
+  ASSERT_EQ(run({"zip", "-q", "-y", "-r", zip.string(), "lib"}, {.cwd = src}).exit_code, 0);
+
+  auto r = dirs.emulate_once("bin/probe", "{}", {"--env", "TMPDUMP_SOURCES=" + zip.string()});
+  EXPECT_EQ(r.exit_code, 14) << r.all();
+  EXPECT_TRUE(contains(r.out, R"("errorType":"Runtime.InvalidEntrypoint")")) << r.out;
+  EXPECT_TRUE(contains(r.out, "ld-linux-x86-64.so.2")) << r.out;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -59,12 +60,29 @@ std::string entry_label(const ByteSource& source, const Entry& e) {
 
 timespec to_timespec(std::int64_t secs) { return timespec{static_cast<time_t>(secs), 0}; }
 
-// One contiguous byte range of one archive, split only at local header offsets.
+// One contiguous byte range of one archive, split only at local header
+// offsets, or a part of one framed zstd entry split at frame boundaries.
 struct Chunk {
   std::size_t archive = 0;
   std::size_t index = 0;  // position among this archive's chunks
   std::uint64_t begin = 0, end = 0;
   std::size_t first = 0, last = 0;  // entries [first, last) start inside
+  // Parts only: entries[first] is framed; this chunk decodes frames
+  // [frame_begin, frame_end), is part `part` of its entry and, unless
+  // frame_begin is 0, starts exactly at the first of them.
+  std::optional<std::size_t> framed;  // index into Shared::framed
+  std::uint32_t frame_begin = 0, frame_end = 0;
+  std::size_t part = 0;
+};
+
+// One framed entry decoded by several chunks at once: the first part to
+// arrive creates the file, the last to finish checks the CRC-32 (combined
+// from the parts' in order) and sets mode and time.
+struct FramedFile {
+  std::mutex mutex;
+  Fd fd;  // closed by the last part
+  std::size_t parts_left = 0;
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> crcs;  // per part: CRC-32 and length
 };
 
 struct PendingLink {
@@ -162,6 +180,7 @@ struct Shared {
   const ExtractOptions* options = nullptr;
   int dest_fd = -1;
   std::vector<Chunk> chunks;
+  std::vector<std::unique_ptr<FramedFile>> framed;
   std::atomic<std::size_t> next_chunk{0};
   std::atomic<bool> cancelled{false};
   OrderedHasher hasher;
@@ -271,10 +290,81 @@ class EntryOutput final : public detail::OutputBuffer {
   std::uint32_t crc_ = 0;
 };
 
+// Output of one part of a framed entry: its frames' slices, written in place
+// with pwrite(); each frame must decode to exactly its slice.
+class PartOutput final : public detail::OutputBuffer {
+ public:
+  PartOutput(Shared& shared, std::vector<std::byte>& buffer) : shared_(shared), buffer_(buffer) {}
+
+  void start(int fd, std::uint64_t offset) {
+    fd_ = fd;
+    offset_ = offset;
+    fill_ = 0;
+    crc_ = 0;
+    length_ = 0;
+  }
+  void start_frame(std::uint64_t slice) {
+    slice_ = slice;
+    produced_ = 0;
+  }
+
+  std::span<std::byte> space() override {
+    // One byte past the slice is enough to catch a lying frame before it is written.
+    const std::uint64_t allowed = slice_ - std::min(produced_, slice_) + 1;
+    const std::size_t room = buffer_.size() - fill_;
+    return std::span(buffer_).subspan(fill_, static_cast<std::size_t>(std::min<std::uint64_t>(room, allowed)));
+  }
+
+  Result<void> commit(std::size_t n) override {
+    produced_ += n;
+    if (produced_ > slice_)
+      return fail(Errc::Unsafe, "zstd frame decodes to more than its slice of {} bytes", slice_);
+    crc_ = detail::crc32(crc_, std::span<const std::byte>(buffer_).subspan(fill_, n));
+    fill_ += n;
+    length_ += n;
+    if (fill_ == buffer_.size()) return flush();
+    return {};
+  }
+
+  Result<void> flush() {
+    std::size_t done = 0;
+    while (done < fill_) {
+      const ssize_t w = ::pwrite(fd_, buffer_.data() + done, fill_ - done, static_cast<off_t>(offset_));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return std::unexpected(sys_error(errno, "writing"));
+      }
+      done += static_cast<std::size_t>(w);
+      offset_ += static_cast<std::uint64_t>(w);
+      shared_.bytes_written.fetch_add(static_cast<std::uint64_t>(w), std::memory_order_relaxed);
+      if (auto* p = shared_.options->progress)
+        p->bytes_written.fetch_add(static_cast<std::uint64_t>(w), std::memory_order_relaxed);
+    }
+    fill_ = 0;
+    return {};
+  }
+
+  [[nodiscard]] std::uint64_t produced() const { return produced_; }
+  [[nodiscard]] std::uint32_t crc() const { return crc_; }
+  [[nodiscard]] std::uint64_t length() const { return length_; }
+
+ private:
+  Shared& shared_;
+  std::vector<std::byte>& buffer_;
+  int fd_ = -1;
+  std::uint64_t offset_ = 0, slice_ = 0, produced_ = 0, length_ = 0;
+  std::size_t fill_ = 0;
+  std::uint32_t crc_ = 0;
+};
+
 class Worker {
  public:
   explicit Worker(Shared& shared)
-      : shared_(shared), buffer_(kWriteBuffer), output_(shared, buffer_), sources_(shared.archives.size()) {}
+      : shared_(shared),
+        buffer_(kWriteBuffer),
+        output_(shared, buffer_),
+        part_output_(shared, buffer_),
+        sources_(shared.archives.size()) {}
 
   void run() {
     while (!shared_.cancelled) {
@@ -294,7 +384,7 @@ class Worker {
   }
 
  private:
-  enum class State { Skip, Header, Data, Done };
+  enum class State { Skip, Header, Data, Frames, Done };
 
   Result<void> run_chunk(const Chunk& c) {
     chunk_ = &c;
@@ -304,8 +394,12 @@ class Worker {
     source_ = sources_[c.archive].get();
     pos_ = c.begin;
     k_ = c.first;
-    set_skip();
     hashing_ = shared_.hasher.enabled(c.archive);
+    if (c.framed && c.frame_begin > 0) {
+      if (auto r = start_part(dir_->entries[k_]); !r) return r;
+    } else {
+      set_skip();
+    }
     auto r = source_->read(c.begin, c.end - c.begin,
                            [this](std::span<const std::byte> b) { return consume(b); });
     if (!r) return r;
@@ -363,6 +457,26 @@ class Worker {
           set_skip();
           break;
         }
+        case State::Frames: {
+          const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), remaining_));
+          if (n > 0) {
+            if (auto r = zstd_->feed(in.first(n), part_output_); !r) return std::unexpected(labelled(r.error()));
+          }
+          in = in.subspan(n);
+          pos_ += n;
+          remaining_ -= n;
+          if (remaining_ > 0) return {};
+          if (auto r = end_frame(); !r) return r;
+          if (frame_ < chunk_->frame_end) {
+            start_frame();
+            break;
+          }
+          if (auto r = end_part(); !r) return r;
+          // Past the last frame of the entry, the rest of the chunk is skipped; other parts end here.
+          k_ = chunk_->last;
+          set_skip();
+          break;
+        }
         case State::Done:
           if (!in.empty()) return fail(Errc::Corrupt, "{}: more bytes than requested", source_->describe());
           return {};
@@ -401,9 +515,92 @@ class Worker {
     if (!std::equal(e.raw_name.begin(), e.raw_name.end(), header_.begin() + detail::kLocalHeaderSize,
                     [](char a, std::byte b) { return static_cast<unsigned char>(a) == std::to_integer<unsigned char>(b); }))
       return fail(Errc::Corrupt, "{}: local header name differs from the central directory", label);
+    if (e.frames) {
+      if (pos_ - e.local_header_offset != e.frames->data_offset)
+        return fail(Errc::Corrupt, "{}: data starts {} bytes after the local header, the frame table says {}", label,
+                    pos_ - e.local_header_offset, e.frames->data_offset);
+      return start_part(e);
+    }
     state_ = State::Data;
     remaining_ = e.compressed_size;
     return start_entry(e, label);
+  }
+
+  std::uint64_t slice_length(const Entry& e, std::uint32_t frame) const {
+    const std::uint64_t slice = e.frames->slice_size;
+    return std::min<std::uint64_t>(slice, e.uncompressed_size - std::uint64_t{frame} * slice);
+  }
+
+  // Begins this chunk's frames of a framed entry (pos_ is at the first of them).
+  Result<void> start_part(const Entry& e) {
+    auto& file = *shared_.framed[*chunk_->framed];
+    int fd = -1;
+    {
+      std::lock_guard lock(file.mutex);
+      if (file.fd.get() < 0) {
+        const auto label = entry_label(*source_, e);
+        constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+        int opened = ::openat(shared_.dest_fd, e.name.c_str(), kFlags, 0600);
+        if (opened < 0 && errno == ENOENT) {
+          if (auto r = make_parents(shared_.dest_fd, e.name, label); !r) return r;
+          opened = ::openat(shared_.dest_fd, e.name.c_str(), kFlags, 0600);
+        }
+        if (opened < 0) return std::unexpected(sys_error(errno, fmt::format("{}: creating file", label)));
+        file.fd = Fd(opened);
+      }
+      // Only the last part closes it, after every part has written.
+      fd = file.fd.get();
+    }
+    if (!zstd_) zstd_ = detail::make_zstd_decoder();
+    frame_ = chunk_->frame_begin;
+    part_output_.start(fd, std::uint64_t{frame_} * e.frames->slice_size);
+    state_ = State::Frames;
+    start_frame();
+    return {};
+  }
+
+  void start_frame() {
+    const Entry& e = dir_->entries[chunk_->first];
+    remaining_ = e.frames->compressed_sizes[frame_];
+    zstd_->reset();
+    part_output_.start_frame(slice_length(e, frame_));
+  }
+
+  Result<void> end_frame() {
+    const Entry& e = dir_->entries[chunk_->first];
+    const auto label = entry_label(*source_, e);
+    auto ended = zstd_->finish(part_output_);
+    if (!ended) return std::unexpected(labelled(ended.error()));
+    if (!*ended) return fail(Errc::Corrupt, "{}: zstd frame {} ends before its frame table size", label, frame_);
+    if (part_output_.produced() != slice_length(e, frame_))
+      return fail(Errc::Corrupt, "{}: zstd frame {} decodes to {} bytes, its slice has {}", label, frame_,
+                  part_output_.produced(), slice_length(e, frame_));
+    ++frame_;
+    return {};
+  }
+
+  // Hands this part's CRC-32 to the entry; the last part checks and closes the file.
+  Result<void> end_part() {
+    const Entry& e = dir_->entries[chunk_->first];
+    const auto label = entry_label(*source_, e);
+    if (auto r = part_output_.flush(); !r) return std::unexpected(with_context(r.error(), label));
+    auto& file = *shared_.framed[*chunk_->framed];
+    std::lock_guard lock(file.mutex);
+    file.crcs[chunk_->part] = {part_output_.crc(), part_output_.length()};
+    if (--file.parts_left > 0) return {};
+    uLong crc = file.crcs[0].first;
+    for (std::size_t p = 1; p < file.crcs.size(); ++p)
+      crc = ::crc32_combine(crc, file.crcs[p].first, static_cast<z_off_t>(file.crcs[p].second));
+    if (static_cast<std::uint32_t>(crc) != e.crc32)
+      return fail(Errc::Corrupt, "{}: CRC-32 mismatch (stored {:08x}, computed {:08x})", label, e.crc32,
+                  static_cast<std::uint32_t>(crc));
+    const timespec times[2] = {to_timespec(e.mtime), to_timespec(e.mtime)};
+    if (::fchmod(file.fd.get(), static_cast<mode_t>(e.mode)) != 0 || ::futimens(file.fd.get(), times) != 0)
+      return std::unexpected(sys_error(errno, fmt::format("{}: setting mode and time", label)));
+    file.fd.reset();
+    shared_.files.fetch_add(1, std::memory_order_relaxed);
+    if (auto* p = shared_.options->progress) p->entries_done.fetch_add(1, std::memory_order_relaxed);
+    return {};
   }
 
   Result<void> start_entry(const Entry& e, std::string label) {
@@ -475,6 +672,8 @@ class Worker {
   Shared& shared_;
   std::vector<std::byte> buffer_;
   EntryOutput output_;
+  PartOutput part_output_;
+  std::uint32_t frame_ = 0;
   std::vector<std::unique_ptr<ByteSource>> sources_;
   std::unique_ptr<detail::Decoder> stored_, inflater_, zstd_;
   detail::Decoder* decoder_ = nullptr;
@@ -491,7 +690,33 @@ class Worker {
   std::string link_target_;
 };
 
-std::vector<Chunk> plan_chunks(std::span<const ArchiveInput> archives, std::uint64_t chunk_bytes) {
+// Splits a framed entry into parts of about chunk_bytes of frames each; the
+// first part starts at `begin` (its local header or before), the last one
+// runs to `end` (the next local header).
+void plan_parts(std::vector<Chunk>& chunks, std::vector<std::unique_ptr<FramedFile>>& framed, std::size_t archive,
+                std::size_t& index, std::size_t entry_index, const Entry& e, std::uint64_t begin, std::uint64_t end,
+                std::uint64_t chunk_bytes) {
+  const auto& sizes = e.frames->compressed_sizes;
+  const std::size_t file = framed.size();
+  framed.push_back(std::make_unique<FramedFile>());
+  std::uint64_t data = e.local_header_offset + e.frames->data_offset;
+  std::size_t part = 0;
+  for (std::uint32_t f = 0; f < sizes.size();) {
+    std::uint32_t f1 = f + 1;
+    std::uint64_t bytes = sizes[f];
+    while (f1 < sizes.size() && bytes + sizes[f1] <= chunk_bytes) bytes += sizes[f1++];
+    data += bytes;
+    const std::uint64_t part_end = f1 == sizes.size() ? end : data;
+    chunks.push_back(Chunk{archive, index++, begin, part_end, entry_index, entry_index + 1, file, f, f1, part++});
+    begin = part_end;
+    f = f1;
+  }
+  framed.back()->parts_left = part;
+  framed.back()->crcs.resize(part);
+}
+
+std::vector<Chunk> plan_chunks(std::span<const ArchiveInput> archives, std::uint64_t chunk_bytes,
+                               std::vector<std::unique_ptr<FramedFile>>& framed) {
   std::vector<Chunk> chunks;
   chunk_bytes = std::max<std::uint64_t>(chunk_bytes, 1);
   for (std::size_t a = 0; a < archives.size(); ++a) {
@@ -503,11 +728,21 @@ std::vector<Chunk> plan_chunks(std::span<const ArchiveInput> archives, std::uint
     std::size_t first = 0;
     std::uint64_t begin = 0;
     while (first < entries.size() || begin < archive_end) {
+      if (first < entries.size() && entries[first].frames) {
+        const std::uint64_t end = first + 1 < entries.size() ? entries[first + 1].local_header_offset : archive_end;
+        plan_parts(chunks, framed, a, index, first, entries[first], begin, end, chunk_bytes);
+        ++first;
+        begin = end;
+        if (first >= entries.size()) break;
+        continue;
+      }
       std::size_t last = first + 1;
-      while (last < entries.size() && entries[last].local_header_offset - begin < chunk_bytes) ++last;
+      // A framed entry always starts a chunk of its own.
+      while (last < entries.size() && !entries[last].frames && entries[last].local_header_offset - begin < chunk_bytes)
+        ++last;
       last = std::min(last, entries.size());
       const std::uint64_t end = last < entries.size() ? entries[last].local_header_offset : archive_end;
-      chunks.push_back(Chunk{a, index++, begin, end, first, last});
+      chunks.push_back(Chunk{a, index++, begin, end, first, last, std::nullopt, 0, 0, 0});
       first = last;
       begin = end;
       if (last >= entries.size()) break;
@@ -707,7 +942,7 @@ Result<ExtractStats> extract(std::span<const ArchiveInput> archives, const std::
   Shared shared(archives);
   shared.options = &options;
   shared.dest_fd = dest_fd->get();
-  shared.chunks = plan_chunks(archives, options.chunk_bytes);
+  shared.chunks = plan_chunks(archives, options.chunk_bytes, shared.framed);
   for (std::size_t a = 0; a < archives.size(); ++a)
     if (archives[a].expected_sha256) shared.hasher.enable(a);
 

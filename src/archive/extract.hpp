@@ -38,7 +38,7 @@ struct ExtractOptions {
   unsigned jobs = 0;                        ///< parallel readers+decoders; 0 = hardware threads, at least 2
   Inflater inflater = Inflater::Isal;
   Progress* progress = nullptr;             ///< optional
-  std::uint64_t chunk_bytes = 8ull << 20;   ///< target size of one ranged read (split at entry boundaries)
+  std::uint64_t chunk_bytes = 8ull << 20;   ///< target size of one ranged read (split at entry boundaries, and at frame boundaries inside framed zstd entries)
   Limits limits{};
 };
 

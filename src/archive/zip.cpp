@@ -48,6 +48,50 @@ struct EndRecord {
   std::uint64_t cd_end_limit = 0;  // where the central directory must end (zip64 record or EOCD)
 };
 
+// The zstd frame table extra field (docs/formats.md, "Multi-frame zstd
+// entries"): u8 version 1, u8 flags 0, u32 data offset, u32 slice size,
+// u32 frame count, then one u32 compressed size per frame. Everything the
+// extractor relies on is checked here, against the entry's own header.
+constexpr std::size_t kFrameTableHeader = 14;
+
+Result<ZstdFrames> parse_frame_table(std::span<const std::byte> field, const Entry& e, const std::string& shown) {
+  if (field.size() < kFrameTableHeader || std::to_integer<unsigned>(field[0]) != 1 ||
+      std::to_integer<unsigned>(field[1]) != 0)
+    return fail(Errc::Corrupt, "entry \"{}\": zstd frame table of {} bytes is malformed or of an unknown version",
+                shown, field.size());
+  ZstdFrames f;
+  f.data_offset = le32(field, 2);
+  f.slice_size = le32(field, 6);
+  const std::uint32_t count = le32(field, 10);
+  if (count > kMaxZstdFrames || (field.size() - kFrameTableHeader) / 4 != count ||
+      (field.size() - kFrameTableHeader) % 4 != 0)
+    return fail(Errc::Corrupt, "entry \"{}\": zstd frame table declares {} frames in {} bytes", shown, count,
+                field.size());
+  if (e.method != Method::Zstd || e.type != EntryType::File)
+    return fail(Errc::Corrupt, "entry \"{}\": zstd frame table on an entry that is not a zstd file", shown);
+  if (f.slice_size == 0) return fail(Errc::Corrupt, "entry \"{}\": zstd frame table with slice size 0", shown);
+  const std::uint64_t need = e.uncompressed_size / f.slice_size + (e.uncompressed_size % f.slice_size != 0 ? 1 : 0);
+  if (count == 0 || count != need)
+    return fail(Errc::Corrupt, "entry \"{}\": zstd frame table lists {} frames, but {} bytes in slices of {} need {}",
+                shown, count, e.uncompressed_size, f.slice_size, need);
+  const std::uint64_t min_offset = detail::kLocalHeaderSize + e.raw_name.size();
+  if (f.data_offset < min_offset || f.data_offset > min_offset + kMax16)
+    return fail(Errc::Corrupt, "entry \"{}\": zstd frame table puts the data {} bytes after the local header", shown,
+                f.data_offset);
+  f.compressed_sizes.reserve(count);
+  std::uint64_t sum = 0;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const std::uint32_t size = le32(field, kFrameTableHeader + 4 * std::size_t{i});
+    if (size == 0) return fail(Errc::Corrupt, "entry \"{}\": zstd frame {} has compressed size 0", shown, i);
+    sum += size;
+    f.compressed_sizes.push_back(size);
+  }
+  if (sum != e.compressed_size)
+    return fail(Errc::Corrupt, "entry \"{}\": zstd frame sizes sum to {} bytes, the compressed size is {}", shown,
+                sum, e.compressed_size);
+  return f;
+}
+
 // Parses one central directory header at `p`; advances p.
 Result<Entry> parse_central_header(std::span<const std::byte> cd, std::size_t& p, const Limits& limits,
                                    std::uint64_t index) {
@@ -77,6 +121,7 @@ Result<Entry> parse_central_header(std::span<const std::byte> cd, std::size_t& p
 
   const std::string shown = printable(raw_name);
   std::optional<std::int64_t> ext_mtime;
+  std::optional<std::span<const std::byte>> frame_field;
   for (std::size_t e = 0; e + 4 <= extra.size();) {
     const std::uint16_t id = le16(extra, e);
     const std::size_t len = le16(extra, e + 2);
@@ -100,6 +145,9 @@ Result<Entry> parse_central_header(std::span<const std::byte> cd, std::size_t& p
         else disk = le32(field, f);
       }
       if (!ok) return fail(Errc::Corrupt, "entry \"{}\": zip64 extra field too short", shown);
+    } else if (id == kZstdFramesExtraId) {
+      if (frame_field) return fail(Errc::Corrupt, "entry \"{}\": two zstd frame tables", shown);
+      frame_field = field;
     } else if (id == 0x5455 && len >= 5 && (std::to_integer<unsigned>(field[0]) & 1u) != 0) {
       ext_mtime = static_cast<std::int32_t>(le32(field, 1));
     }
@@ -155,6 +203,11 @@ Result<Entry> parse_central_header(std::span<const std::byte> cd, std::size_t& p
   if (entry.type == EntryType::Symlink && usize > limits.max_symlink_target_bytes)
     return fail(Errc::Unsafe, "entry \"{}\": symlink target of {} bytes exceeds the limit of {}", shown, usize,
                 limits.max_symlink_target_bytes);
+  if (frame_field) {
+    auto frames = parse_frame_table(*frame_field, entry, shown);
+    if (!frames) return std::unexpected(std::move(frames.error()));
+    entry.frames = std::move(*frames);
+  }
   return entry;
 }
 
@@ -188,7 +241,8 @@ Result<void> check_entries(CentralDirectory& dir) {
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
     const std::uint64_t next = i + 1 < entries.size() ? entries[i + 1].local_header_offset : dir.cd_offset;
-    const std::uint64_t header = detail::kLocalHeaderSize + e.raw_name.size();
+    // A frame table says exactly where the data starts; otherwise it is at least past the name.
+    const std::uint64_t header = e.frames ? e.frames->data_offset : detail::kLocalHeaderSize + e.raw_name.size();
     if (add_overflows(e.local_header_offset, header) ||
         add_overflows(e.local_header_offset + header, e.compressed_size) ||
         e.local_header_offset + header + e.compressed_size > dir.cd_offset)

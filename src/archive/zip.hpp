@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -18,6 +19,21 @@ enum class EntryType { File, Directory, Symlink };
 /// Compression methods tmpdump reads (APPNOTE 4.4.5).
 enum class Method : std::uint16_t { Stored = 0, Deflate = 8, Zstd = 93 };
 
+/// Extra field header ID of tmpdump's zstd frame table (docs/formats.md,
+/// "Multi-frame zstd entries"). Other readers skip unknown extra fields.
+inline constexpr std::uint16_t kZstdFramesExtraId = 0x7464;  // "dt"
+/// At most this many frames per entry: the table must fit one extra field.
+inline constexpr std::size_t kMaxZstdFrames = 16000;
+
+/// A zstd entry stored as independent frames, each the compression of one
+/// `slice_size` slice of the file (the last one holds the rest), so parts of
+/// one entry decode in parallel.
+struct ZstdFrames {
+  std::uint32_t data_offset = 0;  ///< entry data starts this far after its local header
+  std::uint32_t slice_size = 0;   ///< uncompressed bytes per frame
+  std::vector<std::uint32_t> compressed_sizes;  ///< one per frame, in order
+};
+
 /// One entry of the central directory, already checked against the rules in
 /// read_central_directory(): safe name, known type, sane sizes and offsets.
 struct Entry {
@@ -31,6 +47,10 @@ struct Entry {
   std::uint64_t local_header_offset = 0;
   std::int64_t mtime = 0;     ///< seconds since the epoch (extended timestamp if present, else DOS time as UTC)
   std::string raw_name;       ///< the name bytes exactly as stored (the local header must repeat them)
+  /// Present when the central directory holds a frame table (checked: zstd
+  /// file entry, frame count matching size and slice, sizes summing to
+  /// compressed_size).
+  std::optional<ZstdFrames> frames;
 };
 
 /// The parsed central directory of one archive.

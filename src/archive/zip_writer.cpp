@@ -13,6 +13,7 @@
 
 #include "archive/bytes.hpp"
 #include "archive/decoders.hpp"
+#include "archive/zstd_frames.hpp"
 
 namespace tmpdump::archive {
 namespace {
@@ -52,6 +53,18 @@ struct CdRecord {
   RawEntry entry;
   std::uint64_t offset = 0;
 };
+
+// docs/formats.md, "Multi-frame zstd entries"; parsed by parse_frame_table() in zip.cpp.
+void put_frame_table(std::string& extra, const ZstdFrames& f) {
+  put16(extra, kZstdFramesExtraId);
+  put16(extra, 14 + 4 * f.compressed_sizes.size());
+  extra += '\x01';
+  extra += '\x00';
+  put32(extra, f.data_offset);
+  put32(extra, f.slice_size);
+  put32(extra, f.compressed_sizes.size());
+  for (auto size : f.compressed_sizes) put32(extra, size);
+}
 
 }  // namespace
 
@@ -128,6 +141,11 @@ Result<std::string> ZipWriter::compress(std::string_view bytes, Compression c) {
       return out;
     }
     case Method::Zstd: {
+      if (c.zstd_slice > 0) {
+        auto framed = compress_zstd_frames(bytes, c.level, c.zstd_slice, c.threads);
+        if (!framed) return std::unexpected(framed.error());
+        return std::move(framed->data);
+      }
       std::string out(ZSTD_compressBound(bytes.size()), '\0');
       const std::size_t n = ZSTD_compress(out.data(), out.size(), bytes.data(), bytes.size(), c.level);
       if (ZSTD_isError(n)) return fail(Errc::Io, "zstd compression failed: {}", ZSTD_getErrorName(n));
@@ -140,9 +158,17 @@ Result<std::string> ZipWriter::compress(std::string_view bytes, Compression c) {
 
 Result<RawEntry> ZipWriter::make_raw(std::string_view name, std::string_view bytes, std::uint32_t mode,
                                      Compression compression) {
-  auto data = compress(bytes, compression);
-  if (!data) return std::unexpected(data.error());
   RawEntry e;
+  Result<std::string> data;
+  if (compression.method == Method::Zstd && compression.zstd_slice > 0 && !bytes.empty()) {
+    auto framed = compress_zstd_frames(bytes, compression.level, compression.zstd_slice, compression.threads);
+    if (!framed) return std::unexpected(framed.error());
+    e.frames = ZstdFrames{0, compression.zstd_slice, std::move(framed->sizes)};
+    data = std::move(framed->data);
+  } else {
+    data = compress(bytes, compression);
+  }
+  if (!data) return std::unexpected(data.error());
   e.name = std::string(name);
   e.method = static_cast<std::uint16_t>(compression.method);
   e.crc32 = crc32(bytes);
@@ -209,6 +235,7 @@ Result<void> ZipWriter::add_raw_from_fd(const RawEntry& entry, int fd, std::uint
 Result<void> ZipWriter::add_entry(const RawEntry& entry, const std::function<Result<void>()>& write_data) {
   if (impl_->finished) return fail(Errc::InvalidArgument, "zip writer already finished");
   const std::uint64_t offset = impl_->written;
+  std::uint64_t data_offset = 0;
   if (entry.write_local) {
     const bool zip64 = entry.zip64 || impl_->zip64_forced || entry.compressed_size >= kMax32 ||
                        entry.uncompressed_size >= kMax32;
@@ -241,6 +268,7 @@ Result<void> ZipWriter::add_entry(const RawEntry& entry, const std::function<Res
     put16(h, extra.size());
     h += name;
     h += extra;
+    data_offset = h.size();
     if (auto r = impl_->put(h); !r) return r;
     if (auto r = write_data(); !r) return r;
     if (entry.data_descriptor) {
@@ -260,6 +288,8 @@ Result<void> ZipWriter::add_entry(const RawEntry& entry, const std::function<Res
   impl_->records.push_back(CdRecord{entry, entry.cd_local_header_offset.value_or(offset)});
   // The central directory needs only the headers; keeping the data would hold the whole archive.
   impl_->records.back().entry.data = std::string();
+  if (auto& f = impl_->records.back().entry.frames; f && f->data_offset == 0)
+    f->data_offset = static_cast<std::uint32_t>(data_offset);
   return {};
 }
 
@@ -285,6 +315,10 @@ Result<void> ZipWriter::finish() {
     put16(extra, 5);
     extra += '\x01';
     put32(extra, static_cast<std::uint32_t>(e.mtime));
+    if (e.frames) put_frame_table(extra, *e.frames);
+    if (extra.size() > 0xFFFF)
+      return fail(Errc::InvalidArgument, "entry \"{}\": extra fields of {} bytes do not fit a zip header", e.name,
+                  extra.size());
     const auto [time, date] = dos_time(e.mtime);
     put32(cd, detail::kCentralHeaderSig);
     put16(cd, e.made_by);

@@ -22,6 +22,10 @@ namespace tmpdump::archive {
 struct Compression {
   Method method = Method::Deflate;
   int level = 6;  ///< zlib 0-9 for deflate, 1-22 for zstd; ignored for stored
+  /// zstd only, > 0: independent frames of this many input bytes each, with a
+  /// frame table in the central directory (docs/formats.md).
+  std::uint32_t zstd_slice = 0;
+  unsigned threads = 1;  ///< compressing zstd frames
 };
 
 /// Everything the writer puts into one entry's headers, written as given with
@@ -45,6 +49,9 @@ struct RawEntry {
   bool data_descriptor = false;
   bool zip64 = false;                     ///< zip64 extra fields even when not needed
   bool write_local = true;                ///< false: only a central directory record
+  /// Written as a zstd frame table extra field in the central directory; a
+  /// data_offset of 0 is replaced by where the data really starts.
+  std::optional<ZstdFrames> frames;
 };
 
 /// Builds a zip archive entry by entry, into a file or a string. Entries are

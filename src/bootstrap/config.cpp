@@ -9,13 +9,11 @@ namespace tmpdump::bootstrap {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-std::vector<std::string> split_list(std::string_view text) {
+std::vector<std::string> split_list(std::string_view text, std::string_view separators) {
   std::vector<std::string> out;
   std::string cur;
   for (char c : text) {
-    if (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+    if (separators.find(c) != std::string_view::npos) {
       if (!cur.empty()) out.push_back(std::move(cur));
       cur.clear();
     } else {
@@ -25,6 +23,8 @@ std::vector<std::string> split_list(std::string_view text) {
   if (!cur.empty()) out.push_back(std::move(cur));
   return out;
 }
+
+namespace {
 
 Result<std::vector<pull::SourceSpec>> parse_sources(const std::vector<std::string>& texts, std::string_view origin) {
   std::vector<pull::SourceSpec> specs;
@@ -125,7 +125,7 @@ Result<Config> load_config(const Env& env) {
   Result<std::vector<pull::SourceSpec>> sources = std::vector<pull::SourceSpec>{};
   if (auto v = non_empty(env, "TMPDUMP_SOURCES")) {
     c.origin = "TMPDUMP_SOURCES";
-    sources = parse_sources(split_list(*v), "TMPDUMP_SOURCES");
+    sources = parse_sources(split_list(*v, kListSeparators), "TMPDUMP_SOURCES");
   } else if (non_empty(env, "TMPDUMP_BUCKET")) {
     c.origin = "TMPDUMP_BUCKET";
     sources = bucket_source("TMPDUMP_BUCKET");

@@ -13,6 +13,12 @@
 
 namespace tmpdump::bootstrap {
 
+/// What separates the items of a list setting such as TMPDUMP_SOURCES.
+inline constexpr std::string_view kListSeparators = ", \t\n\r";
+
+/// The non-empty items of `text` between any of `separators`.
+[[nodiscard]] std::vector<std::string> split_list(std::string_view text, std::string_view separators);
+
 /// The handler named by _HANDLER.
 struct HandlerSpec {
   enum class Kind { Executable, Library };

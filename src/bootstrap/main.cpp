@@ -16,7 +16,7 @@
 #include <fmt/format.h>
 
 #include "bootstrap/config.hpp"
-#include "pull/install.hpp"
+#include "bootstrap/prepare.hpp"
 #include "runtime/c_handler.hpp"
 #include "tmpdump/runtime.hpp"
 
@@ -43,8 +43,6 @@ constexpr const char* kBundledLoader = "ld-linux-x86-64.so.2";
       e.code == tmpdump::Errc::InvalidArgument ? "TmpDump.InvalidConfiguration" : tmpdump::error_type(e.code);
   init_fail(type, e.message, tmpdump::exit_code(e.code));
 }
-
-std::string mb(std::uint64_t bytes) { return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6); }
 
 template <class Fn>
 Fn symbol(void* lib, const char* name) {
@@ -100,18 +98,10 @@ int main(int argc, char** argv) {
   auto handler = tmpdump::bootstrap::parse_handler(config->handler_text, config->task_root);
   if (!handler) init_fail("Runtime.HandlerNotFound", handler.error().message, 3);
 
-  std::string summary = "no tmpdump configured";
-  const bool pulled = !config->sources.empty();
-  if (pulled) {
-    tmpdump::pull::InstallOptions options;
-    options.root = config->root;
-    options.notice = [](std::string_view msg) { fmt::print(stderr, "tmpdump bootstrap: {}\n", msg); };
-    auto report = tmpdump::pull::install(config->sources, options, env);
-    if (!report) init_fail(report.error());
-    summary = fmt::format("{} archive(s) of {} from {}, {} ({} read) into {}", config->sources.size(),
-                          mb(report->archive_bytes), config->origin, report->cached ? "cache hit" : "cache miss",
-                          mb(report->bytes_read), config->root.string());
-  }
+  auto pull = tmpdump::bootstrap::pull_configured(*config, env, [](std::string_view msg) { fmt::print(stderr, "tmpdump bootstrap: {}\n", msg); });
+  if (!pull) init_fail(pull.error());
+  const bool pulled = pull->pulled;
+  const std::string& summary = pull->summary;
 
   const char* inherited = std::getenv("LD_LIBRARY_PATH");
   const std::string ld_path = tmpdump::bootstrap::library_path(

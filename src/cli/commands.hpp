@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "util/error.hpp"
+#include "util/units.hpp"
 
 namespace tmpdump::cli {
 
@@ -47,9 +48,6 @@ inline constexpr Command kCommands[] = {
     {"prune", "Remove native libraries and other entries from a jar or zip, atomically", setup_prune},
     {"emulate", "Run a function locally the way Lambda runs it", setup_emulate},
 };
-
-/// A byte count for people: "12.3 MB" (decimal megabytes, as the summaries print).
-inline std::string mb(std::uint64_t bytes) { return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6); }
 
 /// Prints "tmpdump <command>: <kind>: <message>" to stderr and returns the exit code for it.
 int report_error(std::string_view command, const Error& error);

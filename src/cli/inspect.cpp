@@ -14,6 +14,7 @@
 #include "archive/read_entry.hpp"
 #include "archive/zip.hpp"
 #include "cli/commands.hpp"
+#include "pack/manifest.hpp"
 #include "pull/source.hpp"
 
 namespace tmpdump::cli {
@@ -26,8 +27,6 @@ struct InspectOptions {
   std::string archive;
   bool json = false;
 };
-
-constexpr std::string_view kManifest = ".tmpdump/manifest.json";
 
 std::string_view method_name(archive::Method m) {
   switch (m) {
@@ -63,32 +62,19 @@ int run_inspect(const InspectOptions& o) {
   if (!dir) return report_error("inspect", dir.error());
 
   // The manifest, when the archive was made by tmpdump pack.
-  std::optional<json> manifest;
+  std::optional<pack::Manifest> manifest;
   for (const auto& e : dir->entries) {
-    if (e.name != kManifest) continue;
+    if (e.name != pack::kManifestPath) continue;
     auto text = archive::read_entry(**source, *dir, e);
     if (!text) return report_error("inspect", text.error());
-    json doc = json::parse(*text, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object()) {
-      return report_error("inspect", {Errc::Corrupt, fmt::format("{}: {} is not a JSON object", display_name(*spec), kManifest)});
-    }
-    if (!doc.contains("format") || doc["format"] != 1) {
-      return report_error("inspect", {Errc::Unsupported, fmt::format("{}: {} has format {}, this tmpdump reads 1",
-                                                                     display_name(*spec), kManifest,
-                                                                     doc.value("format", json()).dump())});
-    }
-    manifest = std::move(doc);
+    auto parsed = pack::parse_manifest(*text, fmt::format("{}: {}", display_name(*spec), pack::kManifestPath));
+    if (!parsed) return report_error("inspect", parsed.error());
+    manifest = std::move(*parsed);
   }
 
   // Symlink targets: from the manifest when it lists them, else read from the entries.
   std::map<std::string, std::string> targets;
-  if (manifest && manifest->contains("symlinks") && (*manifest)["symlinks"].is_array()) {
-    for (const auto& s : (*manifest)["symlinks"]) {
-      if (s.is_object() && s.value("path", json()).is_string() && s.value("target", json()).is_string()) {
-        targets[s["path"].get<std::string>()] = s["target"].get<std::string>();
-      }
-    }
-  }
+  if (manifest) targets = manifest->symlinks;
   for (const auto& e : dir->entries) {
     if (e.type != archive::EntryType::Symlink || targets.contains(e.name)) continue;
     auto t = archive::read_entry(**source, *dir, e, 4096);
@@ -98,10 +84,8 @@ int run_inspect(const InspectOptions& o) {
 
   // Variants: the manifest's, else the glibc-hwcaps directories present.
   std::map<std::string, std::string> variants;
-  if (manifest && manifest->contains("variants") && (*manifest)["variants"].is_object()) {
-    for (const auto& [k, v] : (*manifest)["variants"].items()) {
-      if (v.is_string()) variants[k] = v.get<std::string>();
-    }
+  if (manifest && manifest->variants) {
+    variants = *manifest->variants;
   } else {
     constexpr std::string_view hw = "lib/glibc-hwcaps/";
     for (const auto& e : dir->entries) {
@@ -143,7 +127,7 @@ int run_inspect(const InspectOptions& o) {
                 {"ratio", ratio(dir->total_uncompressed, packed)},
                 {"variants", variants},
                 {"manifest", manifest ? json(true) : json(false)},
-                {"requirements", manifest && manifest->contains("requirements") ? (*manifest)["requirements"] : json()},
+                {"requirements", manifest ? manifest->requirements : json()},
                 {"entries", entries}};
     fmt::print("{}\n", out.dump(2));
     return 0;
@@ -159,15 +143,12 @@ int run_inspect(const InspectOptions& o) {
     for (const auto& [k, v] : variants) fmt::print("variant: {} in {}/\n", k, v);
   }
   if (!manifest) {
-    fmt::print("requirements: unknown: no {} (not made by tmpdump pack); `tmpdump check {}` computes them\n", kManifest,
-               o.archive);
+    fmt::print("requirements: unknown: no {} (not made by tmpdump pack); `tmpdump check {}` computes them\n",
+               pack::kManifestPath, o.archive);
   } else {
-    const json req = manifest->value("requirements", json::object());
-    const auto glibc = req.value("glibc", json());
-    const auto isa = req.value("x86_isa_level", json());
-    fmt::print("requirements: glibc {}, x86-64 ISA level {}{}\n", glibc.is_string() ? glibc.get<std::string>() : "?",
-               isa.is_number() ? isa.dump() : "?",
-               manifest->contains("created_by") ? fmt::format(" (manifest by {})", manifest->value("created_by", "?")) : "");
+    fmt::print("requirements: glibc {}, x86-64 ISA level {}{}\n", manifest->glibc.value_or("?"),
+               manifest->x86_isa_level ? std::to_string(*manifest->x86_isa_level) : "?",
+               manifest->created_by.empty() ? "" : fmt::format(" (manifest by {})", manifest->created_by));
   }
   fmt::print("\n{:>12} {:>12} {:>6} {:<8} {:<5} {}\n", "size", "compressed", "ratio", "method", "mode", "path");
   for (const auto& e : dir->entries) {

@@ -49,18 +49,22 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-// The runtime's peak resident memory (VmHWM), in MB.
-unsigned long max_memory_mb(pid_t pid) {
+// The runtime's peak resident memory (VmHWM), in KiB.
+unsigned long max_memory_kib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.starts_with("VmHWM:")) return (std::strtoul(line.c_str() + 6, nullptr, 10) + 1023) / 1024;
+    if (line.starts_with("VmHWM:")) return std::strtoul(line.c_str() + 6, nullptr, 10);
   }
   return 0;
 }
 
+// A decoded JSON document goes into a /next header: a CR or LF would end the
+// header early, so such a value is not passed on.
+bool fits_one_header(std::string_view value) { return value.find_first_of("\r\n") == std::string_view::npos; }
+
 struct Invocation {
-  std::string id, payload, client_context, trace_id;
+  std::string id, payload, client_context, cognito_identity, trace_id;
   std::int64_t deadline_ms = 0;
   bool delivered = false;
   enum class Phase { Pending, Streaming, Done } phase = Phase::Pending;
@@ -100,7 +104,7 @@ struct Emulator::State {
   std::optional<Clock::time_point> restore_started;
   bool report_init = false;  // the next REPORT carries Init Duration
   std::optional<InitError> init_error;
-  unsigned long peak_mb = 0;
+  unsigned long peak_kib = 0;
 
   std::shared_ptr<Invocation> current;
 
@@ -129,14 +133,16 @@ struct Emulator::State {
     }
     std::string region = options.region;
     if (region.empty()) region = std::getenv("AWS_REGION") != nullptr ? std::getenv("AWS_REGION") : "us-east-1";
-    const fs::path task = fs::absolute(options.function_dir), layer = fs::absolute(options.layer_dir);
-    vars["PATH"] = (layer / "bin").string() + ":/usr/local/bin:/usr/bin:/bin";
+    // Without --layer the function's own bootstrap runs, and there is no /opt.
+    const fs::path task = fs::absolute(options.function_dir);
+    const fs::path layer = options.layer_dir.empty() ? fs::path() : fs::absolute(options.layer_dir);
+    vars["PATH"] = (layer.empty() ? "" : (layer / "bin").string() + ":") + "/usr/local/bin:/usr/bin:/bin";
     vars["LANG"] = "en_US.UTF-8";
     vars["TZ"] = ":UTC";
-    vars["LD_LIBRARY_PATH"] = "/lib64:/usr/lib64:" + task.string() + ":" + (task / "lib").string() + ":" +
-                              (layer / "lib").string();
+    vars["LD_LIBRARY_PATH"] = "/lib64:/usr/lib64:" + task.string() + ":" + (task / "lib").string() +
+                              (layer.empty() ? "" : ":" + (layer / "lib").string());
     vars["LAMBDA_TASK_ROOT"] = task.string();
-    vars["LAMBDA_RUNTIME_DIR"] = layer.string();
+    vars["LAMBDA_RUNTIME_DIR"] = layer.empty() ? task.string() : layer.string();
     vars["_HANDLER"] = options.handler;
     vars["AWS_LAMBDA_RUNTIME_API"] = "127.0.0.1:" + std::to_string(port);
     vars["AWS_LAMBDA_FUNCTION_NAME"] = options.function_name;
@@ -164,6 +170,9 @@ struct Emulator::State {
     const std::string cwd = fs::absolute(options.function_dir).string();
     const std::string exec_failed = "tmpdump emulate: cannot execute " + path + "\n";
     const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    // Init Duration counts from here: the child may reach /next before this
+    // thread runs again after fork().
+    const auto spawned = Clock::now();
     const pid_t child = ::fork();
     if (child < 0) {
       *why = std::string("fork failed: ") + std::strerror(errno);
@@ -192,8 +201,8 @@ struct Emulator::State {
     restore_ms.reset();
     restore_started.reset();
     report_init = true;
-    peak_mb = 0;
-    init_started = Clock::now();
+    peak_kib = 0;
+    init_started = spawned;
     reaper = std::thread([this, child] {
       int status = 0;
       while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
@@ -257,6 +266,7 @@ InvokeResult Emulator::State::invoke(const InvokeRequest& request, const ChunkSi
   inv->id = new_request_id();
   inv->payload = request.payload;
   inv->client_context = request.client_context;
+  inv->cognito_identity = request.cognito_identity;
   {
     std::string hex = inv->id;
     std::erase(hex, '-');
@@ -288,7 +298,7 @@ InvokeResult Emulator::State::invoke(const InvokeRequest& request, const ChunkSi
     log(fmt::format("END RequestId: {}", inv->id));
     log(fmt::format("REPORT RequestId: {}\tDuration: 0.00 ms\tBilled Duration: 0 ms\tMemory Size: {} MB\tMax Memory "
                     "Used: {} MB\tStatus: error\tError Type: {}",
-                    inv->id, options.memory_mb, peak_mb, err.type));
+                    inv->id, options.memory_mb, (peak_kib + 1023) / 1024, err.type));
     result.function_error = true;
     result.body = err.body.empty() ? runtime::error_json(err.type, "") : err.body;
     return result;
@@ -326,7 +336,8 @@ InvokeResult Emulator::State::invoke(const InvokeRequest& request, const ChunkSi
     if (Clock::now() >= deadline) { end = End::Timeout; break; }
   }
   const double duration = ms_between(started, Clock::now());
-  if (pid > 0) peak_mb = std::max(peak_mb, max_memory_mb(pid));
+  if (pid > 0) peak_kib = std::max(peak_kib, max_memory_kib(pid));
+  result.max_rss_kib = peak_kib;
   std::string status;
   if (end == End::Done) {
     result.function_error = inv->error;
@@ -360,12 +371,14 @@ InvokeResult Emulator::State::invoke(const InvokeRequest& request, const ChunkSi
   std::string init_part;
   if (report_init) {
     if (init_ms) init_part = fmt::format("\tInit Duration: {:.2f} ms", *init_ms);
+    result.init_ms = init_ms;
     if (restore_ms) init_part += fmt::format("\tRestore Duration: {:.2f} ms", *restore_ms);
     report_init = false;
   }
   log(fmt::format("REPORT RequestId: {}\tDuration: {:.2f} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory "
                   "Used: {} MB{}{}",
-                  inv->id, duration, static_cast<long>(std::ceil(duration)), options.memory_mb, peak_mb, init_part,
+                  inv->id, duration, static_cast<long>(std::ceil(duration)), options.memory_mb, (peak_kib + 1023) / 1024,
+                  init_part,
                   status));
   return result;
 }
@@ -398,7 +411,12 @@ void Emulator::State::handle_next(Exchange& ex) {
                         (options.region.empty() ? std::string("us-east-1") : options.region) +
                         ":000000000000:function:" + options.function_name +
                         "\r\nLambda-Runtime-Trace-Id: " + inv->trace_id + "\r\n";
-  if (!inv->client_context.empty()) headers += "Lambda-Runtime-Client-Context: " + inv->client_context + "\r\n";
+  if (!inv->client_context.empty() && fits_one_header(inv->client_context)) {
+    headers += "Lambda-Runtime-Client-Context: " + inv->client_context + "\r\n";
+  }
+  if (!inv->cognito_identity.empty() && fits_one_header(inv->cognito_identity)) {
+    headers += "Lambda-Runtime-Cognito-Identity: " + inv->cognito_identity + "\r\n";
+  }
   ex.respond(200, headers, inv->payload);
 }
 
@@ -491,6 +509,15 @@ void Emulator::State::handle_invoke_endpoint(Exchange& ex) {
   req.payload = std::move(*body);
   if (auto cc = ex.head().headers.get("X-Amz-Client-Context")) {
     if (auto decoded = http::base64_decode(*cc)) req.client_context = *decoded;
+  }
+  // Lambda's Invoke API carries no identity header; this one is ours, so a
+  // local test can give a handler the identity a mobile SDK call would.
+  if (auto ci = ex.head().headers.get("X-Amz-Cognito-Identity")) {
+    if (ci->starts_with('{')) {
+      req.cognito_identity = *ci;
+    } else if (auto decoded = http::base64_decode(*ci)) {
+      req.cognito_identity = *decoded;
+    }
   }
   bool started = false, ok = true;
   auto result = invoke(req, [&](std::string_view content_type, std::string_view chunk) {

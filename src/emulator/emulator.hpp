@@ -38,7 +38,8 @@ struct Options {
 /// An invocation as the invoke endpoint received it.
 struct InvokeRequest {
   std::string payload;
-  std::string client_context;  ///< JSON (decoded from X-Amz-Client-Context)
+  std::string client_context;         ///< JSON (decoded from X-Amz-Client-Context)
+  std::string cognito_identity = {};  ///< JSON (from X-Amz-Cognito-Identity, plain or base64)
 };
 
 struct InvokeResult {
@@ -46,6 +47,10 @@ struct InvokeResult {
   bool streamed = false;        ///< the body went to the chunk sink
   std::string body;             ///< response, or the error document
   std::string content_type = "application/json";
+  /// Spawn to first /next of the runtime this invocation started (cold start only).
+  std::optional<double> init_ms;
+  /// The runtime's peak resident memory so far (VmHWM), in KiB.
+  unsigned long max_rss_kib = 0;
 };
 
 /// Receives a streamed response's chunks as they arrive from the runtime.

@@ -1,6 +1,7 @@
 // The libcurl Transport: one easy handle per instance, reused so that
 // consecutive requests to the same host keep their connection.
 #include <curl/curl.h>
+#include <fmt/format.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -177,6 +178,12 @@ class CurlTransport final : public Transport {
     }
 
     // reset keeps the connection cache and DNS cache, drops every option.
+    if (options_.ca_bundle.empty() && request.url.starts_with("https://")) {
+      // Not transient: retrying cannot make a certificate bundle appear.
+      return fail(Errc::InvalidArgument,
+                  "{}: no CA certificate bundle found (looked at $SSL_CERT_FILE, $CURL_CA_BUNDLE, $AWS_CA_BUNDLE, {}); "
+                  "set SSL_CERT_FILE to a PEM bundle", shown, fmt::join(kCaBundlePaths, ", "));
+    }
     curl_easy_reset(curl_);
     Transfer transfer;
     transfer.request = &request;

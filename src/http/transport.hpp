@@ -2,6 +2,7 @@
 // the credential providers talk to a Transport, tests swap in a fake one.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -91,6 +92,17 @@ class Transport {
 
 /// The libcurl transport.
 [[nodiscard]] std::unique_ptr<Transport> make_curl_transport(const TransportOptions& options = {});
+
+/// Where CA bundles live. Amazon Linux first: that is where the bootstrap runs;
+/// the rest cover the machines where tmpdump is used as a CLI.
+inline constexpr std::array<const char*, 6> kCaBundlePaths = {
+    "/etc/pki/tls/certs/ca-bundle.crt",                   // Amazon Linux, Fedora, RHEL
+    "/etc/ssl/certs/ca-certificates.crt",                 // Debian, Ubuntu, Alpine
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  // RHEL 7+
+    "/etc/ssl/ca-bundle.pem",                             // openSUSE
+    "/etc/ssl/cert.pem",                                  // Alpine, macOS
+    "/etc/ssl/certs/ca-bundle.crt",                       // older distributions
+};
 
 /// The first CA bundle that exists: $SSL_CERT_FILE, $CURL_CA_BUNDLE, $AWS_CA_BUNDLE,
 /// then the Amazon Linux path /etc/pki/tls/certs/ca-bundle.crt, the Debian path

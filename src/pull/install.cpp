@@ -75,9 +75,11 @@ std::optional<Stamp> read_stamp(const fs::path& root) {
   if (!in) return std::nullopt;
   // A damaged stamp only costs a re-extraction; it is never trusted.
   json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || j.value("format", 0) != kStampFormat) return std::nullopt;
+  if (!j.is_object()) return std::nullopt;
   Stamp s;
   try {
+    // Inside the try: value() throws when "format" is not a number.
+    if (j.value("format", 0) != kStampFormat) return std::nullopt;
     for (const auto& a : j.at("archives")) {
       StampedArchive sa;
       sa.source = a.at("source").get<std::string>();
@@ -244,6 +246,12 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
                   "{} exists and was not installed by tmpdump; move it away or pull into another --root",
                   (root / name).string());
     }
+  }
+
+  if (options.max_tree_bytes != 0 && tree_bytes > options.max_tree_bytes) {
+    return fail(Errc::NoSpace, "the archives unpack to {:.1f} MiB, over the {:.0f} MiB {}",
+                static_cast<double>(tree_bytes) / (1 << 20), static_cast<double>(options.max_tree_bytes) / (1 << 20),
+                options.max_tree_reason.empty() ? "allowed" : options.max_tree_reason);
   }
 
   // Both trees live side by side until the swap: the old one only goes after.

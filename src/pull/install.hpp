@@ -30,6 +30,10 @@ struct InstallOptions {
   archive::Progress* progress = nullptr;
   /// Called once the archives' total size is known and extraction begins.
   std::function<void(std::uint64_t archive_bytes, std::uint64_t tree_bytes)> on_start;
+  /// When non-zero, archives whose files add up to more than this many bytes
+  /// fail with NoSpace before anything is extracted (SnapStart: 512 MiB).
+  std::uint64_t max_tree_bytes = 0;
+  std::string max_tree_reason;  ///< ends that message: "that SnapStart allows in /tmp"
   /// Called with a line for a person ("waiting for another pull into /tmp").
   std::function<void(std::string_view)> notice;
 };

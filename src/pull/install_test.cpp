@@ -134,6 +134,11 @@ TEST_F(InstallTest, TamperedStampIsNotTrustedAndCannotReachOutside) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::Conflict);
   EXPECT_EQ(read(root_ / "lib/a"), "a");
+  // A mistyped field is as unreadable as broken JSON (it used to end the process).
+  std::ofstream(root_ / kStampName, std::ios::trunc) << R"({"format":"1","archives":[],"top_level":["lib"]})";
+  r = pull({make_zip("a.zip", {{"lib/a", "a"}})});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::Conflict);
 }
 
 TEST_F(InstallTest, NeverReplacesAPathItDidNotInstall) {

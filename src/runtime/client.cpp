@@ -1,7 +1,10 @@
 #include "runtime/client.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <cstdio>
+#include <thread>
 
 namespace tmpdump::runtime {
 
@@ -34,7 +37,10 @@ std::optional<Invocation> parse_invocation(const http::Headers& headers, std::st
   if (auto deadline = headers.get("Lambda-Runtime-Deadline-Ms")) {
     std::int64_t ms = 0;
     auto [p, ec] = std::from_chars(deadline->data(), deadline->data() + deadline->size(), ms);
-    if (ec != std::errc() || p != deadline->data() + deadline->size() || ms < 0) {
+    // The clock counts finer than milliseconds: a larger value would overflow converting (found by fuzzing).
+    constexpr auto kMaxMs =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::duration::max()).count();
+    if (ec != std::errc() || p != deadline->data() + deadline->size() || ms < 0 || ms > kMaxMs) {
       if (why != nullptr) *why = "Lambda-Runtime-Deadline-Ms is not a number of milliseconds: " + std::string(*deadline);
       return std::nullopt;
     }
@@ -53,43 +59,40 @@ std::string error_json(std::string_view error_type, std::string_view error_messa
          ",\"stackTrace\":[]}";
 }
 
-std::optional<Client> Client::create(std::string_view endpoint) {
+std::optional<Client> Client::create(std::string_view endpoint, RetryPolicy retry) {
   auto colon = endpoint.rfind(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == endpoint.size()) return std::nullopt;
-  Client c(std::string(endpoint.substr(0, colon)), std::string(endpoint.substr(colon + 1)));
+  Client c(std::string(endpoint.substr(0, colon)), std::string(endpoint.substr(colon + 1)), retry);
   c.host_header_ = "Host: " + std::string(endpoint) + "\r\n";
   return c;
 }
 
 bool Client::ensure_connected() {
   if (socket_.valid() && !socket_.peer_closed()) return true;
-  socket_ = http::Socket::connect_to(host_, port_);
+  std::string why;
+  socket_ = http::Socket::connect_to(host_, port_, &why);
+  if (!socket_.valid()) last_error_ = "cannot connect: " + why;
   return socket_.valid();
 }
 
 int Client::read_status(http::Headers* headers, std::string* response_body) {
+  auto broken = [this](std::string why) {
+    last_error_ = std::move(why);
+    socket_.close();
+    return 0;
+  };
   auto head_text = socket_.read_head(kMaxHead);
-  if (!head_text) {
-    socket_.close();
-    return 0;
-  }
+  if (!head_text) return broken("the connection closed before a complete response head");
   auto head = http::parse_response_head(*head_text);
-  if (!head) {
-    socket_.close();
-    return 0;
-  }
+  if (!head) return broken("malformed response head: " + header_safe(head_text->substr(0, 80)));
   auto framing = http::body_framing(head->headers, kMaxEvent);
-  if (!framing) {
-    socket_.close();
-    return 0;
-  }
+  if (!framing) return broken("malformed or oversized Content-Length / Transfer-Encoding");
   std::string body;
   if (!socket_.read_body(*framing, kMaxEvent, [&body](std::string_view piece) {
         body.append(piece);
         return true;
       })) {
-    socket_.close();
-    return 0;
+    return broken("the connection broke in the middle of the response body");
   }
   if (auto conn = head->headers.get("Connection"); conn && *conn == "close") socket_.close();
   if (headers != nullptr) *headers = std::move(head->headers);
@@ -113,6 +116,7 @@ int Client::exchange(std::string_view method, std::string_view path, std::string
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!ensure_connected()) return 0;
     if (!socket_.send_all({head, body})) {
+      last_error_ = "the connection broke while sending the request";
       socket_.close();
       continue;
     }
@@ -123,17 +127,40 @@ int Client::exchange(std::string_view method, std::string_view path, std::string
 }
 
 std::optional<Invocation> Client::next(std::string* why) {
-  http::Headers headers;
-  std::string body;
-  int status = exchange("GET", "/invocation/next", {}, {}, &headers, &body);
-  if (status != 200) {
-    if (why != nullptr) {
-      *why = status == 0 ? "cannot reach the Runtime API at " + host_ + ":" + port_
-                         : "the Runtime API answered /next with HTTP " + std::to_string(status) + ": " + body;
+  using Clock = std::chrono::steady_clock;
+  const std::string endpoint = host_ + ":" + port_;
+  std::optional<Clock::time_point> first_failure;
+  auto delay = retry_.first_delay;
+  for (int failures = 1;; ++failures) {
+    http::Headers headers;
+    std::string body;
+    const int status = exchange("GET", "/invocation/next", {}, {}, &headers, &body);
+    if (status == 200) return parse_invocation(headers, std::move(body), why);
+    std::string failure = status == 0 ? last_error_ : "HTTP " + std::to_string(status) + ": " + header_safe(body);
+    // Only what a restarting or overloaded API does is worth waiting out; a 4xx
+    // means this client or endpoint is wrong, and no retry changes that.
+    const bool transient = status == 0 || status == 429 || status >= 500;
+    if (!transient) {
+      if (why != nullptr) *why = "the Runtime API at " + endpoint + " refused /next: " + failure;
+      return std::nullopt;
     }
-    return std::nullopt;
+    const auto now = Clock::now();
+    if (!first_failure) first_failure = now;
+    const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(now - *first_failure);
+    if (spent + delay > retry_.budget) {
+      if (why != nullptr) {
+        char seconds[32];
+        std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(spent.count()) / 1000.0);
+        *why = "the Runtime API at " + endpoint + " is gone: /next failed " + std::to_string(failures) +
+               (failures == 1 ? " time" : " times") + " in " + seconds + " s; last: " + failure;
+      }
+      return std::nullopt;
+    }
+    std::fprintf(stderr, "tmpdump runtime: /next failed (%s); retrying in %lld ms\n", failure.c_str(),
+                 static_cast<long long>(delay.count()));
+    std::this_thread::sleep_for(delay);
+    delay = std::min(delay * 2, retry_.max_delay);
   }
-  return parse_invocation(headers, std::move(body), why);
 }
 
 int Client::respond(const std::string& request_id, std::string_view payload, std::string_view content_type) {

@@ -1,6 +1,7 @@
 // The Runtime API's endpoints over one kept-alive connection.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +22,17 @@ inline constexpr std::size_t kMaxBufferedResponse = 6291556;
 /// {"errorMessage": ..., "errorType": ..., "stackTrace": []}
 [[nodiscard]] std::string error_json(std::string_view error_type, std::string_view error_message);
 
+/// How Client::next() rides out a Runtime API that is briefly unreachable
+/// (restarting, overloaded): it retries failed connections, broken or malformed
+/// responses, HTTP 5xx and 429, waiting `first_delay`, then twice as long each
+/// time up to `max_delay`, and gives up once `budget` has passed since the
+/// first failure. Any other status (400, 403, 404, ...) ends it at once.
+struct RetryPolicy {
+  std::chrono::milliseconds first_delay{50};
+  std::chrono::milliseconds max_delay{1000};
+  std::chrono::milliseconds budget{5000};
+};
+
 /// A streamed response being sent (chunked, with error trailers).
 class ChunkedPost;
 
@@ -29,9 +41,11 @@ class ChunkedPost;
 class Client {
  public:
   /// nullopt when `endpoint` is not "host:port".
-  [[nodiscard]] static std::optional<Client> create(std::string_view endpoint);
+  [[nodiscard]] static std::optional<Client> create(std::string_view endpoint, RetryPolicy retry = {});
 
-  /// GET /runtime/invocation/next. nullopt on failure (message in `why`).
+  /// GET /runtime/invocation/next, retried as RetryPolicy says (each retry is
+  /// logged to stderr). nullopt when the API is gone or refuses (message in
+  /// `why`, naming the endpoint, the last failure and how long it tried).
   [[nodiscard]] std::optional<Invocation> next(std::string* why);
   /// POST /runtime/invocation/{id}/response (buffered). Returns the HTTP status (0: no answer).
   int respond(const std::string& request_id, std::string_view payload, std::string_view content_type);
@@ -51,16 +65,20 @@ class Client {
   int stream_end(std::string_view error_type, std::string_view error_message);
 
  private:
-  Client(std::string host, std::string port) : host_(std::move(host)), port_(std::move(port)) {}
+  Client(std::string host, std::string port, RetryPolicy retry)
+      : host_(std::move(host)), port_(std::move(port)), retry_(retry) {}
   bool ensure_connected();
   // Sends a request with a Content-Length body and reads the status; the
-  // response body goes to `body` when given.
+  // response body goes to `body` when given. 0 when no valid answer came
+  // (the reason is in last_error_).
   int exchange(std::string_view method, std::string_view path, std::string_view extra_headers,
                std::string_view body, http::Headers* headers = nullptr, std::string* response_body = nullptr);
   int read_status(http::Headers* headers, std::string* response_body);
 
   std::string host_, port_, host_header_;
+  RetryPolicy retry_;
   http::Socket socket_;
+  std::string last_error_;  ///< why the last exchange() returned 0
 };
 
 }  // namespace tmpdump::runtime

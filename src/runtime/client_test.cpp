@@ -46,6 +46,14 @@ TEST(RuntimeHeaders, NonNumericDeadlineIsRefused) {
   EXPECT_NE(why.find("soon"), std::string::npos);
 }
 
+TEST(RuntimeHeaders, DeadlineBeyondTheClockIsRefused) {
+  auto h = next_headers();
+  h.fields[1].second = "154240970666666666";  // from fuzz/regressions/runtime_http: overflowed the conversion
+  std::string why;
+  EXPECT_FALSE(parse_invocation(h, "", &why));
+  EXPECT_NE(why.find("154240970666666666"), std::string::npos);
+}
+
 TEST(RuntimeHeaders, OptionalHeadersMayBeAbsent) {
   http::Headers h;
   h.add("lambda-runtime-aws-request-id", "r1");

@@ -219,25 +219,38 @@ void Socket::close() {
   pos_ = 0;
 }
 
-Socket Socket::connect_to(const std::string& host, const std::string& port) {
+Socket Socket::connect_to(const std::string& host, const std::string& port, std::string* why) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
-  if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0) return {};
+  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0) {
+    if (why != nullptr) *why = std::string("cannot resolve ") + host + ": " + ::gai_strerror(rc);
+    return {};
+  }
   Socket s;
+  int error = 0;
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
     int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) continue;
-    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+    if (fd < 0) {
+      error = errno;
+      continue;
+    }
+    int rc = 0;
+    do {
+      rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
+    } while (rc != 0 && errno == EINTR);
+    if (rc == 0) {
       int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       s = Socket(fd);
       break;
     }
+    error = errno;
     ::close(fd);
   }
   ::freeaddrinfo(res);
+  if (!s.valid() && why != nullptr) *why = error != 0 ? std::strerror(error) : "no address to connect to";
   return s;
 }
 

@@ -64,8 +64,10 @@ class Socket {
   Socket(const Socket&) = delete;
   Socket& operator=(const Socket&) = delete;
 
-  /// Connects to host:port (TCP, Nagle off). Invalid socket on failure.
-  [[nodiscard]] static Socket connect_to(const std::string& host, const std::string& port);
+  /// Connects to host:port (TCP, Nagle off). Invalid socket on failure; then
+  /// `why`, when given, says what failed ("connection refused", ...).
+  [[nodiscard]] static Socket connect_to(const std::string& host, const std::string& port,
+                                         std::string* why = nullptr);
 
   [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
   [[nodiscard]] int fd() const noexcept { return fd_; }

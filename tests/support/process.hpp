@@ -81,6 +81,11 @@ std::string read_file(const std::filesystem::path& path);
 
 namespace tmpdump::testing {
 
+/// A listening TCP socket on 127.0.0.1:`port` (0: any free port), close-on-exec;
+/// throws naming `who` when it cannot listen. bound_port() tells the port.
+int listen_loopback(int port, int backlog, std::string_view who);
+int bound_port(int fd);
+
 /// When $TMPDUMP_SECURITY_REPORT names a file, appends a row of the
 /// docs/security.md table to it: what was tried and what tmpdump did.
 /// scripts/security-table runs the tests with it set and updates the doc.
