@@ -34,8 +34,7 @@ int main() {
 void compile_probe(const fs::path& out) {
   const fs::path src = out.parent_path() / "probe.cpp";
   write_file(src, kProbeSource);
-  compile({"-std=c++20", "-O1", "-x", "c++", "-I", (source_dir() / "include").string(), src.string(), "-x", "none",
-           (build_dir() / "src/runtime/libtmpdump-runtime.a").string(), "-lstdc++", "-lm", "-o", out.string()});
+  compile_with_runtime(src, out);
 }
 
 TEST(Bootstrap, ExecutableWhoseLibraryLivesOnlyInTheTmpdumpLoadsIt) {

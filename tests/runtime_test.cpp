@@ -18,8 +18,7 @@ void compile_c_handler(const fs::path& dir, const std::string& name, const std::
 void compile_cpp_handler(const fs::path& out, const std::string& source) {
   const fs::path src = out.parent_path() / (out.filename().string() + ".cpp");
   write_file(src, source);
-  compile({"-std=c++20", "-O1", "-x", "c++", "-I", (source_dir() / "include").string(), src.string(), "-x", "none",
-           (build_dir() / "src/runtime/libtmpdump-runtime.a").string(), "-lstdc++", "-lm", "-o", out.string()});
+  compile_with_runtime(src, out);
 }
 
 // POST to the invoke endpoint with extra request headers ("Name: value\r\n" each).

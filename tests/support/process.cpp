@@ -245,4 +245,14 @@ int bound_port(int fd) {
   return ntohs(addr.sin_port);
 }
 
+void compile_with_runtime(const std::filesystem::path& source, const std::filesystem::path& out) {
+  std::vector<std::string> args = {"-std=c++20", "-O1", "-x", "c++", "-I", std::string(TMPDUMP_SOURCE_DIR) + "/include",
+                                   source.string(), "-x", "none",
+                                   std::string(TMPDUMP_BUILD_DIR) + "/src/runtime/libtmpdump-runtime.a",
+                                   "-lstdc++", "-lm", "-o", out.string()};
+  // A sanitized libtmpdump-runtime.a needs the sanitizer runtimes at link time.
+  if (TMPDUMP_SANITIZED) args.insert(args.begin(), "-fsanitize=address,undefined");
+  compile(args);
+}
+
 }  // namespace tmpdump::testing

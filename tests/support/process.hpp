@@ -57,6 +57,10 @@ class Background {
 /// Runs gcc with `args` (60 s at most); failing to compile fails the calling test.
 void compile(const std::vector<std::string>& args);
 
+/// Compiles the C++ program `source` into `out`, linked with the build's
+/// libtmpdump-runtime.a (and the sanitizers when the build has them).
+void compile_with_runtime(const std::filesystem::path& source, const std::filesystem::path& out);
+
 /// A fresh directory under $TMPDIR, removed with everything in it on destruction.
 class TempDir {
  public:
