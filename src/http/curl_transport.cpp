@@ -177,13 +177,13 @@ class CurlTransport final : public Transport {
       return fail(Errc::InvalidArgument, "{}: malformed signing parameters", shown);
     }
 
-    // reset keeps the connection cache and DNS cache, drops every option.
     if (options_.ca_bundle.empty() && request.url.starts_with("https://")) {
       // Not transient: retrying cannot make a certificate bundle appear.
       return fail(Errc::InvalidArgument,
-                  "{}: no CA certificate bundle found (looked at $SSL_CERT_FILE, $CURL_CA_BUNDLE, $AWS_CA_BUNDLE, {}); "
-                  "set SSL_CERT_FILE to a PEM bundle", shown, fmt::join(kCaBundlePaths, ", "));
+                  "{}: no CA certificate bundle found (looked at ${}, {}); set SSL_CERT_FILE to a PEM bundle", shown,
+                  fmt::join(kCaBundleVariables, ", $"), fmt::join(kCaBundlePaths, ", "));
     }
+    // reset keeps the connection cache and DNS cache, drops every option.
     curl_easy_reset(curl_);
     Transfer transfer;
     transfer.request = &request;

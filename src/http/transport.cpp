@@ -13,7 +13,7 @@ std::optional<std::string> Response::header(std::string_view name) const {
 
 std::string find_ca_bundle(const std::function<std::optional<std::string>(std::string_view)>& getenv,
                            const std::function<bool(const std::string&)>& exists) {
-  for (std::string_view var : {"SSL_CERT_FILE", "CURL_CA_BUNDLE", "AWS_CA_BUNDLE"}) {
+  for (std::string_view var : kCaBundleVariables) {
     if (auto value = getenv(var); value && !value->empty() && exists(*value)) return *value;
   }
   for (const char* path : kCaBundlePaths) {

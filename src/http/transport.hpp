@@ -93,6 +93,9 @@ class Transport {
 /// The libcurl transport.
 [[nodiscard]] std::unique_ptr<Transport> make_curl_transport(const TransportOptions& options = {});
 
+/// The variables that name a CA bundle, in the order they are honoured.
+inline constexpr std::array<const char*, 3> kCaBundleVariables = {"SSL_CERT_FILE", "CURL_CA_BUNDLE", "AWS_CA_BUNDLE"};
+
 /// Where CA bundles live. Amazon Linux first: that is where the bootstrap runs;
 /// the rest cover the machines where tmpdump is used as a CLI.
 inline constexpr std::array<const char*, 6> kCaBundlePaths = {
