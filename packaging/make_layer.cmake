@@ -1,7 +1,8 @@
 # Builds layer.zip (cmake -DINPUTS=<layer-inputs.cmake> -P make_layer.cmake).
 # Layout once Lambda unpacks it into /opt:
 #   /opt/bootstrap, /opt/tmpdump-exec-wrapper, /opt/bin/tmpdump   the entry points
-#   /opt/tmpdump/lib/                                             their loader, glibc and libraries
+#   /opt/tmpdump/lib/                                             their loader, glibc and libraries,
+#                                                                 and libtmpdump-pull.so, which they dlopen
 #   /opt/tmpdump/layer.txt                                        version, architecture, bundled files
 # Each entry point is the real program, stripped, with PT_INTERP set to the
 # bundled loader and DT_RPATH (not RUNPATH: it must win over Lambda's
@@ -55,6 +56,18 @@ foreach(entry IN LISTS LAYER_ENTRIES)
   list(APPEND entry_files ${CMAKE_MATCH_1})
 endforeach()
 
+# Modules (the pull module) sit among the bundled libraries and find their
+# dependencies there.
+set(module_files "")
+foreach(module IN LISTS LAYER_MODULES)
+  get_filename_component(name ${module} NAME)
+  file(COPY_FILE ${module} ${LAYER_STAGE}/${private}/${name})
+  run(${LAYER_STRIP} --strip-all ${LAYER_STAGE}/${private}/${name})
+  elf_info(${LAYER_STAGE}/${private}/${name} machine needed)
+  list(APPEND queue ${needed})
+  list(APPEND module_files ${private}/${name})
+endforeach()
+
 # Breadth-first over DT_NEEDED; every library is copied under its soname.
 set(bundled "")
 set(sources "")
@@ -100,10 +113,14 @@ foreach(rel IN LISTS entry_files)
       --force-rpath --set-rpath "${origin}:${prefix}/${private}" ${LAYER_STAGE}/${rel})
 endforeach()
 
+foreach(rel IN LISTS module_files)
+  run(${LAYER_PATCHELF} --force-rpath --set-rpath "$ORIGIN:${prefix}/${private}" ${LAYER_STAGE}/${rel})
+endforeach()
+
 list(SORT sources)
 string(REPLACE ";" "\n" source_lines "${sources}")
 file(WRITE ${LAYER_STAGE}/tmpdump/layer.txt
-     "tmpdump layer ${LAYER_VERSION} for ${LAYER_ARCH}\nentry points: ${entry_files}\nbundled libraries:\n${source_lines}\n")
+     "tmpdump layer ${LAYER_VERSION} for ${LAYER_ARCH}\nentry points: ${entry_files}\nmodules: ${module_files}\nbundled libraries:\n${source_lines}\n")
 
 # Modes: programs and the loader 0755, everything else 0644, directories 0755.
 file(GLOB_RECURSE files LIST_DIRECTORIES true RELATIVE ${LAYER_STAGE} ${LAYER_STAGE}/*)

@@ -1,6 +1,11 @@
 // The layer's bootstrap under the emulator: pulling the tmpdump, library
 // paths, handler forms, and init errors.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
+
+#include "support/s3_server.hpp"
+#include "util/sha256.hpp"
 
 #include "functions/lambda.hpp"
 
@@ -117,6 +122,56 @@ TEST(Bootstrap, JavaLayerBucketConventionIsHonoured) {
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_EQ(r.out, "\"hello from the tmpdump\"\n");
   EXPECT_TRUE(contains(r.err, "from HUMANGRAPHICS_BUCKET")) << r.err;
+}
+
+TEST(Bootstrap, PinnedTmpdumpInTheCacheStartsWithoutAskingS3) {
+  S3Server s3;
+  LambdaDirs dirs;
+  const auto zip = dirs.make_tmpdump();
+  s3.put(zip, "tmpdump/fn.zip");
+  auto digest = sha256_file(zip);
+  ASSERT_TRUE(digest) << digest.error().message;
+  const std::string source = fmt::format("s3://{}/tmpdump/fn.zip", S3Server::kBucket);
+  const auto env = s3.client_env();
+  auto first = dirs.emulate_once("bin/echo_fn_dep", R"("dep")", {"--env", "TMPDUMP_SOURCES=" + source + "#sha256=" + *digest}, env);
+  ASSERT_EQ(first.exit_code, 0) << first.all();
+  EXPECT_TRUE(contains(first.err, "cache miss")) << first.err;
+
+  // Pinned: the stamp's digest, verified at extraction, proves the cache; no HEAD.
+  s3.clear_log();
+  auto pinned = dirs.emulate_once("bin/echo_fn_dep", R"("dep")", {"--env", "TMPDUMP_SOURCES=" + source + "#sha256=" + *digest}, env);
+  ASSERT_EQ(pinned.exit_code, 0) << pinned.all();
+  EXPECT_EQ(pinned.out, "\"hello from the tmpdump\"\n");
+  EXPECT_TRUE(contains(pinned.err, "cache hit")) << pinned.err;
+  EXPECT_TRUE(s3.requests().empty()) << fmt::format("{}", fmt::join(s3.requests(), "\n"));
+
+  // Unpinned, only the object's ETag can prove it: one HEAD, still a hit.
+  auto unpinned = dirs.emulate_once("bin/echo_fn_dep", R"("dep")", {"--env", "TMPDUMP_SOURCES=" + source}, env);
+  ASSERT_EQ(unpinned.exit_code, 0) << unpinned.all();
+  EXPECT_TRUE(contains(unpinned.err, "cache hit")) << unpinned.err;
+  ASSERT_EQ(s3.requests().size(), 1U) << fmt::format("{}", fmt::join(s3.requests(), "\n"));
+  EXPECT_TRUE(s3.requests().front().starts_with("HEAD ")) << s3.requests().front();
+}
+
+TEST(Bootstrap, WithoutItsPullModuleACachedTmpdumpStartsAndAFetchIsAnInitError) {
+  LambdaDirs dirs;
+  const auto zip = dirs.make_tmpdump();
+  auto r = dirs.emulate_once("bin/echo_fn_dep", R"("dep")", {"--env", "TMPDUMP_SOURCES=" + zip.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+
+  // A warm start never loads the module...
+  fs::remove(dirs.layer / "libtmpdump-pull.so");
+  auto cached = dirs.emulate_once("bin/echo_fn_dep", R"("dep")", {"--env", "TMPDUMP_SOURCES=" + zip.string()});
+  ASSERT_EQ(cached.exit_code, 0) << cached.all();
+  EXPECT_TRUE(contains(cached.err, "cache hit")) << cached.err;
+
+  // ...a fetch needs it, and its absence says what is wrong and where it looked.
+  ASSERT_EQ(dirs.make_tmpdump(), zip);  // made again: a new inode, no longer provably the same file
+  auto fetch = dirs.emulate_once("bin/echo_fn_dep", R"("dep")", {"--env", "TMPDUMP_SOURCES=" + zip.string()});
+  EXPECT_EQ(fetch.exit_code, 14) << fetch.all();
+  EXPECT_TRUE(contains(fetch.out, R"("errorType":"TmpDump.Io")")) << fetch.out;
+  EXPECT_TRUE(contains(fetch.out, "libtmpdump-pull.so")) << fetch.out;
+  EXPECT_TRUE(contains(fetch.out, "reinstall the layer")) << fetch.out;
 }
 
 TEST(Bootstrap, TmpdumpCarryingItsOwnLoaderAndLibcStartsTheHandlerThroughThem) {

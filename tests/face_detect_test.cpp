@@ -101,6 +101,7 @@ struct Dirs {
     fs::create_directories(layer);
     fs::copy_file(kFunction, function / "bin/face-detect");
     fs::copy_file(build_dir() / "src/bootstrap/bootstrap", layer / "bootstrap");
+    fs::copy_file(build_dir() / "src/bootstrap/libtmpdump-pull.so", layer / "libtmpdump-pull.so");
   }
 };
 

@@ -28,6 +28,7 @@ constexpr const char* kLoader = "ld-linux-aarch64.so.1";
 #endif
 
 const std::vector<std::string> kEntryPoints{"bootstrap", "tmpdump-exec-wrapper", "bin/tmpdump"};
+constexpr const char* kPullModule = "tmpdump/lib/libtmpdump-pull.so";
 
 unsigned mode_of(const fs::path& p) {
   struct stat st {};
@@ -121,6 +122,19 @@ TEST_F(LayerZip, EntryPointsUseTheBundledLoaderAndRpathNotRunpath) {
   }
 }
 
+TEST_F(LayerZip, PullModuleSitsAmongTheBundledLibrariesWithRpathToThem) {
+  // The entry points dlopen it only when a tmpdump must be fetched; it finds
+  // libcurl and the rest next to itself, whatever LD_LIBRARY_PATH says.
+  auto info = elf::read_file(opt_ / kPullModule);
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_TRUE(info->runpath.empty());
+  EXPECT_EQ(info->rpath, (std::vector<std::string>{"$ORIGIN", "/opt/tmpdump/lib"}));
+  EXPECT_EQ(mode_of(opt_ / kPullModule), 0644U);
+  auto bootstrap = elf::read_file(opt_ / "bootstrap");
+  ASSERT_TRUE(bootstrap) << bootstrap.error().message;
+  for (const auto& so : bootstrap->needed) EXPECT_FALSE(so.starts_with("libcurl")) << "bootstrap links " << so;
+}
+
 TEST_F(LayerZip, EveryBundledLibraryIsForTheEntryPointsArchitecture) {
   auto entry = elf::read_file(opt_ / "bootstrap");
   ASSERT_TRUE(entry) << entry.error().message;
@@ -139,7 +153,9 @@ TEST_F(LayerZip, ClosureResolvesInsideTheLayerEvenWhenLdLibraryPathNamesTheSyste
 #else
   const std::string system_libs = "/lib/aarch64-linux-gnu:/usr/lib/aarch64-linux-gnu:/lib64:/usr/lib64";
 #endif
-  for (const auto& e : kEntryPoints) {
+  std::vector<std::string> objects = kEntryPoints;
+  objects.emplace_back(kPullModule);
+  for (const auto& e : objects) {
     auto r = run({(opt_ / "tmpdump/lib" / kLoader).string(), "--list", (opt_ / e).string()},
                  {.env = {{"LD_LIBRARY_PATH", system_libs}}});
     ASSERT_EQ(r.exit_code, 0) << e << ": " << r.all();
@@ -154,7 +170,7 @@ TEST_F(LayerZip, ClosureResolvesInsideTheLayerEvenWhenLdLibraryPathNamesTheSyste
           << e << " loads " << path << " from outside the layer";
       ++lines;
     }
-    EXPECT_GE(lines, 3U) << r.out;  // at least libc, libstdc++, libcurl
+    EXPECT_GE(lines, 3U) << r.out;  // at least libc, libstdc++, libm
   }
   auto version = run({(opt_ / "tmpdump/lib" / kLoader).string(), (opt_ / "bin/tmpdump").string(), "--version"},
                      {.env = {{"LD_LIBRARY_PATH", system_libs}}});

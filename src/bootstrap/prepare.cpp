@@ -1,36 +1,78 @@
 #include "bootstrap/prepare.hpp"
 
+#include <dlfcn.h>
+
+#include <filesystem>
+#include <system_error>
+
 #include <fmt/format.h>
 
-#include "pull/install.hpp"
+#include "pull/stamp.hpp"
 #include "util/units.hpp"
 
 namespace tmpdump::bootstrap {
 
-Result<Pulled> pull_configured(const Config& config, const Env& env,
-                               const std::function<void(std::string_view)>& notice) {
+namespace fs = std::filesystem;
+
+std::string pull_summary(const Config& config, bool cached, std::uint64_t archive_bytes, std::uint64_t bytes_read) {
+  return fmt::format("{} archive(s) of {} from {}, {} ({} read) into {}", config.sources.size(), mb(archive_bytes),
+                     config.origin, cached ? "cache hit" : "cache miss", mb(bytes_read), config.root.string());
+}
+
+std::vector<std::string> module_candidates() {
+  std::vector<std::string> out;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    out.push_back((exe.parent_path() / "tmpdump/lib" / kPullModuleName).string());
+    out.push_back((exe.parent_path() / kPullModuleName).string());
+  }
+  return out;
+}
+
+namespace {
+
+using PullFn = decltype(&tmpdump_pull_in_module);
+
+Result<PullFn> load_module() {
+  std::string tried;
+  for (const auto& path : module_candidates()) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) {
+      tried += fmt::format("{}{} (missing)", tried.empty() ? "" : ", ", path);
+      continue;
+    }
+    // Never unloaded: the pull's threads and libcurl's state live in it.
+    void* lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) {
+      const char* why = ::dlerror();
+      tried += fmt::format("{}{} ({})", tried.empty() ? "" : ", ", path, why != nullptr ? why : "?");
+      continue;
+    }
+    // POSIX guarantees object/function pointer conversion for dlsym results.
+    if (auto fn = reinterpret_cast<PullFn>(::dlsym(lib, "tmpdump_pull_in_module"))) return fn;
+    tried += fmt::format("{}{} (no tmpdump_pull_in_module)", tried.empty() ? "" : ", ", path);
+  }
+  return fail(Errc::Io, "the layer is incomplete: cannot load its pull module {} (tried {}); reinstall the layer",
+              kPullModuleName, tried);
+}
+
+}  // namespace
+
+Result<Pulled> pull_configured(const Config& config, const Env& env, const Notice& notice) {
   Pulled out;
   if (config.sources.empty()) {
     out.summary = "no tmpdump configured";
     return out;
   }
-  const bool snap_start = env("AWS_LAMBDA_INITIALIZATION_TYPE").value_or("") == "snap-start";
-  pull::InstallOptions options;
-  options.root = config.root;
-  options.notice = notice;
-  if (snap_start) {
-    options.max_tree_bytes = kSnapStartTmpLimit;
-    options.max_tree_reason = fmt::format(
-        "(512 MB) that SnapStart allows in /tmp, for the tmpdump from {}; pack fewer or smaller files "
-        "(tmpdump pack --exclude) or turn SnapStart off", config.origin);
+  if (auto hit = pull::installed_locally(config.sources, config.root)) {
+    out.pulled = true;
+    out.summary = pull_summary(config, /*cached=*/true, hit->archive_bytes, 0);
+    return out;
   }
-  auto report = pull::install(config.sources, options, env);
-  if (!report) return std::unexpected(report.error());
-  out.pulled = true;
-  out.summary = fmt::format("{} archive(s) of {} from {}, {} ({} read) into {}", config.sources.size(),
-                            mb(report->archive_bytes), config.origin, report->cached ? "cache hit" : "cache miss",
-                            mb(report->bytes_read), config.root.string());
-  return out;
+  auto pull = load_module();
+  if (!pull) return std::unexpected(pull.error());
+  return (*pull)(config, env, notice);
 }
 
 }  // namespace tmpdump::bootstrap

@@ -1,12 +1,20 @@
 // The pull step shared by `bootstrap` (custom runtimes) and
 // `tmpdump-exec-wrapper` (managed runtimes): install the configured tmpdumps
 // and say in one line what happened.
+//
+// Split in two so a warm start loads no network code. This part (linked into
+// the programs) answers "already installed?" from the root's stamp alone
+// (pull::installed_locally). Only when that cannot prove it does it dlopen
+// the pull module, libtmpdump-pull.so, which links the S3 client and libcurl:
+// libcurl's 38-library link closure cost ~10 ms of symbol lookups at every
+// start, more than the 10 ms a warm start is allowed (docs/benchmarks.md).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bootstrap/config.hpp"
 #include "util/env.hpp"
@@ -17,17 +25,43 @@ namespace tmpdump::bootstrap {
 /// What SnapStart allows in /tmp (Lambda's "512 MB", which is MiB like all its sizes).
 inline constexpr std::uint64_t kSnapStartTmpLimit = 512ull << 20;
 
+/// The pull module's file name, looked up next to the running program (see module_candidates()).
+inline constexpr std::string_view kPullModuleName = "libtmpdump-pull.so";
+
+using Notice = std::function<void(std::string_view)>;
+
 struct Pulled {
   bool pulled = false;   ///< sources were configured and are now installed under config.root
   std::string summary;   ///< "1 archive(s) of 14.4 MB from TMPDUMP_BUCKET, cache miss (...) into /tmp"
 };
 
 /// Installs `config.sources` into `config.root` (nothing to do when there are
-/// none). `notice` gets lines for a person (waiting for a lock). Under
-/// SnapStart (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start) a tree that would
-/// unpack to more than kSnapStartTmpLimit fails with NoSpace before anything
-/// is extracted, naming the limit. Other errors are those of pull::install.
-[[nodiscard]] Result<Pulled> pull_configured(const Config& config, const Env& env,
-                                             const std::function<void(std::string_view)>& notice);
+/// none). `notice` gets lines for a person (waiting for a lock). A root that
+/// provably holds them already is answered without loading the pull module;
+/// otherwise the module runs pull_in_module(). A module that cannot be loaded
+/// is an Io error naming every place it was looked for.
+[[nodiscard]] Result<Pulled> pull_configured(const Config& config, const Env& env, const Notice& notice);
+
+/// What the pull module runs (for pull_configured, which has handled an
+/// empty list): pull::install. Under SnapStart
+/// (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start) a tree that would unpack to
+/// more than kSnapStartTmpLimit fails with NoSpace before anything is
+/// extracted, naming the limit. Other errors are those of pull::install.
+[[nodiscard]] Result<Pulled> pull_in_module(const Config& config, const Env& env, const Notice& notice);
+
+/// Where the pull module is looked for, in order: <program dir>/tmpdump/lib/
+/// (the layer: /opt/bootstrap and /opt/tmpdump/lib), then <program dir>/ (the
+/// build tree, an install into libexec/tmpdump, a layer directory in tests).
+/// Never the library path: the environment does not choose this code.
+[[nodiscard]] std::vector<std::string> module_candidates();
+
+/// The one-line summary of a pull, shared by both halves.
+[[nodiscard]] std::string pull_summary(const Config& config, bool cached, std::uint64_t archive_bytes,
+                                       std::uint64_t bytes_read);
 
 }  // namespace tmpdump::bootstrap
+
+/// The module's entry point, found with dlsym: pull_in_module with C linkage
+/// so its name is not mangled.
+extern "C" tmpdump::Result<tmpdump::bootstrap::Pulled> tmpdump_pull_in_module(
+    const tmpdump::bootstrap::Config& config, const tmpdump::Env& env, const tmpdump::bootstrap::Notice& notice);

@@ -17,122 +17,14 @@
 #include <sstream>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
 #include "archive/zip.hpp"
+#include "pull/stamp.hpp"
 
 namespace tmpdump::pull {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 
 namespace {
-
-/// Holds an exclusive flock on <root>/.tmpdump.lock for its lifetime.
-class RootLock {
- public:
-  static Result<RootLock> acquire(const fs::path& root, const std::function<void(std::string_view)>& notice) {
-    const fs::path path = root / kLockName;
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) return std::unexpected(sys_error(errno, fmt::format("opening lock {}", path.string())));
-    RootLock lock(fd);
-    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return lock;
-    if (errno != EWOULDBLOCK) return std::unexpected(sys_error(errno, fmt::format("locking {}", path.string())));
-    if (notice) notice(fmt::format("waiting for another pull into {} to finish", root.string()));
-    while (::flock(fd, LOCK_EX) != 0) {
-      if (errno != EINTR) return std::unexpected(sys_error(errno, fmt::format("locking {}", path.string())));
-    }
-    return lock;
-  }
-  RootLock(RootLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  RootLock& operator=(RootLock&&) = delete;
-  ~RootLock() {
-    if (fd_ >= 0) ::close(fd_);  // releases the flock
-  }
-
- private:
-  explicit RootLock(int fd) : fd_(fd) {}
-  int fd_;
-};
-
-/// What a stamp says about one installed archive.
-struct StampedArchive {
-  std::string source;
-  std::uint64_t size = 0;
-  std::string etag;
-  std::optional<std::string> sha256;
-};
-
-struct Stamp {
-  std::vector<StampedArchive> archives;  ///< empty while a swap is under way
-  std::vector<std::string> top_level;    ///< names under the root that tmpdump owns
-};
-
-constexpr int kStampFormat = 1;
-
-std::optional<Stamp> read_stamp(const fs::path& root) {
-  std::ifstream in(root / kStampName);
-  if (!in) return std::nullopt;
-  // A damaged stamp only costs a re-extraction; it is never trusted.
-  json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return std::nullopt;
-  Stamp s;
-  try {
-    // Inside the try: value() throws when "format" is not a number.
-    if (j.value("format", 0) != kStampFormat) return std::nullopt;
-    for (const auto& a : j.at("archives")) {
-      StampedArchive sa;
-      sa.source = a.at("source").get<std::string>();
-      sa.size = a.at("size").get<std::uint64_t>();
-      sa.etag = a.at("etag").get<std::string>();
-      if (a.contains("sha256") && a["sha256"].is_string()) sa.sha256 = a["sha256"].get<std::string>();
-      s.archives.push_back(std::move(sa));
-    }
-    for (const auto& t : j.at("top_level")) {
-      auto name = t.get<std::string>();
-      // Only plain names directly under the root: a tampered stamp must not
-      // make tmpdump replace or delete anything else.
-      if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) return std::nullopt;
-      s.top_level.push_back(std::move(name));
-    }
-  } catch (const json::exception&) {
-    return std::nullopt;
-  }
-  return s;
-}
-
-Result<void> write_stamp(const fs::path& root, const Stamp& s) {
-  json j;
-  j["format"] = kStampFormat;
-  j["archives"] = json::array();
-  for (const auto& a : s.archives) {
-    json ja{{"source", a.source}, {"size", a.size}, {"etag", a.etag}};
-    ja["sha256"] = a.sha256 ? json(*a.sha256) : json(nullptr);
-    j["archives"].push_back(std::move(ja));
-  }
-  j["top_level"] = s.top_level;
-  const fs::path tmp = root / (std::string(kStampName) + ".new");
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump(2) << '\n';
-    if (!out.flush()) return std::unexpected(sys_error(errno != 0 ? errno : EIO, fmt::format("writing {}", tmp.string())));
-  }
-  if (::rename(tmp.c_str(), (root / kStampName).c_str()) != 0) {
-    return std::unexpected(sys_error(errno, "installing the stamp"));
-  }
-  return {};
-}
-
-bool same_archive(const StampedArchive& stamped, const StampedArchive& now) {
-  if (stamped.source != now.source || stamped.size != now.size) return false;
-  if (now.etag.empty() || stamped.etag != now.etag) return false;  // no ETag, no proof
-  return !now.sha256 || stamped.sha256 == now.sha256;
-}
-
-bool exists_nofollow(const fs::path& p) {
-  struct stat st{};
-  return ::lstat(p.c_str(), &st) == 0;
-}
 
 /// Swaps two paths atomically. The raw syscall keeps this working on glibc
 /// older than 2.28 (Amazon Linux 2), which has no renameat2 wrapper.
@@ -184,11 +76,20 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
   fs::create_directories(root, ec);
   if (ec) return std::unexpected(sys_error(ec.value(), fmt::format("creating root {}", root.string())));
 
+  InstallReport report;
+
+  if (auto hit = installed_locally(specs, root)) {
+    report.cached = true;
+    report.archive_bytes = hit->archive_bytes;
+    report.top_level = std::move(hit->top_level);
+    report.elapsed = std::chrono::steady_clock::now() - started;
+    return report;
+  }
+
   // Open and stat every source before taking the lock: HEADs are the slow part
   // of a cache check and need no exclusion.
   std::vector<std::unique_ptr<ByteSource>> sources;
   std::vector<StampedArchive> wanted;
-  InstallReport report;
   for (const auto& spec : specs) {
     auto src = open_source(spec, env);
     if (!src) return std::unexpected(src.error());  // sources name themselves in messages

@@ -12,15 +12,11 @@
 
 #include "archive/extract.hpp"
 #include "pull/source.hpp"
+#include "pull/stamp.hpp"
 #include "util/env.hpp"
 #include "util/error.hpp"
 
 namespace tmpdump::pull {
-
-/// Names of tmpdump's own files in a root.
-inline constexpr std::string_view kStampName = ".tmpdump.stamp";
-inline constexpr std::string_view kLockName = ".tmpdump.lock";
-inline constexpr std::string_view kStagingPrefix = ".tmpdump-staging-";
 
 struct InstallOptions {
   std::filesystem::path root = "/tmp";
@@ -53,8 +49,9 @@ struct InstallReport {
 /// Under an exclusive lock on <root>/.tmpdump.lock (other pulls into the same
 /// root wait): if the stamp <root>/.tmpdump.stamp says these very archives
 /// (same source, size, ETag, and sha256 when one is expected) are installed
-/// and their top-level entries exist, returns `cached` after one stat() (HEAD)
-/// per source. Otherwise reads the central directories, refuses up front when
+/// and their top-level entries exist, returns `cached`: without opening any
+/// source when installed_locally() can prove it (every source pinned with
+/// #sha256=, or a local file), else after one stat() (HEAD) per source. Otherwise reads the central directories, refuses up front when
 /// the tree would not fit in the root's free space, extracts into a staging
 /// directory inside the root, then swaps each top-level entry into place
 /// (renameat2 RENAME_EXCHANGE, so a directory is never missing) and writes

@@ -217,5 +217,63 @@ TEST_F(InstallTest, MissingSourceIsNotFound) {
   EXPECT_NE(r.error().message.find("nope.zip"), std::string::npos);
 }
 
+// The cache check the bootstrap runs before it loads the network code.
+TEST_F(InstallTest, PinnedSourceIsProvenByTheStampAloneEvenWhenItCannotBeReached) {
+  auto zip = make_zip("a.zip", {{"lib/liba.so", "A"}});
+  auto sha = sha256_file(zip);
+  ASSERT_TRUE(sha);
+  ASSERT_TRUE(pull({zip}, *sha));
+  const std::uint64_t size = fs::file_size(zip);
+  // An S3 source whose stamp entry carries the same name: rewrite the stamp
+  // as an s3:// pull of this archive would have left it.
+  auto text = read(root_ / kStampName);
+  const auto at = text.find(zip.string());
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, zip.string().size(), "s3://nowhere/a.zip");
+  std::ofstream(root_ / kStampName) << text;
+  const std::vector<SourceSpec> pinned{{SourceKind::S3, "s3://nowhere/a.zip", *sha}};
+  auto hit = installed_locally(pinned, root_);
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->archive_bytes, size);
+  EXPECT_EQ(hit->top_level, std::vector<std::string>{"lib"});
+  // install() answers from it too: no endpoint, no credentials, still cached.
+  InstallOptions o;
+  o.root = root_;
+  auto r = install(pinned, o, fixed_env({}));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->cached);
+  EXPECT_EQ(r->bytes_read, 0U);
+
+  // Unpinned, another digest, another order or a missing name: not provable here.
+  EXPECT_FALSE(installed_locally(std::vector<SourceSpec>{{SourceKind::S3, "s3://nowhere/a.zip", std::nullopt}}, root_));
+  EXPECT_FALSE(installed_locally(std::vector<SourceSpec>{{SourceKind::S3, "s3://nowhere/a.zip", std::string(64, '0')}},
+                                 root_));
+  EXPECT_FALSE(installed_locally(std::vector<SourceSpec>{{SourceKind::S3, "s3://nowhere/b.zip", *sha}}, root_));
+  fs::remove_all(root_ / "lib");
+  EXPECT_FALSE(installed_locally(pinned, root_));
+}
+
+TEST_F(InstallTest, LocalFileIsProvenByItsSizeMtimeAndInode) {
+  auto zip = make_zip("a.zip", {{"lib/liba.so", "A"}});
+  ASSERT_TRUE(pull({zip}));
+  const std::vector<SourceSpec> spec{{SourceKind::File, zip.string(), std::nullopt}};
+  EXPECT_TRUE(installed_locally(spec, root_));
+  fs::last_write_time(zip, fs::last_write_time(zip) + std::chrono::seconds(2));
+  EXPECT_FALSE(installed_locally(spec, root_));
+  EXPECT_FALSE(installed_locally(std::vector<SourceSpec>{{SourceKind::File, (dir_ / "gone.zip").string(), std::nullopt}},
+                                 root_));
+}
+
+TEST_F(InstallTest, LocalCheckNeitherWaitsForABusyRootNorCreatesOne) {
+  auto zip = make_zip("a.zip", {{"lib/liba.so", "A"}});
+  const std::vector<SourceSpec> spec{{SourceKind::File, zip.string(), std::nullopt}};
+  EXPECT_FALSE(installed_locally(spec, root_));
+  EXPECT_FALSE(fs::exists(root_));  // nothing was ever installed: nothing made
+  ASSERT_TRUE(pull({zip}));
+  auto held = RootLock::acquire(root_, nullptr);
+  ASSERT_TRUE(held);
+  EXPECT_FALSE(installed_locally(spec, root_));  // another pull holds it: the long way
+}
+
 }  // namespace
 }  // namespace tmpdump::pull

@@ -291,35 +291,6 @@ http::SigV4 s3_signing(const Credentials& credentials, const std::string& region
 
 }  // namespace detail
 
-Result<Location> parse_s3_uri(std::string_view uri) {
-  if (!uri.starts_with("s3://")) {
-    return fail(Errc::InvalidArgument, "'{}' is not an s3:// URI (expected s3://bucket/key)", uri);
-  }
-  auto rest = uri.substr(5);
-  auto slash = rest.find('/');
-  if (slash == std::string_view::npos || slash + 1 == rest.size()) {
-    return fail(Errc::InvalidArgument, "'{}' names no object key (expected s3://bucket/key)", uri);
-  }
-  auto bucket = rest.substr(0, slash);
-  const bool bucket_ok = bucket.size() >= 3 && bucket.size() <= 255 &&
-                         std::all_of(bucket.begin(), bucket.end(), [](char c) {
-                           return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' ||
-                                  c == '_';
-                         });
-  if (!bucket_ok) {
-    return fail(Errc::InvalidArgument, "'{}': '{}' is not a valid bucket name", uri, bucket);
-  }
-  auto key = rest.substr(slash + 1);
-  for (char c : key) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      return fail(Errc::InvalidArgument, "'{}': the key contains control characters", uri);
-    }
-  }
-  if (key.size() > 1024) return fail(Errc::InvalidArgument, "the key of '{}' is longer than 1024 bytes", uri);
-  return Location{std::string(bucket), std::string(key)};
-}
-
 Result<ClientConfig> config_from_env(const Env& env, http::Transport& transport) {
   ClientConfig config;
   auto get = [&](std::string_view name) -> std::optional<std::string> {

@@ -70,12 +70,4 @@ Result<std::string> sha256_file(const std::filesystem::path& path) {
   return sha.hex_digest();
 }
 
-bool is_sha256_hex(std::string_view s) noexcept {
-  if (s.size() != 64) return false;
-  for (char c : s) {
-    if (std::isxdigit(static_cast<unsigned char>(c)) == 0) return false;
-  }
-  return true;
-}
-
 }  // namespace tmpdump

@@ -36,7 +36,14 @@ class Sha256 {
 /// Errors name the file.
 [[nodiscard]] Result<std::string> sha256_file(const std::filesystem::path& path);
 
-/// True when `s` is 64 hex digits (either case).
-[[nodiscard]] bool is_sha256_hex(std::string_view s) noexcept;
+/// True when `s` is 64 hex digits (either case). Inline, so parsing a source
+/// needs no libcrypto (the bootstrap does not link it; src/bootstrap).
+[[nodiscard]] constexpr bool is_sha256_hex(std::string_view s) noexcept {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+  }
+  return true;
+}
 
 }  // namespace tmpdump

@@ -37,6 +37,8 @@ struct LambdaDirs {
     fs::copy_file(b / "tests/functions/libecho_handler.so", function / "lib/libecho.so");
     fs::copy_file(b / "tests/functions/libecho_handler_dep.so", function / "lib/libecho_dep.so");
     fs::copy_file(b / "src/bootstrap/bootstrap", layer / "bootstrap");
+    // The pull module, which the bootstrap looks for next to itself.
+    fs::copy_file(b / "src/bootstrap/libtmpdump-pull.so", layer / "libtmpdump-pull.so");
   }
 
   /// A tmpdump made the Java layer's way (zip -y -r) holding lib/libtmpdump_testdep.so.

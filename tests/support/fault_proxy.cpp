@@ -114,8 +114,13 @@ FaultProxy::~FaultProxy() {
   ::shutdown(listen_fd_, SHUT_RDWR);
   acceptor_.join();
   ::close(listen_fd_);
-  std::lock_guard lk(mu_);
-  for (auto& t : connections_) t.join();
+  // Joined without the lock: a connection thread may still need it (take_fault).
+  std::vector<std::thread> connections;
+  {
+    std::lock_guard lk(mu_);
+    connections.swap(connections_);
+  }
+  for (auto& t : connections) t.join();
 }
 
 std::string FaultProxy::endpoint() const { return fmt::format("http://127.0.0.1:{}", port_); }

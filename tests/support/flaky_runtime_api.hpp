@@ -101,7 +101,13 @@ class FlakyRuntimeApi {
 
   /// Closes the listening socket and every connection, as a crashed API would.
   void stop() {
-    stopping_ = true;
+    {
+      // Under the lock: a connection thread between testing `stopping_` and
+      // blocking in answer_next() would otherwise miss this wake-up and
+      // never end (the hang once seen under ASan).
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
     cv_.notify_all();
     if (acceptor_.joinable()) acceptor_.join();
     if (listen_fd_ >= 0) ::close(listen_fd_);
