@@ -133,13 +133,14 @@ TEST(Bootstrap, PinnedTmpdumpInTheCacheStartsWithoutAskingS3) {
   ASSERT_TRUE(digest) << digest.error().message;
   const std::string source = fmt::format("s3://{}/tmpdump/fn.zip", S3Server::kBucket);
   const auto env = s3.client_env();
-  auto first = dirs.emulate_once("bin/echo_fn_dep", R"("dep")", {"--env", "TMPDUMP_SOURCES=" + source + "#sha256=" + *digest}, env);
+  const std::vector<std::string> pinned_source{"--env", "TMPDUMP_SOURCES=" + source + "#sha256=" + *digest};
+  auto first = dirs.emulate_once("bin/echo_fn_dep", R"("dep")", pinned_source, env);
   ASSERT_EQ(first.exit_code, 0) << first.all();
   EXPECT_TRUE(contains(first.err, "cache miss")) << first.err;
 
   // Pinned: the stamp's digest, verified at extraction, proves the cache; no HEAD.
   s3.clear_log();
-  auto pinned = dirs.emulate_once("bin/echo_fn_dep", R"("dep")", {"--env", "TMPDUMP_SOURCES=" + source + "#sha256=" + *digest}, env);
+  auto pinned = dirs.emulate_once("bin/echo_fn_dep", R"("dep")", pinned_source, env);
   ASSERT_EQ(pinned.exit_code, 0) << pinned.all();
   EXPECT_EQ(pinned.out, "\"hello from the tmpdump\"\n");
   EXPECT_TRUE(contains(pinned.err, "cache hit")) << pinned.err;

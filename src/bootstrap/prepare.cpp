@@ -4,8 +4,10 @@
 
 #include <filesystem>
 #include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "pull/stamp.hpp"
 #include "util/units.hpp"
@@ -19,42 +21,39 @@ std::string pull_summary(const Config& config, bool cached, std::uint64_t archiv
                      config.origin, cached ? "cache hit" : "cache miss", mb(bytes_read), config.root.string());
 }
 
-std::vector<std::string> module_candidates() {
-  std::vector<std::string> out;
+namespace {
+
+/// Where kPullModuleName is looked for, in order (see prepare.hpp).
+std::vector<fs::path> module_candidates() {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    out.push_back((exe.parent_path() / "tmpdump/lib" / kPullModuleName).string());
-    out.push_back((exe.parent_path() / kPullModuleName).string());
-  }
-  return out;
+  if (ec) return {};
+  return {exe.parent_path() / "tmpdump/lib" / kPullModuleName, exe.parent_path() / kPullModuleName};
 }
-
-namespace {
 
 using PullFn = decltype(&tmpdump_pull_in_module);
 
 Result<PullFn> load_module() {
-  std::string tried;
+  std::vector<std::string> tried;  // "<path> (<why not>)"
   for (const auto& path : module_candidates()) {
     std::error_code ec;
     if (!fs::exists(path, ec)) {
-      tried += fmt::format("{}{} (missing)", tried.empty() ? "" : ", ", path);
+      tried.push_back(fmt::format("{} (missing)", path.string()));
       continue;
     }
     // Never unloaded: the pull's threads and libcurl's state live in it.
     void* lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (lib == nullptr) {
       const char* why = ::dlerror();
-      tried += fmt::format("{}{} ({})", tried.empty() ? "" : ", ", path, why != nullptr ? why : "?");
+      tried.push_back(fmt::format("{} ({})", path.string(), why != nullptr ? why : "?"));
       continue;
     }
     // POSIX guarantees object/function pointer conversion for dlsym results.
     if (auto fn = reinterpret_cast<PullFn>(::dlsym(lib, "tmpdump_pull_in_module"))) return fn;
-    tried += fmt::format("{}{} (no tmpdump_pull_in_module)", tried.empty() ? "" : ", ", path);
+    tried.push_back(fmt::format("{} (no tmpdump_pull_in_module)", path.string()));
   }
   return fail(Errc::Io, "the layer is incomplete: cannot load its pull module {} (tried {}); reinstall the layer",
-              kPullModuleName, tried);
+              kPullModuleName, fmt::join(tried, ", "));
 }
 
 }  // namespace

@@ -14,7 +14,6 @@
 #include <functional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "bootstrap/config.hpp"
 #include "util/env.hpp"
@@ -25,7 +24,11 @@ namespace tmpdump::bootstrap {
 /// What SnapStart allows in /tmp (Lambda's "512 MB", which is MiB like all its sizes).
 inline constexpr std::uint64_t kSnapStartTmpLimit = 512ull << 20;
 
-/// The pull module's file name, looked up next to the running program (see module_candidates()).
+/// The pull module's file name. It is looked for next to the running program:
+/// <program dir>/tmpdump/lib/ (the layer: /opt/bootstrap and /opt/tmpdump/lib),
+/// then <program dir>/ (the build tree, an install into libexec/tmpdump, a
+/// layer directory in tests). Never on the library path: the environment does
+/// not choose this code.
 inline constexpr std::string_view kPullModuleName = "libtmpdump-pull.so";
 
 using Notice = std::function<void(std::string_view)>;
@@ -38,22 +41,9 @@ struct Pulled {
 /// Installs `config.sources` into `config.root` (nothing to do when there are
 /// none). `notice` gets lines for a person (waiting for a lock). A root that
 /// provably holds them already is answered without loading the pull module;
-/// otherwise the module runs pull_in_module(). A module that cannot be loaded
-/// is an Io error naming every place it was looked for.
+/// otherwise the module runs tmpdump_pull_in_module(). A module that cannot be
+/// loaded is an Io error naming every place it was looked for.
 [[nodiscard]] Result<Pulled> pull_configured(const Config& config, const Env& env, const Notice& notice);
-
-/// What the pull module runs (for pull_configured, which has handled an
-/// empty list): pull::install. Under SnapStart
-/// (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start) a tree that would unpack to
-/// more than kSnapStartTmpLimit fails with NoSpace before anything is
-/// extracted, naming the limit. Other errors are those of pull::install.
-[[nodiscard]] Result<Pulled> pull_in_module(const Config& config, const Env& env, const Notice& notice);
-
-/// Where the pull module is looked for, in order: <program dir>/tmpdump/lib/
-/// (the layer: /opt/bootstrap and /opt/tmpdump/lib), then <program dir>/ (the
-/// build tree, an install into libexec/tmpdump, a layer directory in tests).
-/// Never the library path: the environment does not choose this code.
-[[nodiscard]] std::vector<std::string> module_candidates();
 
 /// The one-line summary of a pull, shared by both halves.
 [[nodiscard]] std::string pull_summary(const Config& config, bool cached, std::uint64_t archive_bytes,
@@ -61,7 +51,10 @@ struct Pulled {
 
 }  // namespace tmpdump::bootstrap
 
-/// The module's entry point, found with dlsym: pull_in_module with C linkage
-/// so its name is not mangled.
+/// The pull module's entry point (C linkage: dlsym finds it by this name), for
+/// pull_configured(), which has handled an empty list: pull::install. Under
+/// SnapStart (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start) a tree that would
+/// unpack to more than kSnapStartTmpLimit fails with NoSpace before anything
+/// is extracted, naming the limit. Other errors are those of pull::install.
 extern "C" tmpdump::Result<tmpdump::bootstrap::Pulled> tmpdump_pull_in_module(
     const tmpdump::bootstrap::Config& config, const tmpdump::Env& env, const tmpdump::bootstrap::Notice& notice);

@@ -6,30 +6,21 @@
 #include "bootstrap/prepare.hpp"
 #include "pull/install.hpp"
 
-namespace tmpdump::bootstrap {
-
-Result<Pulled> pull_in_module(const Config& config, const Env& env, const Notice& notice) {
-  Pulled out;
-  const bool snap_start = env("AWS_LAMBDA_INITIALIZATION_TYPE").value_or("") == "snap-start";
+extern "C" __attribute__((visibility("default"))) tmpdump::Result<tmpdump::bootstrap::Pulled> tmpdump_pull_in_module(
+    const tmpdump::bootstrap::Config& config, const tmpdump::Env& env, const tmpdump::bootstrap::Notice& notice) {
+  using namespace tmpdump;
   pull::InstallOptions options;
   options.root = config.root;
   options.notice = notice;
-  if (snap_start) {
-    options.max_tree_bytes = kSnapStartTmpLimit;
+  if (env("AWS_LAMBDA_INITIALIZATION_TYPE").value_or("") == "snap-start") {
+    options.max_tree_bytes = bootstrap::kSnapStartTmpLimit;
     options.max_tree_reason = fmt::format(
         "(512 MB) that SnapStart allows in /tmp, for the tmpdump from {}; pack fewer or smaller files "
         "(tmpdump pack --exclude) or turn SnapStart off", config.origin);
   }
   auto report = pull::install(config.sources, options, env);
   if (!report) return std::unexpected(report.error());
-  out.pulled = true;
-  out.summary = pull_summary(config, report->cached, report->archive_bytes, report->bytes_read);
-  return out;
-}
-
-}  // namespace tmpdump::bootstrap
-
-extern "C" __attribute__((visibility("default"))) tmpdump::Result<tmpdump::bootstrap::Pulled> tmpdump_pull_in_module(
-    const tmpdump::bootstrap::Config& config, const tmpdump::Env& env, const tmpdump::bootstrap::Notice& notice) {
-  return tmpdump::bootstrap::pull_in_module(config, env, notice);
+  return bootstrap::Pulled{.pulled = true,
+                           .summary = bootstrap::pull_summary(config, report->cached, report->archive_bytes,
+                                                              report->bytes_read)};
 }

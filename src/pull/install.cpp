@@ -105,8 +105,7 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
 
   const std::optional<Stamp> old = read_stamp(root);
   if (old && old->archives.size() == wanted.size() &&
-      std::ranges::equal(old->archives, wanted, same_archive) &&
-      std::ranges::all_of(old->top_level, [&](const auto& n) { return exists_nofollow(root / n); })) {
+      std::ranges::equal(old->archives, wanted, same_archive) && top_level_present(*old, root)) {
     report.cached = true;
     report.top_level = old->top_level;
     report.elapsed = std::chrono::steady_clock::now() - started;

@@ -51,8 +51,9 @@ struct InstallReport {
 /// (same source, size, ETag, and sha256 when one is expected) are installed
 /// and their top-level entries exist, returns `cached`: without opening any
 /// source when installed_locally() can prove it (every source pinned with
-/// #sha256=, or a local file), else after one stat() (HEAD) per source. Otherwise reads the central directories, refuses up front when
-/// the tree would not fit in the root's free space, extracts into a staging
+/// #sha256=, or a local file), else after one stat() (HEAD) per source.
+/// Otherwise reads the central directories, refuses up front when the tree
+/// would not fit in the root's free space, extracts into a staging
 /// directory inside the root, then swaps each top-level entry into place
 /// (renameat2 RENAME_EXCHANGE, so a directory is never missing) and writes
 /// the stamp. Any failure leaves the previous install and stamp as they were

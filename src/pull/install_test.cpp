@@ -260,8 +260,8 @@ TEST_F(InstallTest, LocalFileIsProvenByItsSizeMtimeAndInode) {
   EXPECT_TRUE(installed_locally(spec, root_));
   fs::last_write_time(zip, fs::last_write_time(zip) + std::chrono::seconds(2));
   EXPECT_FALSE(installed_locally(spec, root_));
-  EXPECT_FALSE(installed_locally(std::vector<SourceSpec>{{SourceKind::File, (dir_ / "gone.zip").string(), std::nullopt}},
-                                 root_));
+  const std::vector<SourceSpec> gone{{SourceKind::File, (dir_ / "gone.zip").string(), std::nullopt}};
+  EXPECT_FALSE(installed_locally(gone, root_));
 }
 
 TEST_F(InstallTest, LocalCheckNeitherWaitsForABusyRootNorCreatesOne) {

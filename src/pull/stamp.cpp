@@ -118,6 +118,10 @@ bool exists_nofollow(const fs::path& p) {
   return ::lstat(p.c_str(), &st) == 0;
 }
 
+bool top_level_present(const Stamp& s, const fs::path& root) {
+  return std::ranges::all_of(s.top_level, [&](const auto& n) { return exists_nofollow(root / n); });
+}
+
 std::optional<LocalHit> installed_locally(std::span<const SourceSpec> specs, const fs::path& root) {
   if (specs.empty()) return std::nullopt;
   // Held while the stamp and the tree are read, as install() holds it.
@@ -144,9 +148,7 @@ std::optional<LocalHit> installed_locally(std::span<const SourceSpec> specs, con
     }
     hit.archive_bytes += stamped.size;
   }
-  if (!std::ranges::all_of(stamp->top_level, [&](const auto& n) { return exists_nofollow(root / n); })) {
-    return std::nullopt;
-  }
+  if (!top_level_present(*stamp, root)) return std::nullopt;
   hit.top_level = stamp->top_level;
   return hit;
 }

@@ -65,6 +65,9 @@ struct Stamp {
 /// lstat() succeeds: the path exists, whatever it is (a dangling link too).
 [[nodiscard]] bool exists_nofollow(const std::filesystem::path& p);
 
+/// Every top-level name the stamp owns exists under `root`.
+[[nodiscard]] bool top_level_present(const Stamp& s, const std::filesystem::path& root);
+
 /// What a local cache check found: the archives' total size and the names installed.
 struct LocalHit {
   std::uint64_t archive_bytes = 0;
