@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -73,7 +74,16 @@ struct Chunk {
   std::optional<std::size_t> framed;  // index into Shared::framed
   std::uint32_t frame_begin = 0, frame_end = 0;
   std::size_t part = 0;
+  std::size_t order = 0;  // position among all chunks: archive first, then offset
 };
+
+/// The mode an extracted file or directory gets: the archive's permission
+/// bits without group/world write (and without set-id and sticky bits, which
+/// the central directory parser already drops); directories stay usable by
+/// their owner.
+std::uint32_t installed_mode(std::uint32_t archived, bool directory) {
+  return (directory ? (archived | 0700u) : archived) & 0755u;
+}
 
 // One framed entry decoded by several chunks at once: the first part to
 // arrive creates the file, the last to finish checks the CRC-32 (combined
@@ -90,6 +100,7 @@ struct PendingLink {
   std::string target;
   std::int64_t mtime = 0;
   std::string label;
+  std::size_t archive = 0, entry = 0;  // the order links are checked in, whatever order they were decoded in
 };
 
 // Hashes each archive's chunks in order while they are decoded out of order,
@@ -101,12 +112,14 @@ class OrderedHasher {
   void enable(std::size_t archive) { states_[archive].enabled = true; }
   [[nodiscard]] bool enabled(std::size_t archive) const { return states_[archive].enabled; }
 
-  Result<void> add(const Chunk& c, std::span<const std::byte> bytes, const std::atomic<bool>& cancelled) {
+  // `cancel_after`: chunks after it are cancelled (see Shared::record).
+  Result<void> add(const Chunk& c, std::span<const std::byte> bytes, const std::atomic<std::size_t>& cancel_after) {
     auto& st = states_[c.archive];
     std::unique_lock lock(mutex_);
-    while (st.next != c.index && window_ + bytes.size() > kHashWindow && window_ > 0 && !cancelled)
+    const auto cancelled = [&] { return c.order > cancel_after.load(); };
+    while (st.next != c.index && window_ + bytes.size() > kHashWindow && window_ > 0 && !cancelled())
       cv_.wait(lock);
-    if (cancelled) return fail(Errc::Io, "cancelled");
+    if (cancelled()) return fail(Errc::Io, "cancelled");
     if (st.next != c.index) {
       auto& p = st.pending[c.index];
       p.pieces.emplace_back(reinterpret_cast<const char*>(bytes.data()), bytes.size());
@@ -140,7 +153,11 @@ class OrderedHasher {
     }
   }
 
-  void wake() { cv_.notify_all(); }
+  // Under the mutex, so a waiter between its check and its wait cannot miss it.
+  void wake() {
+    { std::lock_guard lock(mutex_); }
+    cv_.notify_all();
+  }
 
   std::string digest(std::size_t archive) { return states_[archive].sha.hex_digest(); }
   [[nodiscard]] std::size_t hashed_chunks(std::size_t archive) const { return states_[archive].next; }
@@ -182,21 +199,35 @@ struct Shared {
   std::vector<Chunk> chunks;
   std::vector<std::unique_ptr<FramedFile>> framed;
   std::atomic<std::size_t> next_chunk{0};
-  std::atomic<bool> cancelled{false};
+  // Chunks ordered after this one are abandoned; those before it run to their
+  // end, so a defect earlier in the archive is still found.
+  std::atomic<std::size_t> cancel_after{std::numeric_limits<std::size_t>::max()};
   OrderedHasher hasher;
 
   std::mutex mutex;
   std::optional<Error> error;
+  std::size_t error_order = 0;
   std::vector<PendingLink> links;
 
   std::atomic<std::uint64_t> files{0}, directories{0}, bytes_read{0}, bytes_written{0};
 
-  void record(Error e) {
+  [[nodiscard]] bool cancelled(std::size_t order) const { return order > cancel_after.load(); }
+
+  /// Keeps the defect of the lowest chunk, whatever order the workers find
+  /// them in: within a chunk bytes are decoded in order, and every chunk
+  /// before a failed one still runs, so the error reported is always the one
+  /// at the lowest archive offset (docs/pull.md, "Which error is reported").
+  void record(Error e, std::size_t order) {
     {
       std::lock_guard lock(mutex);
-      if (!error) error = std::move(e);
+      if (!error || order < error_order) {
+        error = std::move(e);
+        error_order = order;
+      }
+      std::size_t cur = cancel_after.load();
+      while (order < cur && !cancel_after.compare_exchange_weak(cur, order)) {
+      }
     }
-    cancelled = true;
     hasher.wake();
   }
 };
@@ -268,7 +299,7 @@ class EntryOutput final : public detail::OutputBuffer {
     if (auto r = flush(); !r) return r;
     if (fd_.get() >= 0) {
       const timespec times[2] = {to_timespec(entry_->mtime), to_timespec(entry_->mtime)};
-      if (::fchmod(fd_.get(), static_cast<mode_t>(entry_->mode)) != 0 || ::futimens(fd_.get(), times) != 0)
+      if (::fchmod(fd_.get(), static_cast<mode_t>(installed_mode(entry_->mode, false))) != 0 || ::futimens(fd_.get(), times) != 0)
         return std::unexpected(sys_error(errno, fmt::format("{}: setting mode and time", label_)));
       fd_ = Fd();
     }
@@ -367,9 +398,11 @@ class Worker {
         sources_(shared.archives.size()) {}
 
   void run() {
-    while (!shared_.cancelled) {
+    while (true) {
+      // Chunks are claimed in order, so every chunk not yet claimed comes after a failed one.
       const std::size_t i = shared_.next_chunk.fetch_add(1);
-      if (i >= shared_.chunks.size()) return;
+      if (i >= shared_.chunks.size() || shared_.cancelled(i)) return;
+      error_order_ = i;
       Result<void> r;
       try {
         r = run_chunk(shared_.chunks[i]);
@@ -377,7 +410,7 @@ class Worker {
         r = fail(Errc::Io, "extracting: {}", ex.what());
       }
       if (!r) {
-        shared_.record(std::move(r.error()));
+        shared_.record(std::move(r.error()), error_order_);
         return;
       }
     }
@@ -418,11 +451,11 @@ class Worker {
   }
 
   Result<void> consume(std::span<const std::byte> in) {
-    if (shared_.cancelled) return fail(Errc::Io, "cancelled");
+    if (shared_.cancelled(chunk_->order)) return fail(Errc::Io, "cancelled");
     shared_.bytes_read.fetch_add(in.size(), std::memory_order_relaxed);
     if (auto* p = shared_.options->progress) p->bytes_read.fetch_add(in.size(), std::memory_order_relaxed);
     if (hashing_) {
-      if (auto r = shared_.hasher.add(*chunk_, in, shared_.cancelled); !r) return r;
+      if (auto r = shared_.hasher.add(*chunk_, in, shared_.cancel_after); !r) return r;
     }
     while (true) {
       switch (state_) {
@@ -588,6 +621,8 @@ class Worker {
     std::lock_guard lock(file.mutex);
     file.crcs[chunk_->part] = {part_output_.crc(), part_output_.length()};
     if (--file.parts_left > 0) return {};
+    // An error of the whole entry belongs at its start, the first part.
+    error_order_ = chunk_->order - chunk_->part;
     uLong crc = file.crcs[0].first;
     for (std::size_t p = 1; p < file.crcs.size(); ++p)
       crc = ::crc32_combine(crc, file.crcs[p].first, static_cast<z_off_t>(file.crcs[p].second));
@@ -595,7 +630,7 @@ class Worker {
       return fail(Errc::Corrupt, "{}: CRC-32 mismatch (stored {:08x}, computed {:08x})", label, e.crc32,
                   static_cast<std::uint32_t>(crc));
     const timespec times[2] = {to_timespec(e.mtime), to_timespec(e.mtime)};
-    if (::fchmod(file.fd.get(), static_cast<mode_t>(e.mode)) != 0 || ::futimens(file.fd.get(), times) != 0)
+    if (::fchmod(file.fd.get(), static_cast<mode_t>(installed_mode(e.mode, false))) != 0 || ::futimens(file.fd.get(), times) != 0)
       return std::unexpected(sys_error(errno, fmt::format("{}: setting mode and time", label)));
     file.fd.reset();
     shared_.files.fetch_add(1, std::memory_order_relaxed);
@@ -644,7 +679,7 @@ class Worker {
       if (auto r = output_.close_file(); !r) return r;
       if (e.type == EntryType::Symlink) {
         std::lock_guard lock(shared_.mutex);
-        shared_.links.push_back(PendingLink{e.name, std::move(link_target_), e.mtime, label});
+        shared_.links.push_back(PendingLink{e.name, std::move(link_target_), e.mtime, label, chunk_->archive, k_});
         link_target_.clear();
       } else {
         shared_.files.fetch_add(1, std::memory_order_relaxed);
@@ -674,6 +709,7 @@ class Worker {
   EntryOutput output_;
   PartOutput part_output_;
   std::uint32_t frame_ = 0;
+  std::size_t error_order_ = 0;  // the chunk order an error of this worker is recorded at
   std::vector<std::unique_ptr<ByteSource>> sources_;
   std::unique_ptr<detail::Decoder> stored_, inflater_, zstd_;
   detail::Decoder* decoder_ = nullptr;
@@ -822,7 +858,8 @@ Result<void> check_link(const PendingLink& link, const std::unordered_map<std::s
   return {};
 }
 
-Result<void> create_links(int dest_fd, const std::vector<PendingLink>& links) {
+Result<void> create_links(int dest_fd, std::vector<PendingLink>& links) {
+  std::ranges::sort(links, {}, [](const PendingLink& l) { return std::pair(l.archive, l.entry); });
   std::unordered_map<std::string, const PendingLink*> by_name;
   for (const auto& l : links) by_name.emplace(l.name, &l);
   for (const auto& l : links) {
@@ -851,7 +888,7 @@ Result<void> finish_directories(int dest_fd, std::span<const ArchiveInput> archi
     for (const auto& e : a.directory->entries) {
       for (std::size_t s = e.name.find('/'); s != std::string::npos; s = e.name.find('/', s + 1))
         dirs.try_emplace(e.name.substr(0, s));
-      if (e.type == EntryType::Directory) dirs[e.name] = DirFix{e.mode | 0700u, e.mtime};
+      if (e.type == EntryType::Directory) dirs[e.name] = DirFix{installed_mode(e.mode, true), e.mtime};
     }
   }
   std::vector<std::pair<const std::string*, const DirFix*>> order;
@@ -943,6 +980,7 @@ Result<ExtractStats> extract(std::span<const ArchiveInput> archives, const std::
   shared.options = &options;
   shared.dest_fd = dest_fd->get();
   shared.chunks = plan_chunks(archives, options.chunk_bytes, shared.framed);
+  for (std::size_t i = 0; i < shared.chunks.size(); ++i) shared.chunks[i].order = i;
   for (std::size_t a = 0; a < archives.size(); ++a)
     if (archives[a].expected_sha256) shared.hasher.enable(a);
 
