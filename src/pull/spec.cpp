@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "s3/s3.hpp"
+#include "util/display.hpp"
 #include "util/sha256.hpp"
 
 namespace tmpdump::pull {
@@ -27,7 +28,7 @@ Result<SourceSpec> parse_source(std::string_view text) {
     std::string_view digest = text.substr(pos + kShaSuffix.size());
     if (!is_sha256_hex(digest)) {
       return fail(Errc::InvalidArgument,
-                  "'{}': the #sha256= suffix must be 64 hex digits", text.substr(0, pos));
+                  "'{}': the #sha256= suffix must be 64 hex digits", display_source(text.substr(0, pos)));
     }
     spec.sha256 = lower(digest);
     text = text.substr(0, pos);
@@ -54,11 +55,6 @@ Result<SourceSpec> parse_source(std::string_view text) {
   return spec;
 }
 
-std::string display_name(const SourceSpec& spec) {
-  if (spec.kind != SourceKind::Url) return spec.location;
-  // A presigned URL's query string is a credential.
-  auto q = spec.location.find_first_of("?#");
-  return q == std::string::npos ? spec.location : spec.location.substr(0, q) + "?…";
-}
+std::string display_name(const SourceSpec& spec) { return display_source(spec.location); }
 
 }  // namespace tmpdump::pull
