@@ -54,10 +54,10 @@ struct Outputs {
 /// One way of handing a presigned URL to tmpdump.
 struct Variant {
   std::string name;
-  std::string source;       ///< what the program gets
-  std::string signature;    ///< the X-Amz-Signature value in it
-  std::string query;        ///< everything after '?'
-  std::string shown;        ///< "127.0.0.1:PORT/dumps/KEY": how a failure must still name it
+  std::string source;     ///< what the program gets
+  std::string signature;  ///< the X-Amz-Signature value in it
+  std::string query;      ///< everything after '?'
+  std::string shown;      ///< "127.0.0.1:PORT/dumps/KEY": how a failure must still name it
   bool valid = false;
 };
 
@@ -67,9 +67,8 @@ class RedactionTest : public ::testing::Test {
     server_ = new S3Server();
     corpus_ = new TempDir();
     write_file(*corpus_ / "src/lib/hello.txt", "hello from the tmpdump\n");
-    ASSERT_EQ(run({"zip", "-q", "-y", "-r", (*corpus_ / "fn.zip").string(), "lib"}, {.cwd = *corpus_ / "src"})
-                  .exit_code,
-              0);
+    ASSERT_EQ(
+        run({"zip", "-q", "-y", "-r", (*corpus_ / "fn.zip").string(), "lib"}, {.cwd = *corpus_ / "src"}).exit_code, 0);
     server_->put(*corpus_ / "fn.zip", "redact/fn.zip");
   }
   static void TearDownTestSuite() {
@@ -193,10 +192,18 @@ TEST_F(RedactionTest, NoProgramPrintsPostsOrStoresAPresignedUrlsQueryString) {
        [](const std::string& s, const TempDir& d) {
          return tmpdump({"pull", s, "--root", (d / "root").string()}, d / "root");
        }},
-      {"tmpdump inspect", Program::Reads, [](const std::string& s, const TempDir&) { return tmpdump({"inspect", s}); }},
+      {"tmpdump inspect", Program::Reads,
+       [](const std::string& s, const TempDir&) {
+         return tmpdump({"inspect", s});
+       }},
       {"tmpdump inspect --json", Program::Reads,
-       [](const std::string& s, const TempDir&) { return tmpdump({"inspect", "--json", s}); }},
-      {"tmpdump check", Program::Reads, [](const std::string& s, const TempDir&) { return tmpdump({"check", s}); }},
+       [](const std::string& s, const TempDir&) {
+         return tmpdump({"inspect", "--json", s});
+       }},
+      {"tmpdump check", Program::Reads,
+       [](const std::string& s, const TempDir&) {
+         return tmpdump({"check", s});
+       }},
       {"tmpdump pack --source", Program::RefusesHttp,
        [](const std::string& s, const TempDir& d) {
          write_file(d / "add/hello.txt", "hi\n");
