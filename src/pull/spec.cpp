@@ -27,8 +27,8 @@ Result<SourceSpec> parse_source(std::string_view text) {
   if (auto pos = text.rfind(kShaSuffix); pos != std::string_view::npos) {
     std::string_view digest = text.substr(pos + kShaSuffix.size());
     if (!is_sha256_hex(digest)) {
-      return fail(Errc::InvalidArgument,
-                  "'{}': the #sha256= suffix must be 64 hex digits", display_source(text.substr(0, pos)));
+      return fail(Errc::InvalidArgument, "'{}': the #sha256= suffix must be 64 hex digits",
+                  display_source(text.substr(0, pos)));
     }
     spec.sha256 = lower(digest);
     text = text.substr(0, pos);
@@ -55,6 +55,8 @@ Result<SourceSpec> parse_source(std::string_view text) {
   return spec;
 }
 
-std::string display_name(const SourceSpec& spec) { return display_source(spec.location); }
+std::string display_name(const SourceSpec& spec) {
+  return display_source(spec.location);
+}
 
 }  // namespace tmpdump::pull
