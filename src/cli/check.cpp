@@ -286,6 +286,7 @@ int run_check(const CheckOptions& o) {
   const Target target = o.target == "al2" ? Target{"provided.al2", {2, 26, 0}} : Target{"provided.al2023", {2, 34, 0}};
   auto spec = pull::parse_source(o.archive);
   if (!spec) return report_error("check", spec.error());
+  const std::string shown = display_name(*spec);
   auto source = pull::open_source(*spec, process_env());
   if (!source) return report_error("check", source.error());
   auto info = (*source)->stat();
@@ -302,7 +303,7 @@ int run_check(const CheckOptions& o) {
   if (on_disk > limit) {
     const std::uint64_t need_mb = (on_disk + (1 << 20) - 1) >> 20;
     problems.push_back(
-        {o.archive,
+        {shown,
          fmt::format("unpacks to {} on disk, more than the {} MB of /tmp{}", mib(on_disk), limit_mb,
                      o.snapstart ? " a SnapStart function may use" : ""),
          o.snapstart ? std::string("make the archive smaller: leave out unused libraries (tmpdump pack --exclude), "
@@ -329,7 +330,7 @@ int run_check(const CheckOptions& o) {
                               : checker.max_glibc() ? elf::version_string(*checker.max_glibc())
                                                     : "none";
     fmt::print(stderr, "tmpdump check: {}: {} on {}: {} ELF objects, needs glibc {} (has {}), ISA {}, {} of {} MB /tmp\n",
-               o.archive, problems.empty() ? "ok" : fmt::format("{} problem(s)", problems.size()), target.name,
+               shown, problems.empty() ? "ok" : fmt::format("{} problem(s)", problems.size()), target.name,
                checker.objects(), glibc, elf::version_string(target.glibc),
                checker.max_isa() > 0 ? isa_name(checker.max_isa()) : "not marked", mib(on_disk), limit_mb);
   }

@@ -144,7 +144,7 @@ int run_inspect(const InspectOptions& o) {
   }
   if (!manifest) {
     fmt::print("requirements: unknown: no {} (not made by tmpdump pack); `tmpdump check {}` computes them\n",
-               pack::kManifestPath, o.archive);
+               pack::kManifestPath, name);
   } else {
     fmt::print("requirements: glibc {}, x86-64 ISA level {}{}\n", manifest->glibc.value_or("?"),
                manifest->x86_isa_level ? std::to_string(*manifest->x86_isa_level) : "?",

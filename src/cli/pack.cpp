@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "pack/pack.hpp"
+#include "util/display.hpp"
 #include "util/env.hpp"
 
 namespace tmpdump::cli {
@@ -37,7 +38,7 @@ struct PackCliOptions {
 
 Result<void> write_function_config(const PackCliOptions& o, const std::string& sha256) {
   if (o.source.rfind("s3://", 0) != 0 && o.source.rfind("https://", 0) != 0) {
-    return fail(Errc::InvalidArgument, "--source '{}' must be an s3:// or https:// location", o.source);
+    return fail(Errc::InvalidArgument, "--source '{}' must be an s3:// or https:// location", display_source(o.source));
   }
   std::string source = o.source;
   if (source.find('#') == std::string::npos) source += "#sha256=" + sha256;

@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "http/transport.hpp"
+#include "util/display.hpp"
 #include "util/sha256.hpp"
 
 namespace tmpdump::http {
@@ -24,23 +25,6 @@ constexpr long kBufferSize = 512 * 1024;
 void global_init_once() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-/// "scheme://host/path" of a URL: what may appear in a message.
-std::string url_for_messages(std::string_view url) {
-  auto end = url.find_first_of("?#");
-  std::string_view shown = url.substr(0, end);
-  // Drop any userinfo ("user:password@").
-  auto scheme_end = shown.find("://");
-  if (scheme_end != std::string_view::npos) {
-    auto authority_start = scheme_end + 3;
-    auto authority_end = shown.find('/', authority_start);
-    auto at = shown.substr(0, authority_end).rfind('@');
-    if (at != std::string_view::npos && at >= authority_start) {
-      return std::string(shown.substr(0, authority_start)) + std::string(shown.substr(at + 1));
-    }
-  }
-  return std::string(shown);
 }
 
 /// Replaces every occurrence of `secret` in `text` (secrets must never be shown).
@@ -164,7 +148,7 @@ class CurlTransport final : public Transport {
 
   Result<Response> perform(const Request& request, const BodyHandler& on_body) override {
     if (curl_ == nullptr) return fail(Errc::Network, "cannot initialise libcurl");
-    const std::string shown = request.method + " " + url_for_messages(request.url);
+    const std::string shown = request.method + " " + display_source(request.url);
     for (const auto& [name, value] : request.headers) {
       if (has_line_break(name) || has_line_break(value)) {
         return fail(Errc::InvalidArgument, "{}: header '{}' contains a line break", shown,

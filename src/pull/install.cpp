@@ -95,7 +95,7 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
     if (!src) return std::unexpected(src.error());  // sources name themselves in messages
     auto info = (*src)->stat();
     if (!info) return std::unexpected(info.error());
-    wanted.push_back({display_name(spec), info->size, info->etag, spec.sha256});
+    wanted.push_back({display_name(spec), info->size, info->etag, spec.sha256, query_digest(spec)});
     report.archive_bytes += info->size;
     sources.push_back(std::move(*src));
   }

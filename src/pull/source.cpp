@@ -69,4 +69,11 @@ Result<std::unique_ptr<ByteSource>> open_source(const SourceSpec& spec, const En
   return fail(Errc::InvalidArgument, "unknown source kind");
 }
 
+std::optional<std::string> query_digest(const SourceSpec& spec) {
+  if (spec.kind != SourceKind::Url) return std::nullopt;
+  const auto q = spec.location.find('?');
+  if (q == std::string::npos) return std::nullopt;
+  return sha256_hex(std::string_view(spec.location).substr(q + 1));
+}
+
 }  // namespace tmpdump::pull

@@ -17,4 +17,8 @@ namespace tmpdump::pull {
 /// `env`; URLs unsigned; files with pread.
 [[nodiscard]] Result<std::unique_ptr<ByteSource>> open_source(const SourceSpec& spec, const Env& env);
 
+/// sha256 (hex) of a URL source's query string, for the stamp; nullopt for
+/// other sources and URLs without one.
+[[nodiscard]] std::optional<std::string> query_digest(const SourceSpec& spec);
+
 }  // namespace tmpdump::pull

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "util/sha256.hpp"
+
 namespace tmpdump::pull {
 namespace {
 
@@ -43,6 +45,19 @@ TEST(DisplayNameTest, HidesPresignedQueryString) {
   EXPECT_EQ(shown.find("deadbeef"), std::string::npos);
   EXPECT_EQ(shown.find("AKID"), std::string::npos);
   EXPECT_TRUE(shown.starts_with("https://b.s3.amazonaws.com/k.zip"));
+}
+
+TEST(DisplayNameTest, StampKeepsOnlyADigestOfTheQuery) {
+  auto url = parse_source("https://host/k.zip?X-Amz-Signature=deadbeef#sha256=" + std::string(64, 'a'));
+  ASSERT_TRUE(url);
+  EXPECT_EQ(display_name(*url), "https://host/k.zip?…");
+  EXPECT_EQ(query_digest(*url), sha256_hex("X-Amz-Signature=deadbeef"));
+  EXPECT_EQ(query_digest(*parse_source("https://host/k.zip")), std::nullopt);
+  EXPECT_EQ(query_digest(*parse_source("s3://bucket/k?x")), std::nullopt);
+  auto bad_pin = parse_source("https://host/k.zip?X-Amz-Signature=deadbeef#sha256=12");
+  ASSERT_FALSE(bad_pin);
+  EXPECT_EQ(bad_pin.error().message.find("deadbeef"), std::string::npos) << bad_pin.error().message;
+  EXPECT_NE(bad_pin.error().message.find("https://host/k.zip?…"), std::string::npos) << bad_pin.error().message;
 }
 
 TEST(OpenSourceTest, RefusesHostileNetworkSettings) {

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "s3/s3.hpp"
+#include "util/display.hpp"
 #include "util/sha256.hpp"
 
 namespace tmpdump::pull {
@@ -26,8 +27,8 @@ Result<SourceSpec> parse_source(std::string_view text) {
   if (auto pos = text.rfind(kShaSuffix); pos != std::string_view::npos) {
     std::string_view digest = text.substr(pos + kShaSuffix.size());
     if (!is_sha256_hex(digest)) {
-      return fail(Errc::InvalidArgument,
-                  "'{}': the #sha256= suffix must be 64 hex digits", text.substr(0, pos));
+      return fail(Errc::InvalidArgument, "'{}': the #sha256= suffix must be 64 hex digits",
+                  display_source(text.substr(0, pos)));
     }
     spec.sha256 = lower(digest);
     text = text.substr(0, pos);
@@ -55,10 +56,7 @@ Result<SourceSpec> parse_source(std::string_view text) {
 }
 
 std::string display_name(const SourceSpec& spec) {
-  if (spec.kind != SourceKind::Url) return spec.location;
-  // A presigned URL's query string is a credential.
-  auto q = spec.location.find_first_of("?#");
-  return q == std::string::npos ? spec.location : spec.location.substr(0, q) + "?…";
+  return display_source(spec.location);
 }
 
 }  // namespace tmpdump::pull

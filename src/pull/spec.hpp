@@ -23,7 +23,8 @@ struct SourceSpec {
 /// local path, each with an optional "#sha256=<64 hex>" suffix.
 [[nodiscard]] Result<SourceSpec> parse_source(std::string_view text);
 
-/// The spec as the user can read it: never with a URL's query string.
+/// The spec as any output may show it: display_source() of its location
+/// (util/display.hpp), so never a URL's query string or userinfo.
 [[nodiscard]] std::string display_name(const SourceSpec& spec);
 
 }  // namespace tmpdump::pull

@@ -70,6 +70,9 @@ std::optional<Stamp> read_stamp(const fs::path& root) {
       sa.size = a.at("size").get<std::uint64_t>();
       sa.etag = a.at("etag").get<std::string>();
       if (a.contains("sha256") && a["sha256"].is_string()) sa.sha256 = a["sha256"].get<std::string>();
+      if (a.contains("query_sha256") && a["query_sha256"].is_string()) {
+        sa.query_sha256 = a["query_sha256"].get<std::string>();
+      }
       s.archives.push_back(std::move(sa));
     }
     for (const auto& t : j.at("top_level")) {
@@ -92,6 +95,7 @@ Result<void> write_stamp(const fs::path& root, const Stamp& s) {
   for (const auto& a : s.archives) {
     json ja{{"source", a.source}, {"size", a.size}, {"etag", a.etag}};
     ja["sha256"] = a.sha256 ? json(*a.sha256) : json(nullptr);
+    if (a.query_sha256) ja["query_sha256"] = *a.query_sha256;
     j["archives"].push_back(std::move(ja));
   }
   j["top_level"] = s.top_level;
@@ -108,7 +112,9 @@ Result<void> write_stamp(const fs::path& root, const Stamp& s) {
 }
 
 bool same_archive(const StampedArchive& stamped, const StampedArchive& now) {
-  if (stamped.source != now.source || stamped.size != now.size) return false;
+  if (stamped.source != now.source || stamped.query_sha256 != now.query_sha256 || stamped.size != now.size) {
+    return false;
+  }
   if (now.etag.empty() || stamped.etag != now.etag) return false;  // no ETag, no proof
   return !now.sha256 || stamped.sha256 == now.sha256;
 }
@@ -136,13 +142,16 @@ std::optional<LocalHit> installed_locally(std::span<const SourceSpec> specs, con
     if (stamped.source != display_name(spec)) return std::nullopt;
     if (spec.sha256) {
       // Content-addressed: the stamp's digest was checked against every byte
-      // when this archive was extracted.
+      // when this archive was extracted (so a URL's query, whose digest this
+      // half cannot compute without libcrypto, does not matter).
       if (stamped.sha256 != spec.sha256) return std::nullopt;
     } else if (spec.kind == SourceKind::File) {
       auto file = open_file_source(spec.location);
       if (!file) return std::nullopt;
       auto info = (*file)->stat();
-      if (!info || !same_archive(stamped, {stamped.source, info->size, info->etag, std::nullopt})) return std::nullopt;
+      if (!info || !same_archive(stamped, {stamped.source, info->size, info->etag, std::nullopt, std::nullopt})) {
+        return std::nullopt;
+      }
     } else {
       return std::nullopt;  // only a HEAD can prove it
     }

@@ -46,6 +46,9 @@ struct StampedArchive {
   std::uint64_t size = 0;
   std::string etag;
   std::optional<std::string> sha256;  ///< the expected digest, verified when it was extracted
+  /// sha256 of a URL's query string (pull::query_digest): tells apart URLs that
+  /// differ only there without storing the query, which may be a credential.
+  std::optional<std::string> query_sha256;
 };
 
 struct Stamp {
@@ -59,7 +62,8 @@ struct Stamp {
 [[nodiscard]] Result<void> write_stamp(const std::filesystem::path& root, const Stamp& s);
 
 /// True when `stamped` is provably the archive `now` describes: same source
-/// and size, a non-empty equal ETag, and the same digest when one is expected.
+/// (display name and query digest) and size, a non-empty equal ETag, and the
+/// same digest when one is expected.
 [[nodiscard]] bool same_archive(const StampedArchive& stamped, const StampedArchive& now);
 
 /// lstat() succeeds: the path exists, whatever it is (a dangling link too).

@@ -6,6 +6,7 @@
 
 #include "s3/detail.hpp"
 #include "s3/s3.hpp"
+#include "util/display.hpp"
 
 namespace tmpdump::s3 {
 namespace {
@@ -24,9 +25,6 @@ std::string trim_line(std::string s) {
   while (start < s.size() && (s[start] == ' ' || s[start] == '\t')) ++start;
   return s.substr(start);
 }
-
-/// "scheme://host/path" only: a container URI's query could carry a secret.
-std::string shown_url(std::string_view url) { return std::string(url.substr(0, url.find_first_of("?#"))); }
 
 Result<std::optional<Credentials>> from_environment(const Env& env) {
   auto key = non_empty(env, "AWS_ACCESS_KEY_ID");
@@ -79,7 +77,7 @@ Result<std::optional<Credentials>> from_container(const Env& env, http::Transpor
       return fail(Errc::InvalidArgument,
                   "{} '{}' is not allowed: it must be https, or http to a loopback address, 169.254.170.2, "
                   "169.254.170.23 or fd00:ec2::23",
-                  origin_var, shown_url(url));
+                  origin_var, display_source(url));
     }
   } else {
     return std::nullopt;
@@ -98,7 +96,7 @@ Result<std::optional<Credentials>> from_container(const Env& env, http::Transpor
   std::string body;
   auto collect = [&](std::span<const std::byte> bytes) -> Result<void> {
     if (body.size() + bytes.size() > kMaxCredentialsBody) {
-      return fail(Errc::Forbidden, "container credentials endpoint {}: answer larger than 64 KiB", shown_url(url));
+      return fail(Errc::Forbidden, "container credentials endpoint {}: answer larger than 64 KiB", display_source(url));
     }
     body.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     return {};
@@ -113,7 +111,7 @@ Result<std::optional<Credentials>> from_container(const Env& env, http::Transpor
   if (!response) {
     auto e = response.error();
     if (e.code == Errc::Network) {
-      e.message = fmt::format("container credentials endpoint {} ({}): {}", shown_url(url), origin_var, e.message);
+      e.message = fmt::format("container credentials endpoint {} ({}): {}", display_source(url), origin_var, e.message);
     }
     if (*token) {
       for (auto pos = e.message.find(**token); pos != std::string::npos; pos = e.message.find(**token)) {
@@ -124,13 +122,13 @@ Result<std::optional<Credentials>> from_container(const Env& env, http::Transpor
   }
   if (response->status != 200) {
     return fail(response->status == 401 || response->status == 403 ? Errc::Forbidden : Errc::Network,
-                "container credentials endpoint {} answered HTTP {}{}", shown_url(url), response->status,
+                "container credentials endpoint {} answered HTTP {}{}", display_source(url), response->status,
                 response->status == 401 || response->status == 403 ? " (authorization token rejected)" : "");
   }
   auto json = nlohmann::json::parse(body, nullptr, false);
   if (json.is_discarded() || !json.is_object()) {
     return fail(Errc::Forbidden, "container credentials endpoint {}: the answer is not a JSON object",
-                shown_url(url));
+                display_source(url));
   }
   auto field = [&](const char* name) -> std::optional<std::string> {
     auto it = json.find(name);
@@ -140,7 +138,7 @@ Result<std::optional<Credentials>> from_container(const Env& env, http::Transpor
   auto key = field("AccessKeyId");
   auto secret = field("SecretAccessKey");
   if (!key || !secret) {
-    return fail(Errc::Forbidden, "container credentials endpoint {}: the answer lacks {}", shown_url(url),
+    return fail(Errc::Forbidden, "container credentials endpoint {}: the answer lacks {}", display_source(url),
                 !key ? "AccessKeyId" : "SecretAccessKey");
   }
   Credentials c;

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <thread>
 #include <variant>
+#include <vector>
 
 #include "s3/detail.hpp"
 #include "s3/s3.hpp"
+#include "util/display.hpp"
 
 namespace tmpdump::s3 {
 namespace {
@@ -16,7 +18,7 @@ constexpr std::uint64_t kMaxObjectSize = std::uint64_t{1} << 50;
 /// What an S3 or HTTP object is and how to reach it.
 struct Target {
   std::string url;
-  std::string shown;  ///< for messages: s3://b/k or the URL without its query
+  std::string shown;  ///< for messages: s3://b/k or display_source() of the URL
   std::optional<Location> location;  ///< set for S3 objects
   std::optional<Credentials> credentials;
   std::string region;
@@ -27,15 +29,38 @@ struct Retry {
   std::string reason;
 };
 
-std::string url_without_query(std::string_view url) {
-  std::string shown(url.substr(0, url.find_first_of("?#")));
-  auto scheme_end = shown.find("://");
-  if (scheme_end != std::string::npos) {
-    auto start = scheme_end + 3;
-    auto at = shown.substr(0, shown.find('/', start)).rfind('@');
-    if (at != std::string::npos && at >= start) shown.erase(start, at + 1 - start);
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/// The values of a query string's parameters, as sent and percent-decoded.
+std::vector<std::string> query_values(std::string_view query) {
+  std::vector<std::string> out;
+  query = query.substr(0, query.find('#'));
+  while (!query.empty()) {
+    const std::string_view pair = query.substr(0, query.find('&'));
+    query.remove_prefix(std::min(query.size(), pair.size() + 1));
+    const auto eq = pair.find('=');
+    if (eq == std::string_view::npos) continue;
+    const std::string_view raw = pair.substr(eq + 1);
+    out.emplace_back(raw);
+    std::string decoded;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      const int hi = raw[i] == '%' && i + 2 < raw.size() ? hex_digit(raw[i + 1]) : -1;
+      const int lo = hi >= 0 ? hex_digit(raw[i + 2]) : -1;
+      if (lo >= 0) {
+        decoded += static_cast<char>(hi * 16 + lo);
+        i += 2;
+      } else {
+        decoded += raw[i] == '+' ? ' ' : raw[i];
+      }
+    }
+    if (decoded != raw) out.push_back(std::move(decoded));
   }
-  return shown;
+  return out;
 }
 
 /// The ETag as sent back in If-Match; empty when missing or not plain text.
@@ -416,7 +441,15 @@ class HttpSource final : public ByteSource {
       redact(target_.credentials->secret_access_key);
       redact(target_.credentials->session_token);
     }
-    if (auto q = target_.url.find('?'); q != std::string::npos) redact(std::string_view(target_.url).substr(q + 1));
+    if (auto q = target_.url.find('?'); q != std::string::npos) {
+      const std::string_view query = std::string_view(target_.url).substr(q + 1);
+      redact(query);
+      // A server may echo one parameter (the signature, the credential, the
+      // session token), percent-encoded or not.
+      for (const auto& value : query_values(query)) {
+        if (value.size() >= 8) redact(value);
+      }
+    }
     return result;
   }
 
@@ -445,7 +478,7 @@ std::unique_ptr<ByteSource> make_s3_source(Location location, ClientConfig confi
 std::unique_ptr<ByteSource> make_url_source(std::string url, std::unique_ptr<http::Transport> transport,
                                             RetryPolicy retry) {
   Target target;
-  target.shown = url_without_query(url);
+  target.shown = display_source(url);
   target.url = std::move(url);
   return std::make_unique<HttpSource>(std::move(target), std::move(transport), std::move(retry));
 }

@@ -435,7 +435,23 @@ TEST(S3SourceTest, NoErrorMessageContainsSecrets) {
 
 TEST(UrlSourceTest, DescribeDropsQueryString) {
   auto f = url_fixture({}, "https://b.s3.amazonaws.com/k.zip?X-Amz-Signature=abcdef&X-Amz-Credential=AKID");
-  EXPECT_EQ(f->source->describe(), "https://b.s3.amazonaws.com/k.zip");
+  EXPECT_EQ(f->source->describe(), "https://b.s3.amazonaws.com/k.zip?…");
+}
+
+TEST(UrlSourceTest, AServerEchoingAQueryParameterDoesNotPutItInTheError) {
+  const std::string credential = "AKIDEXAMPLE/20260101/us-east-1/s3/aws4_request";
+  Step denied = error_answer(403);
+  denied.body = "<Error><Code>AccessDenied</Code><Message>signature 0f1e2d3c4b5a6978 for " + credential +
+                " is not valid</Message></Error>";
+  auto f = url_fixture({denied, denied},
+                       "https://h/k.zip?X-Amz-Credential=AKIDEXAMPLE%2F20260101%2Fus-east-1%2Fs3%2Faws4_request"
+                       "&X-Amz-Signature=0f1e2d3c4b5a6978");
+  auto info = f->source->stat();
+  ASSERT_FALSE(info);
+  EXPECT_EQ(info.error().code, Errc::Forbidden);
+  EXPECT_EQ(info.error().message.find("0f1e2d3c4b5a6978"), std::string::npos) << info.error().message;
+  EXPECT_EQ(info.error().message.find("AKIDEXAMPLE"), std::string::npos) << info.error().message;
+  EXPECT_NE(info.error().message.find("https://h/k.zip?…"), std::string::npos) << info.error().message;
 }
 
 TEST(UrlSourceTest, StatFallsBackToFirstByteWhenHeadIsForbidden) {
