@@ -927,6 +927,18 @@ Result<void> check_union(std::span<const ArchiveInput> archives) {
   return {};
 }
 
+Result<void> check_symlinks(std::span<const SymlinkTarget> links) {
+  std::vector<PendingLink> pending;
+  pending.reserve(links.size());
+  for (const auto& l : links) pending.push_back(PendingLink{l.name, l.target, 0, l.label});
+  std::unordered_map<std::string, const PendingLink*> by_name;
+  for (const auto& l : pending) by_name.emplace(l.name, &l);
+  for (const auto& l : pending) {
+    if (auto r = check_link(l, by_name); !r) return r;
+  }
+  return {};
+}
+
 Result<ExtractStats> extract(std::span<const ArchiveInput> archives, const std::filesystem::path& dest,
                              const ExtractOptions& options) {
   for (const auto& a : archives) {
