@@ -27,9 +27,9 @@ using Clock = std::chrono::steady_clock;
 
 /// One way a subcommand reads a local file; "{}" stands for the path under test.
 struct Use {
-  std::string command;                ///< the subcommand, as its messages name it
-  std::vector<std::string> argv;      ///< after `tmpdump`
-  bool directory_is_fine = false;     ///< --add takes a directory
+  std::string command;             ///< the subcommand, as its messages name it
+  std::vector<std::string> argv;   ///< after `tmpdump`
+  bool directory_is_fine = false;  ///< --add takes a directory
 };
 
 std::vector<Use> uses() {
@@ -84,9 +84,11 @@ class InputsTest : public ::testing::Test {
       argv.push_back(a);
     }
     const auto t0 = Clock::now();
-    // No credentials are needed to refuse a path; none are looked up on the way.
-    auto r = run(argv, {.env = {{"AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"}, {"AWS_SECRET_ACCESS_KEY", "secret"},
-                                {"AWS_REGION", "us-east-1"}, {"AWS_ENDPOINT_URL", "http://127.0.0.1:9"}},
+    // Placeholder credentials and a dead loopback endpoint: refusing a path needs no network.
+    auto r = run(argv, {.env = {{"AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"},
+                                {"AWS_SECRET_ACCESS_KEY", "secret"},
+                                {"AWS_REGION", "us-east-1"},
+                                {"AWS_ENDPOINT_URL", "http://127.0.0.1:9"}},
                         .cwd = work_.path(),
                         .timeout = std::chrono::seconds(20)});
     *seconds = std::chrono::duration<double>(Clock::now() - t0).count();

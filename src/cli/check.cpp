@@ -352,8 +352,7 @@ Runner setup_check(CLI::App& sub) {
       "ARCHIVE is a path, s3://bucket/key or an https:// URL, as for pull. The archive is\n"
       "unpacked into a temporary directory under $TMPDIR, which is removed afterwards.");
   sub.add_option("ARCHIVE", o->archive, "The tmpdump archive")->required();
-  sub.add_option("--app", o->apps, "The function's executable or handler .so, checked against the archive too")
-;
+  sub.add_option("--app", o->apps, "The function's executable or handler .so, checked against the archive too");
   sub.add_option("--target", o->target, "Lambda runtime: al2023 (glibc 2.34) or al2 (glibc 2.26)")
       ->check(CLI::IsMember({"al2023", "al2"}))
       ->capture_default_str();
