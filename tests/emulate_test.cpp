@@ -176,6 +176,23 @@ TEST(Emulate, StreamThatBreaksOffEndsWithATruncatedResponseError) {
   EXPECT_TRUE(contains(reply.body, R"("errorType":"Runtime.TruncatedResponse")")) << reply.body;
 }
 
+TEST(Emulate, ErrorOverTheLimitIsReportedAsResponseSizeTooLarge) {
+  PlayedRuntime rt;
+  auto reply = rt.invoke_and_answer("{}", [&](const std::string& id, runtime::http::Socket& sock) {
+    // The head and the start of a 7 MiB error: the emulator judges it by its Content-Length.
+    ASSERT_TRUE(sock.send_all({"POST /2018-06-01/runtime/invocation/" + id +
+                                   "/error HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                   "Lambda-Runtime-Function-Error-Type: Render.Failed\r\n"
+                                   "Content-Length: 7340032\r\n\r\n",
+                               R"({"errorMessage":"eeee)"}));
+    EXPECT_EQ(PlayedRuntime::status(sock), 413);
+  });
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.headers.get("X-Amz-Function-Error"), "Unhandled");
+  EXPECT_EQ(reply.body, R"({"errorMessage":"Response payload size (7340032 bytes) exceeded maximum allowed payload )"
+                        R"(size (6291556 bytes).","errorType":"Function.ResponseSizeTooLarge","stackTrace":[]})");
+}
+
 TEST(Emulate, StreamWithoutErrorTrailersIsASuccess) {
   PlayedRuntime rt;
   auto reply = rt.invoke_and_answer("{}", [&](const std::string& id, runtime::http::Socket& sock) {

@@ -3,6 +3,7 @@
 // the entry, and leave nothing anywhere: not outside the root, not inside it.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 
@@ -174,6 +175,29 @@ TEST_F(HostileTest, NotAZipAndTruncatedAreCorrupt) {
     report_outcome("hostile archive", key, r);
     EXPECT_EQ(r.exit_code, 5) << r.all();
     EXPECT_FALSE(has_staging_debris(work / "root"));
+  }
+}
+
+TEST_F(HostileTest, PruneRefusesWhatPullRefusesAndLeavesTheFileAlone) {
+  for (const auto& c : cases()) {
+    // prune copies entry data as it is stored, without decoding it: a CRC or a
+    // size that only decoding shows is pull's to catch (docs/cli.md, prune).
+    if (c.name == "crc" || c.name == "bomb") continue;
+    SCOPED_TRACE(c.name);
+    TempDir work;
+    const std::string original = read_file(*corpus_ / "upload" / (c.name + ".zip"));
+    write_file(work / "in.zip", original);
+    // Patterns that match every entry: nothing in a hostile archive may pass for prunable.
+    auto r = run({tmpdump_binary().string(), "prune", "in.zip", "--pattern", "*"},
+                 {.cwd = work.path(), .timeout = std::chrono::seconds(60)});
+    report_outcome("hostile archive", "prune " + c.name, r);
+    EXPECT_EQ(r.exit_code, c.exit_code) << r.all();
+    EXPECT_NE(r.err.find(c.must_mention), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(read_file(work / "in.zip"), original);
+    std::vector<std::string> left;
+    for (const auto& e : fs::directory_iterator(work.path())) left.push_back(e.path().filename().string());
+    EXPECT_EQ(left, std::vector<std::string>{"in.zip"});
   }
 }
 

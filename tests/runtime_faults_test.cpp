@@ -98,6 +98,27 @@ TEST_P(RuntimeFaults, TransientFaultOnNextIsRetriedAndTheInvocationAnswered) {
              fmt::format("retried; invocation answered after {:.1f} s", served), r, api.endpoint());
 }
 
+TEST(RuntimeErrorsOverTheLimit, ErrorOverSixMegabytesIsPostedAsResponseSizeTooLarge) {
+  FlakyRuntimeApi api;
+  api.push(NextFault::None, "r1", R"("overflow")");
+  api.push(NextFault::None, "r2", R"({"n":2})");
+  Handler handler(api);
+  ASSERT_TRUE(api.wait_for_posts(2, 20s)) << "the runtime did not answer both invocations";
+  const auto posts = api.posts();
+  EXPECT_EQ(posts[0].path, "/2018-06-01/runtime/invocation/r1/error");
+  EXPECT_EQ(posts[0].error_type, "Function.ResponseSizeTooLarge");
+  // Lambda's shape, with the size of the error the handler raised: its 7 MiB
+  // message in {"errorMessage":"...","errorType":"std::runtime_error","stackTrace":[]}.
+  const std::size_t raised = (7u << 20) + 68;
+  EXPECT_EQ(posts[0].body, R"({"errorMessage":"Response payload size ()" + std::to_string(raised) +
+                               R"( bytes) exceeded maximum allowed payload size (6291556 bytes).",)"
+                               R"("errorType":"Function.ResponseSizeTooLarge","stackTrace":[]})");
+  // The loop goes on.
+  EXPECT_EQ(posts[1].path, "/2018-06-01/runtime/invocation/r2/response");
+  api.stop();
+  handler.wait();
+}
+
 INSTANTIATE_TEST_SUITE_P(Next, RuntimeFaults,
                          ::testing::Values(NextFault::Status500, NextFault::Status429, NextFault::MalformedHead,
                                            NextFault::BadLength, NextFault::CloseBeforeHead, NextFault::CloseMidBody),

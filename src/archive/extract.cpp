@@ -27,6 +27,9 @@ using detail::printable;
 
 constexpr std::size_t kWriteBuffer = 1 << 20;
 constexpr int kMaxSymlinkHops = 40;
+// How far past its declared size an entry is decoded (not written) to tell a
+// lying size from corrupted data.
+constexpr std::uint64_t kOvershootProbe = 1 << 20;
 // Buffered out-of-order bytes waiting to be hashed (only with expected_sha256).
 constexpr std::uint64_t kHashWindow = 16ull << 20;
 
@@ -257,18 +260,25 @@ class EntryOutput final : public detail::OutputBuffer {
   }
 
   std::span<std::byte> space() override {
+    const std::size_t room = buffer_.size() - fill_;
+    if (produced_ > entry_->uncompressed_size) return std::span(buffer_).subspan(fill_, room);  // dropped in commit
     // One byte past the declared size is enough to catch a lying entry before it is written.
     const std::uint64_t allowed = entry_->uncompressed_size - std::min(produced_, entry_->uncompressed_size) + 1;
-    const std::size_t room = buffer_.size() - fill_;
     return std::span(buffer_).subspan(fill_, static_cast<std::size_t>(std::min<std::uint64_t>(room, allowed)));
   }
 
   Result<void> commit(std::size_t n) override {
     produced_ += n;
-    if (produced_ > entry_->uncompressed_size)
-      return fail(Errc::Unsafe, "{}: decodes to more data than the declared size of {} bytes", label_,
-                  entry_->uncompressed_size);
     crc_ = detail::crc32(crc_, std::span<const std::byte>(buffer_).subspan(fill_, n));
+    if (produced_ > entry_->uncompressed_size) {
+      // A lying size, or corrupted data: nothing past the declared size is
+      // written, but decoding goes on a little so finish_entry can tell them
+      // apart (docs/pull.md: an intact stream longer than declared is Unsafe).
+      if (produced_ - entry_->uncompressed_size > kOvershootProbe)
+        return fail(Errc::Unsafe, "{}: decodes to more data than the declared size of {} bytes", label_,
+                    entry_->uncompressed_size);
+      return {};
+    }
     fill_ += n;
     if (fill_ == buffer_.size()) return flush();
     return {};
@@ -670,9 +680,11 @@ class Worker {
       auto ended = decoder_->finish(output_);
       if (!ended) return std::unexpected(labelled(ended.error()));
       if (!*ended) return fail(Errc::Corrupt, "{}: compressed data ends before the end of its stream", label);
-      if (output_.produced() != e.uncompressed_size)
-        return fail(Errc::Corrupt, "{}: decodes to {} bytes, declared {}", label, output_.produced(),
-                    e.uncompressed_size);
+      if (output_.produced() != e.uncompressed_size) {
+        const bool lying = output_.produced() > e.uncompressed_size && output_.crc() == e.crc32;
+        return fail(lying ? Errc::Unsafe : Errc::Corrupt, "{}: decodes to {} bytes, declared {}{}", label,
+                    output_.produced(), e.uncompressed_size, lying ? " (with a matching CRC-32: a lying size)" : "");
+      }
       if (output_.crc() != e.crc32)
         return fail(Errc::Corrupt, "{}: CRC-32 mismatch (stored {:08x}, computed {:08x})", label, e.crc32,
                     output_.crc());
@@ -960,6 +972,18 @@ Result<void> check_union(std::span<const ArchiveInput> archives) {
                     it->second.type == EntryType::Symlink ? "a symlink (would write through symlink)" : "a file");
       }
     }
+  }
+  return {};
+}
+
+Result<void> check_symlinks(std::span<const SymlinkTarget> links) {
+  std::vector<PendingLink> pending;
+  pending.reserve(links.size());
+  for (const auto& l : links) pending.push_back(PendingLink{l.name, l.target, 0, l.label});
+  std::unordered_map<std::string, const PendingLink*> by_name;
+  for (const auto& l : pending) by_name.emplace(l.name, &l);
+  for (const auto& l : pending) {
+    if (auto r = check_link(l, by_name); !r) return r;
   }
   return {};
 }

@@ -54,6 +54,19 @@ struct ExtractStats {
 /// archives' entries.
 [[nodiscard]] Result<void> check_union(std::span<const ArchiveInput> archives);
 
+/// A symlink entry and its target (the entry's data), for check_symlinks().
+struct SymlinkTarget {
+  std::string name;    ///< the entry's normalised path
+  std::string target;  ///< what it points at
+  std::string label;   ///< how messages name the entry
+};
+
+/// Resolves every target through the other symlinks, the way extract() does
+/// before it creates any: Unsafe, naming the entry, when a target is empty,
+/// holds a NUL, is absolute, or leaves the root directly or through another
+/// symlink.
+[[nodiscard]] Result<void> check_symlinks(std::span<const SymlinkTarget> links);
+
 /// Extracts every entry of every archive into `dest`, which must exist and be
 /// empty (a fresh staging directory). Entries are fetched as contiguous byte
 /// ranges, several at once, and decoded as they arrive; nothing is held whole

@@ -240,6 +240,31 @@ TEST_F(ExtractTest, RejectsEntriesDecodingPastTheirDeclaredSize) {
   EXPECT_LE(fs::file_size(dest() / "bomb"), 1000u);
 }
 
+TEST_F(ExtractTest, TellsALyingSizeFromCorruptedDataThatDecodesPastIt) {
+  {
+    // An intact stream, with the CRC-32 of all it decodes to: the size lies.
+    ZipWriter w;
+    auto e = *ZipWriter::make_raw("lying", compressible(5000));
+    e.uncompressed_size = 1000;
+    ASSERT_TRUE(w.add_raw(e).has_value());
+    expect_rejected(finish(w), Errc::Unsafe, "lying size");
+    EXPECT_LE(fs::file_size(dest() / "lying"), 1000u);
+  }
+  {
+    // The same, but the bytes are not those the CRC-32 was taken of: what a
+    // corrupted byte does to a stream. Nothing past the declared size is written either.
+    fs::remove_all(dest());
+    fs::create_directories(dest());
+    ZipWriter w;
+    auto e = *ZipWriter::make_raw("broken", compressible(5000));
+    e.uncompressed_size = 1000;
+    e.crc32 ^= 1;
+    ASSERT_TRUE(w.add_raw(e).has_value());
+    expect_rejected(finish(w), Errc::Corrupt, "broken");
+    EXPECT_LE(fs::file_size(dest() / "broken"), 1000u);
+  }
+}
+
 TEST_F(ExtractTest, RejectsCrcMismatchAndShortData) {
   {
     ZipWriter w;

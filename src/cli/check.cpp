@@ -7,6 +7,7 @@
 // promises, and the unpacked tree fits in /tmp.
 #include <elf.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include "cli/commands.hpp"
 #include "elf/elf.hpp"
 #include "pull/source.hpp"
+#include "util/file_source.hpp"
 
 namespace tmpdump::cli {
 
@@ -284,6 +286,11 @@ struct ScratchDir {
 
 int run_check(const CheckOptions& o) {
   const Target target = o.target == "al2" ? Target{"provided.al2", {2, 26, 0}} : Target{"provided.al2023", {2, 34, 0}};
+  for (const auto& app : o.apps) {
+    auto opened = open_input_file(app);
+    if (!opened) return report_error("check", with_context(opened.error(), "--app"));
+    ::close(*opened);
+  }
   auto spec = pull::parse_source(o.archive);
   if (!spec) return report_error("check", spec.error());
   const std::string shown = display_name(*spec);
@@ -346,8 +353,7 @@ Runner setup_check(CLI::App& sub) {
       "ARCHIVE is a path, s3://bucket/key or an https:// URL, as for pull. The archive is\n"
       "unpacked into a temporary directory under $TMPDIR, which is removed afterwards.");
   sub.add_option("ARCHIVE", o->archive, "The tmpdump archive")->required();
-  sub.add_option("--app", o->apps, "The function's executable or handler .so, checked against the archive too")
-      ->check(CLI::ExistingFile);
+  sub.add_option("--app", o->apps, "The function's executable or handler .so, checked against the archive too");
   sub.add_option("--target", o->target, "Lambda runtime: al2023 (glibc 2.34) or al2 (glibc 2.26)")
       ->check(CLI::IsMember({"al2023", "al2"}))
       ->capture_default_str();

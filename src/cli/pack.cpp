@@ -146,7 +146,7 @@ Runner setup_pack(CLI::App& sub) {
       "relative symlink for each other name they were loaded by. The archive is reproducible: entries\n"
       "sorted, times fixed (SOURCE_DATE_EPOCH, else 1980-01-01), modes 0644/0755. Its last entry is\n"
       ".tmpdump/manifest.json (docs/formats.md).");
-  sub.add_option("TRACE", o->trace, "Trace file from `tmpdump trace -o`")->check(CLI::ExistingFile);
+  sub.add_option("TRACE", o->trace, "Trace file from `tmpdump trace -o`");
   sub.add_option("-o,--output", o->output, "Archive to write (replaced atomically)")->required();
   auto* closure = sub.add_option("--closure", o->closure,
                                  "Add the missing DT_NEEDED dependencies of the archive's libraries and of FILEs")

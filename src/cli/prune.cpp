@@ -53,7 +53,7 @@ Runner setup_prune(CLI::App& sub) {
       "org/bytedeco/**/*.so.*, org/bytedeco/**/*.a, *.xml, *.h, *.hpp under org/bytedeco/. A pattern\n"
       "without '/' matches an entry's last name part at any depth; ** matches any number of directories.\n"
       "Kept entries are copied byte for byte; the file is replaced atomically.");
-  sub.add_option("FILE", o->file, "Jar or zip to prune in place")->required()->check(CLI::ExistingFile);
+  sub.add_option("FILE", o->file, "Jar or zip to prune in place")->required();
   sub.add_option("--pattern", o->patterns, "Entry names to remove (replaces the defaults)");
   sub.add_flag("-n,--dry-run", o->dry_run, "List what would be removed; change nothing");
   sub.add_flag("-v,--verbose", o->verbose, "List the removed entries");

@@ -1,4 +1,6 @@
 // tmpdump push FILE s3://bucket/key | tmpdump push FILE --bucket B --name N
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -11,6 +13,7 @@
 #include "cli/progress.hpp"
 #include "s3/upload.hpp"
 #include "util/env.hpp"
+#include "util/file_source.hpp"
 
 namespace tmpdump::cli {
 
@@ -45,6 +48,10 @@ int run_push(const PushOptions& o) {
   if (o.part_size_mb < 5 || o.part_size_mb > 5120) {
     return report_error("push", {Errc::InvalidArgument, "--part-size-mb must be 5-5120 (S3's limits)"});
   }
+
+  auto opened = open_input_file(o.file);
+  if (!opened) return report_error("push", opened.error());
+  ::close(*opened);
 
   auto transport = http::make_curl_transport();
   auto config = s3::config_from_env(process_env(), *transport);

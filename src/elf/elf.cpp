@@ -370,7 +370,8 @@ Result<Info> parse(std::span<const std::byte> image) {
 }
 
 Result<Info> read_file(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Non-blocking: a FIFO must be refused below, not waited on.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return std::unexpected(sys_error(errno, path.string()));
   struct stat st{};
   if (::fstat(fd, &st) != 0) {

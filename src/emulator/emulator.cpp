@@ -442,10 +442,30 @@ void Emulator::State::handle_invocation_post(Exchange& ex, std::string_view id, 
     inv->phase = Invocation::Phase::Done;
     cv.notify_all();
   };
-  if (what == "error") {
+  // A buffered response or error body over the limit is answered alike, as
+  // Lambda does: Function.ResponseSizeTooLarge instead of the payload.
+  auto read_limited = [&]() -> std::optional<std::string> {
+    auto framing = http::body_framing(h, std::numeric_limits<std::size_t>::max());
+    if (framing && !framing->chunked && framing->length > kMaxRequest) {
+      const std::string msg = runtime::response_too_large_message(framing->length);
+      finish(true, runtime::error_json("Function.ResponseSizeTooLarge", msg), "application/json");
+      ex.close_after();  // the body is not read
+      ex.respond(413, "Content-Type: application/json\r\n", runtime::error_json("RequestEntityTooLarge", msg));
+      return std::nullopt;
+    }
     auto body = ex.read_all(kMaxRequest);
+    if (!body) {
+      finish(true, runtime::error_json("Function.ResponseSizeTooLarge", "the response is malformed or larger than "
+                                       "6291556 bytes"), "application/json");
+      ex.respond(413, "Content-Type: application/json\r\n", runtime::error_json("RequestEntityTooLarge", "too large"));
+    }
+    return body;
+  };
+  if (what == "error") {
+    auto body = read_limited();
+    if (!body) return;
     std::string type(h.get("Lambda-Runtime-Function-Error-Type").value_or("Unhandled"));
-    finish(true, body && !body->empty() ? *body : runtime::error_json(type, ""), "application/json");
+    finish(true, !body->empty() ? *body : runtime::error_json(type, ""), "application/json");
     ex.respond(202, "Content-Type: application/json\r\n", "{\"status\":\"OK\"}");
     return;
   }
@@ -477,22 +497,8 @@ void Emulator::State::handle_invocation_post(Exchange& ex, std::string_view id, 
     ex.respond(202, "Content-Type: application/json\r\n", "{\"status\":\"OK\"}");
     return;
   }
-  auto framing = http::body_framing(h, std::numeric_limits<std::size_t>::max());
-  if (framing && !framing->chunked && framing->length > kMaxRequest) {
-    const std::string msg = fmt::format("Response payload size ({} bytes) exceeded maximum allowed payload size "
-                                        "(6291556 bytes).", framing->length);
-    finish(true, runtime::error_json("Function.ResponseSizeTooLarge", msg), "application/json");
-    ex.close_after();  // the body is not read
-    ex.respond(413, "Content-Type: application/json\r\n", runtime::error_json("RequestEntityTooLarge", msg));
-    return;
-  }
-  auto body = ex.read_all(kMaxRequest);
-  if (!body) {
-    finish(true, runtime::error_json("Function.ResponseSizeTooLarge", "the response is malformed or larger than "
-                                     "6291556 bytes"), "application/json");
-    ex.respond(413, "Content-Type: application/json\r\n", runtime::error_json("RequestEntityTooLarge", "too large"));
-    return;
-  }
+  auto body = read_limited();
+  if (!body) return;
   finish(false, std::move(*body), content_type);
   ex.respond(202, "Content-Type: application/json\r\n", "{\"status\":\"OK\"}");
 }

@@ -1,11 +1,14 @@
 #include "pack/closure.hpp"
 
 #include <glob.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <deque>
 #include <fstream>
 #include <set>
+
+#include "util/file_source.hpp"
 
 namespace tmpdump::pack {
 
@@ -136,8 +139,9 @@ Result<std::vector<std::string>> add_closure(std::map<std::string, PlannedEntry>
     if (e.type == archive::EntryType::File) work.push_back({e.source, path});
   }
   for (const auto& root : o.closure_roots) {
-    std::error_code ec;
-    if (!fs::is_regular_file(root, ec)) return fail(Errc::NotFound, "--closure {}: no such file", root.string());
+    auto fd = open_input_file(root);
+    if (!fd) return std::unexpected(with_context(fd.error(), "--closure"));
+    ::close(*fd);
     work.push_back({root, root.string()});
   }
   std::vector<std::string> added;

@@ -1,6 +1,9 @@
 // What goes where in a packed archive: the trace file's libraries and their
 // requested names, --add trees, --variant trees, the closure, --exclude.
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <fstream>
 #include <map>
 #include <set>
@@ -11,6 +14,7 @@
 #include "pack/closure.hpp"
 #include "pack/glob.hpp"
 #include "pack/pack.hpp"
+#include "util/file_source.hpp"
 
 namespace tmpdump::pack {
 
@@ -67,15 +71,22 @@ Result<Trace> parse_trace(std::string_view json, std::string_view name) {
 }
 
 Result<Trace> read_trace(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::error_code ec;
-    if (!fs::exists(path, ec)) return fail(Errc::NotFound, "trace file {} does not exist", path.string());
-    return fail(Errc::Io, "cannot read trace file {}", path.string());
+  auto fd = open_input_file(path);
+  if (!fd) return std::unexpected(fd.error());
+  std::string text;
+  char buffer[64 << 10];
+  for (;;) {
+    const ssize_t n = ::read(*fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::close(*fd);
+      if (n < 0) return std::unexpected(sys_error(err, "reading " + path.string()));
+      break;
+    }
+    text.append(buffer, static_cast<std::size_t>(n));
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_trace(ss.str(), path.string());
+  return parse_trace(text, path.string());
 }
 
 bool is_glibc_family(std::string_view n) noexcept {
@@ -196,7 +207,9 @@ std::optional<std::string> inside(const std::string& link_dir, const std::string
 /// symlinks; others are replaced by what they point at.
 Result<void> add_tree(Layout& layout, const fs::path& dir, const std::string& prefix) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return fail(Errc::NotFound, "{} is not a directory", dir.string());
+  const auto dir_status = fs::status(dir, ec);
+  if (!fs::exists(dir_status)) return fail(Errc::NotFound, "{}: No such file or directory", dir.string());
+  if (!fs::is_directory(dir_status)) return fail(Errc::InvalidArgument, "{}: not a directory", dir.string());
   if (!prefix.empty()) layout.add_directory(prefix);
   std::vector<fs::path> found;
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
@@ -224,6 +237,10 @@ Result<void> add_tree(Layout& layout, const fs::path& dir, const std::string& pr
       if (fs::is_directory(real)) {
         return fail(Errc::Unsupported, "{} is a symlink to the directory {} outside the tree; add that tree itself",
                     p.string(), real.string());
+      }
+      if (!fs::is_regular_file(real, ec)) {
+        return fail(Errc::Unsupported, "{} is a symlink to {}, which is not a regular file", p.string(),
+                    real.string());
       }
       if (auto r = layout.add_file(path, real, file_mode(real)); !r) return r;
     } else if (fs::is_directory(st)) {

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <map>
 
+#include "archive/extract.hpp"
+#include "archive/read_entry.hpp"
 #include "archive/zip.hpp"
 #include "archive/zip_writer.hpp"
 #include "pack/glob.hpp"
@@ -85,6 +87,23 @@ Result<std::string> pread_exact(int fd, std::uint64_t offset, std::size_t size, 
   return out;
 }
 
+/// The checks pull makes before it writes anything, beyond the central
+/// directory's own: one path twice, a path through a symlink or a file, and
+/// symlink targets that leave the root. Entry data is not decoded: prune
+/// copies it as it is stored.
+Result<void> refuse_what_pull_refuses(ByteSource& source, const archive::CentralDirectory& cd) {
+  const archive::ArchiveInput input{&source, &cd, std::nullopt};
+  if (auto r = archive::check_union(std::span(&input, 1)); !r) return r;
+  std::vector<archive::SymlinkTarget> links;
+  for (const auto& e : cd.entries) {
+    if (e.type != archive::EntryType::Symlink) continue;
+    auto target = archive::read_entry(source, cd, e, archive::Limits{}.max_symlink_target_bytes);
+    if (!target) return std::unexpected(target.error());
+    links.push_back({e.name, std::move(*target), fmt::format("{}: entry \"{}\"", source.describe(), e.name)});
+  }
+  return archive::check_symlinks(links);
+}
+
 }  // namespace
 
 Result<PruneReport> prune(const fs::path& archive_path, const PruneOptions& o) {
@@ -95,6 +114,7 @@ Result<PruneReport> prune(const fs::path& archive_path, const PruneOptions& o) {
   if (!info) return std::unexpected(info.error());
   auto cd = archive::read_central_directory(**source, *info);
   if (!cd) return std::unexpected(with_context(cd.error(), shown));
+  if (auto r = refuse_what_pull_refuses(**source, *cd); !r) return std::unexpected(with_context(r.error(), shown));
 
   PruneReport report;
   report.bytes_before = info->size;
@@ -115,8 +135,9 @@ Result<PruneReport> prune(const fs::path& archive_path, const PruneOptions& o) {
     return report;
   }
 
-  const int in = ::open(archive_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) return std::unexpected(sys_error(errno, "opening " + shown));
+  auto opened = open_input_file(archive_path);
+  if (!opened) return std::unexpected(opened.error());
+  const int in = *opened;
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }

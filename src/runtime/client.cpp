@@ -54,6 +54,11 @@ std::optional<Invocation> parse_invocation(const http::Headers& headers, std::st
   return inv;
 }
 
+std::string response_too_large_message(std::size_t bytes) {
+  return "Response payload size (" + std::to_string(bytes) + " bytes) exceeded maximum allowed payload size (" +
+         std::to_string(kMaxBufferedResponse) + " bytes).";
+}
+
 std::string error_json(std::string_view error_type, std::string_view error_message) {
   return "{\"errorMessage\":" + http::json_quote(error_message) + ",\"errorType\":" + http::json_quote(error_type) +
          ",\"stackTrace\":[]}";
@@ -169,9 +174,14 @@ int Client::respond(const std::string& request_id, std::string_view payload, std
 }
 
 int Client::fail(const std::string& request_id, std::string_view error_type, std::string_view error_message) {
+  std::string body = error_json(error_type, error_message);
+  if (body.size() > kMaxBufferedResponse) {
+    error_type = "Function.ResponseSizeTooLarge";
+    body = error_json(error_type, response_too_large_message(body.size()));
+  }
   std::string extra = "Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: " +
                       header_safe(error_type) + "\r\n";
-  return exchange("POST", "/invocation/" + request_id + "/error", extra, error_json(error_type, error_message));
+  return exchange("POST", "/invocation/" + request_id + "/error", extra, body);
 }
 
 int Client::init_error(std::string_view error_type, std::string_view error_message) {

@@ -19,6 +19,10 @@ inline constexpr std::size_t kMaxBufferedResponse = 6291556;
 [[nodiscard]] std::optional<Invocation> parse_invocation(const http::Headers& headers, std::string payload,
                                                          std::string* why = nullptr);
 
+/// Lambda's errorMessage for a response or error body of `bytes` bytes over
+/// kMaxBufferedResponse (errorType Function.ResponseSizeTooLarge).
+[[nodiscard]] std::string response_too_large_message(std::size_t bytes);
+
 /// {"errorMessage": ..., "errorType": ..., "stackTrace": []}
 [[nodiscard]] std::string error_json(std::string_view error_type, std::string_view error_message);
 
@@ -49,7 +53,9 @@ class Client {
   [[nodiscard]] std::optional<Invocation> next(std::string* why);
   /// POST /runtime/invocation/{id}/response (buffered). Returns the HTTP status (0: no answer).
   int respond(const std::string& request_id, std::string_view payload, std::string_view content_type);
-  /// POST /runtime/invocation/{id}/error.
+  /// POST /runtime/invocation/{id}/error. An error whose body would be over
+  /// kMaxBufferedResponse is posted as Function.ResponseSizeTooLarge instead,
+  /// as Lambda reports it.
   int fail(const std::string& request_id, std::string_view error_type, std::string_view error_message);
   /// POST /runtime/init/error.
   int init_error(std::string_view error_type, std::string_view error_message);

@@ -123,8 +123,7 @@ void Exchange::finish(const Response& fallback) {
   }
   if (r.payload().size() > kMaxBufferedResponse) {
     client_.fail(invocation_.request_id, "Function.ResponseSizeTooLarge",
-                 "Response payload size (" + std::to_string(r.payload().size()) +
-                     " bytes) exceeded maximum allowed payload size (6291556 bytes).");
+                 response_too_large_message(r.payload().size()));
     return;
   }
   const int status = client_.respond(invocation_.request_id, r.payload(), r.type());

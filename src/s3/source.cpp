@@ -209,6 +209,14 @@ class HttpSource final : public ByteSource {
                                  message.empty() ? "" : ": ", message)};
       }
     }
+    if (status == 416 && size_) {
+      // Every range asked for lies within the size stat() saw: the object
+      // shrank, on a server that ignored If-Match (S3 answers 412 instead).
+      auto range = r.header("content-range");
+      auto now = range ? detail::parse_unsatisfied_range(*range) : std::nullopt;
+      return Error{Errc::Corrupt, fmt::format("{}: the object changed during download (HTTP 416: it had {} bytes{})",
+                                              shown, *size_, now ? fmt::format(", now {}", *now) : std::string())};
+    }
     if (status == 416) {
       return Error{Errc::InvalidArgument,
                    fmt::format("{}: the requested range lies beyond the end of the object (HTTP 416)", shown)};

@@ -15,6 +15,7 @@
 #include <variant>
 
 #include "s3/detail.hpp"
+#include "util/file_source.hpp"
 #include "util/sha256.hpp"
 
 namespace tmpdump::s3 {
@@ -192,11 +193,11 @@ Result<std::string> read_range(int fd, std::uint64_t offset, std::uint64_t size,
 Result<UploadResult> upload_file(const fs::path& file, const Location& location, const ClientConfig& config,
                                  const http::Transport& prototype, const UploadOptions& o) {
   const std::string local = file.string();
-  File fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return std::unexpected(sys_error(errno, "opening " + local));
+  auto opened = open_input_file(file);
+  if (!opened) return std::unexpected(opened.error());
+  File fd(*opened);
   struct stat st{};
   if (::fstat(fd.get(), &st) != 0) return std::unexpected(sys_error(errno, "reading " + local));
-  if (!S_ISREG(st.st_mode)) return fail(Errc::InvalidArgument, "{} is not a regular file", local);
   const auto size = static_cast<std::uint64_t>(st.st_size);
 
   UploadResult result;

@@ -98,14 +98,50 @@ class MemorySource final : public ByteSource {
 
 }  // namespace
 
-Result<std::unique_ptr<ByteSource>> open_file_source(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::unexpected(sys_error(errno, "opening " + path.string()));
-  auto holder = std::make_shared<Fd>(fd);
+namespace {
+
+Error not_regular(const std::filesystem::path& path, mode_t mode) {
+  const char* kind = S_ISDIR(mode)    ? "a directory"
+                     : S_ISFIFO(mode) ? "a FIFO"
+                     : S_ISCHR(mode)  ? "a character device"
+                     : S_ISBLK(mode)  ? "a block device"
+                     : S_ISSOCK(mode) ? "a socket"
+                                      : "of an unknown type";
+  return Error{Errc::InvalidArgument, fmt::format("{}: {}, not a regular file", path.string(), kind)};
+}
+
+}  // namespace
+
+Result<int> open_input_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    const int err = errno;
+    // A socket cannot be opened at all (ENXIO): say what it is rather than why open() failed.
+    struct stat st {};
+    if (err != ENOENT && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+      return std::unexpected(not_regular(path, st.st_mode));
+    return std::unexpected(sys_error(err, path.string()));
+  }
   struct stat st {};
-  if (::fstat(fd, &st) != 0) return std::unexpected(sys_error(errno, "stat " + path.string()));
-  if (!S_ISREG(st.st_mode)) return fail(Errc::InvalidArgument, "{}: not a regular file", path.string());
-  return std::make_unique<FileSource>(std::move(holder), path.string());
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return std::unexpected(sys_error(err, path.string()));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return std::unexpected(not_regular(path, st.st_mode));
+  }
+  // Regular files never block; clear the flag so later reads behave as usual.
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  return fd;
+}
+
+Result<std::unique_ptr<ByteSource>> open_file_source(const std::filesystem::path& path) {
+  auto fd = open_input_file(path);
+  if (!fd) return std::unexpected(fd.error());
+  return std::make_unique<FileSource>(std::make_shared<Fd>(*fd), path.string());
 }
 
 std::unique_ptr<ByteSource> make_memory_source(std::string bytes, std::string name, std::size_t piece_bytes) {

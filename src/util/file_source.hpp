@@ -12,7 +12,16 @@
 
 namespace tmpdump {
 
-/// Opens `path` for ranged reads with pread(). The etag is
+/// Opens `path`, a file a command reads (an archive, a trace, an ELF file),
+/// read-only, and never blocks doing so: the open is non-blocking, so a FIFO
+/// with no writer cannot hang it. Returns the descriptor (close-on-exec,
+/// blocking again) only for a regular file (symlinks are followed).
+/// Errors: NotFound "<path>: No such file or directory"; InvalidArgument
+/// "<path>: a FIFO, not a regular file" (likewise a character or block
+/// device, a socket, a directory); Forbidden / Io from errno.
+[[nodiscard]] Result<int> open_input_file(const std::filesystem::path& path);
+
+/// Opens `path` for ranged reads with pread(), with open_input_file()'s rules. The etag is
 /// "<size>-<mtime ns>-<inode>" as of opening; describe() is the path.
 /// Errors: NotFound, Io (and whatever errno maps to) naming the path.
 [[nodiscard]] Result<std::unique_ptr<ByteSource>> open_file_source(const std::filesystem::path& path);

@@ -1,5 +1,6 @@
 #include "util/file_source.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -52,6 +53,32 @@ TEST_F(FileSourceTest, MissingFileIsNotFound) {
   ASSERT_FALSE(src.has_value());
   EXPECT_EQ(src.error().code, Errc::NotFound);
   EXPECT_NE(src.error().message.find("missing"), std::string::npos);
+}
+
+TEST_F(FileSourceTest, FifoDeviceAndDirectoryAreRefusedWithoutBlocking) {
+  // No writer ever opens the FIFO: a blocking open() would hang this test.
+  ASSERT_EQ(::mkfifo((dir_ / "fifo").c_str(), 0600), 0);
+  struct Case {
+    std::filesystem::path path;
+    std::string says;
+  };
+  for (const auto& c : {Case{dir_ / "fifo", "a FIFO"}, Case{"/dev/zero", "a character device"},
+                        Case{dir_, "a directory"}}) {
+    auto s = open_file_source(c.path);
+    ASSERT_FALSE(s.has_value()) << c.path;
+    EXPECT_EQ(s.error().code, Errc::InvalidArgument);
+    EXPECT_EQ(s.error().message, c.path.string() + ": " + c.says + ", not a regular file");
+  }
+}
+
+TEST_F(FileSourceTest, SymlinkToARegularFileIsFollowed) {
+  std::ofstream(dir_ / "real") << "bytes";
+  std::filesystem::create_symlink("real", dir_ / "link");
+  auto fd = open_input_file(dir_ / "link");
+  ASSERT_TRUE(fd.has_value()) << fd.error().message;
+  char buf[8] = {};
+  EXPECT_EQ(::read(*fd, buf, sizeof buf), 5);
+  ::close(*fd);
 }
 
 TEST_F(FileSourceTest, ReadPastEndIsAnError) {

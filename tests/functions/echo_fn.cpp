@@ -1,5 +1,6 @@
 // A C++ handler executable for the integration tests. The event picks the
-// behaviour: "throw", "sleep", "big", "dep", "hooks", anything else is echoed.
+// behaviour: "throw", "sleep", "big", "overflow" (an exception whose message
+// is over Lambda's 6 MB), "dep", "hooks", anything else is echoed.
 // TEST_STREAM=1 runs it as a streaming handler.
 #include <chrono>
 #include <cstdio>
@@ -25,6 +26,7 @@ std::string reply(const rt::Invocation& inv) {
   if (p.find("throw") != std::string::npos) throw std::invalid_argument("you asked for it");
   if (p.find("sleep") != std::string::npos) std::this_thread::sleep_for(std::chrono::seconds(30));
   if (p.find("big") != std::string::npos) return "\"" + std::string(7u << 20, 'x') + "\"";
+  if (p.find("overflow") != std::string::npos) throw std::runtime_error(std::string(7u << 20, 'e'));
   if (p.find("hooks") != std::string::npos) return "\"" + hook_log + "\"";
 #ifdef WITH_TESTDEP
   if (p.find("dep") != std::string::npos) return std::string("\"") + testdep_greeting() + "\"";

@@ -99,6 +99,7 @@ const char* fault_name(Fault f) {
     case Fault::Stall: return "stall mid-body";
     case Fault::ShortBody: return "body shorter than Content-Length";
     case Fault::CorruptByte: return "one corrupted byte";
+    case Fault::Shrunk416: return "HTTP 416: the object shrank, If-Match ignored";
   }
   return "?";
 }
@@ -162,6 +163,12 @@ void FaultProxy::serve(int client) {
     case Fault::Status500: send_all(client, canned(500, "Internal Server Error", "InternalError")); return;
     case Fault::SlowDown503: send_all(client, canned(503, "Slow Down", "SlowDown")); return;
     case Fault::Throttle429: send_all(client, canned(429, "Too Many Requests", "TooManyRequests")); return;
+    case Fault::Shrunk416: {
+      std::string answer = canned(416, "Requested Range Not Satisfiable", "InvalidRange");
+      answer.insert(answer.find("\r\n") + 2, "Content-Range: bytes */100\r\n");
+      send_all(client, answer);
+      return;
+    }
     default: break;
   }
   int up = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -20,6 +20,7 @@ enum class Fault {
   Stall,         ///< half the body, then silence until the client gives up
   ShortBody,     ///< the body less its last bytes, then a clean close (Content-Length lies)
   CorruptByte,   ///< the whole body with one byte flipped in the middle
+  Shrunk416,     ///< 416 InvalidRange, "Content-Range: bytes */100": the object shrank, If-Match ignored
 };
 
 /// Human-readable name of a fault, for tables and test names.
