@@ -217,6 +217,7 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
   }
 
   remove_debris(root_fd);
+
   std::vector<archive::CentralDirectory> directories;
   directories.reserve(sources.size());
   std::uint64_t tree_bytes = 0, entries = 0;
@@ -309,8 +310,8 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
   std::set<std::string> all_names = owned;
   all_names.insert(top_level.begin(), top_level.end());
   pending.top_level.assign(all_names.begin(), all_names.end());
-  undo.committed = true;
   if (auto w = write_stamp(root_fd, root, pending); !w) return std::unexpected(w.error());
+  undo.committed = true;
 
   for (const auto& name : top_level) {
     const std::string shown = (root / name).string();

@@ -302,19 +302,23 @@ class SharedRootTest : public InstallTest {
     ASSERT_EQ(::chmod(precious_.c_str(), 0600), 0);
   }
 
-  /// Runs `what` in a child process as uid and gid 65534; its errno, 0 on success.
-  static int as_nobody(const std::function<bool()>& what) {
+  /// Runs `what` in a child process as uid and gid 65534; its exit code.
+  static int as_nobody_exit(const std::function<int()>& what) {
     const pid_t pid = ::fork();
     if (pid == 0) {
       if (::setgroups(0, nullptr) != 0 || ::setresgid(65534, 65534, 65534) != 0 ||
           ::setresuid(65534, 65534, 65534) != 0) {
         ::_exit(125);
       }
-      ::_exit(what() ? 0 : (errno != 0 ? errno : 126));
+      ::_exit(what());
     }
     int status = 0;
     ::waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  /// Runs `what` as uid and gid 65534; its errno when it fails, 0 on success.
+  static int as_nobody(const std::function<bool()>& what) {
+    return as_nobody_exit([&] { return what() ? 0 : (errno != 0 ? errno : 126); });
   }
   static int plant_link(const fs::path& target, const fs::path& link) {
     return as_nobody([&] { return ::symlink(target.c_str(), link.c_str()) == 0; });
@@ -383,6 +387,24 @@ TEST_F(SharedRootTest, StampAndTreeAnotherUserMadeAreNotTrusted) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::Conflict);
   EXPECT_EQ(read(root_ / "lib/a"), "theirs");
+}
+
+TEST_F(SharedRootTest, NameThePullerCannotReplaceStopsItAndLeavesNoLockBehind) {
+  // The other way round: root's link, and the pull runs as uid 65534, whom
+  // the sticky bit keeps from replacing it.
+  fs::create_symlink(precious_, root_ / kStampName);
+  auto zip = make_zip("a.zip", {{"lib/a", "a"}});
+  const int code = as_nobody_exit([&] {
+    auto r = pull({zip});
+    if (r) return 1;
+    if (r.error().code != Errc::Io) return 2;
+    return r.error().message.find(".tmpdump.stamp belongs to uid 0") != std::string::npos ? 0 : 3;
+  });
+  EXPECT_EQ(code, 0);
+  expect_precious_unchanged();
+  EXPECT_FALSE(fs::exists(root_ / kLockName));
+  EXPECT_FALSE(fs::exists(root_ / "lib"));
+  EXPECT_FALSE(staging_left());
 }
 
 TEST_F(SharedRootTest, RootAnotherUserOwnsIsRefused) {

@@ -186,7 +186,16 @@ Result<void> write_stamp(int root_fd, const fs::path& root, const Stamp& s) {
   }
   j["top_level"] = s.top_level;
   const std::string text = j.dump(2) + "\n";
-  return replace_file_at(root_fd, kStampName, text, 0644, (root / kStampName).string());
+  const std::string shown = (root / kStampName).string();
+  auto replaced = replace_file_at(root_fd, kStampName, text, 0644, shown);
+  struct stat st{};
+  if (!replaced && ::fstatat(root_fd, std::string(kStampName).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      st.st_uid != ::geteuid()) {
+    // A sticky root (like /tmp) lets nobody but its owner replace another user's name.
+    return fail(Errc::Io, "{} belongs to uid {}, not to you, and cannot be replaced ({}): remove it or pick another "
+                "root", shown, st.st_uid, replaced.error().message);
+  }
+  return replaced;
 }
 
 bool same_archive(const StampedArchive& stamped, const StampedArchive& now) {
