@@ -73,12 +73,13 @@ class RootSafetyTest : public ::testing::Test {
 TEST_F(RootSafetyTest, LinksPlantedAtTheStampNamesAreReplacedNeverWrittenThrough) {
   for (const std::string name : {".tmpdump.stamp.new", ".tmpdump.stamp"}) {
     SCOPED_TRACE(name);
-    const fs::path root = shared_ / name.substr(1);
+    const fs::path root = shared_ / (name == ".tmpdump.stamp" ? "r1" : "r2");
     fs::create_directories(root);
     ASSERT_EQ(::chmod(root.c_str(), 01777), 0);
     ASSERT_EQ(plant(precious_, root / name).exit_code, 0);
     auto r = tmpdump({"pull", make_zip("a.zip", "A").string(), "--root", root.string()});
-    report_outcome("hostile /tmp", fmt::format("`{}` planted by another user: a symlink to a 0600 file outside", name),
+    report_outcome("hostile /tmp",
+                   fmt::format("`{}` planted by another user: a symlink to a 0600 file outside (left unchanged)", name),
                    r);
     EXPECT_EQ(r.exit_code, 0) << r.all();
     expect_precious_unchanged();
@@ -90,7 +91,8 @@ TEST_F(RootSafetyTest, LinksPlantedAtTheStampNamesAreReplacedNeverWrittenThrough
 TEST_F(RootSafetyTest, LinkPlantedAtTheLockIsRefused) {
   ASSERT_EQ(plant(precious_, shared_ / ".tmpdump.lock").exit_code, 0);
   auto r = tmpdump({"pull", make_zip("a.zip", "A").string(), "--root", shared_.string()});
-  report_outcome("hostile /tmp", "`.tmpdump.lock` planted by another user: a symlink to a 0600 file outside", r);
+  report_outcome("hostile /tmp",
+                 "`.tmpdump.lock` planted by another user: a symlink to a 0600 file outside (left unchanged)", r);
   EXPECT_EQ(r.exit_code, 10) << r.all();
   EXPECT_NE(r.err.find(".tmpdump.lock is a symbolic link"), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -102,7 +104,9 @@ TEST_F(RootSafetyTest, LinkPlantedAsAStagingDirectoryIsUnlinkedNotDescended) {
   write_file(work_ / "victim/keep", "keep\n");
   ASSERT_EQ(plant(work_ / "victim", shared_ / ".tmpdump-staging-Xy12Ab").exit_code, 0);
   auto r = tmpdump({"pull", make_zip("a.zip", "A").string(), "--root", shared_.string()});
-  report_outcome("hostile /tmp", "`.tmpdump-staging-Xy12Ab` planted by another user: a symlink to a directory outside",
+  report_outcome("hostile /tmp",
+                 "`.tmpdump-staging-Xy12Ab` planted by another user: a symlink to a directory outside (link removed, "
+                 "directory left unchanged)",
                  r);
   EXPECT_EQ(r.exit_code, 0) << r.all();
   EXPECT_EQ(read_file(work_ / "victim/keep"), "keep\n");
@@ -121,7 +125,10 @@ TEST_F(RootSafetyTest, InstalledTreeIsClosedToOthersAndTheNextPullReplacesIt) {
   fs::remove(shared_ / "lib/liba.so");
   fs::create_symlink(precious_, shared_ / "lib/liba.so");
   auto r = tmpdump({"pull", make_zip("v2.zip", "2").string(), "--root", shared_.string()});
-  report_outcome("hostile /tmp", "a symlink to a 0600 file outside in place of a file of the installed `lib/`", r);
+  report_outcome("hostile /tmp",
+                 "a symlink to a 0600 file outside put in the installed `lib/` (others cannot: it is 0755), then a "
+                 "pull of a new version (file left unchanged)",
+                 r);
   EXPECT_EQ(r.exit_code, 0) << r.all();
   expect_precious_unchanged();
   EXPECT_EQ(read_file(shared_ / "lib/liba.so"), "2");
@@ -166,8 +173,11 @@ TEST_F(RootSafetyTest, PackAndTraceTemporariesNeverFollowAPlantedLink) {
     ASSERT_EQ(plant(precious_, shared_ / name).exit_code, 0) << name;
   }
   auto r = tmpdump({"pack", "--add", (work_ / "in").string(), "-o", (shared_ / "fn.zip").string(),
-                    "--function-config", (shared_ / "tmpdump.json").string(), "--source", "s3://b/fn.zip", "-q"});
-  report_outcome("hostile /tmp", "`pack -o`, `--function-config` and their temporaries planted as symlinks", r);
+                    "--function-config", (shared_ / "tmpdump.json").string(), "--source", "s3://b/fn.zip"});
+  report_outcome("hostile /tmp",
+                 "`pack -o`, `--function-config` and their old temporary names planted as symlinks to a 0600 file "
+                 "outside (left unchanged)",
+                 r);
   EXPECT_EQ(r.exit_code, 0) << r.all();
   EXPECT_FALSE(fs::is_symlink(shared_ / "fn.zip"));
   EXPECT_FALSE(fs::is_symlink(shared_ / "tmpdump.json"));
