@@ -79,6 +79,13 @@ struct OpenedRoot {
   std::vector<MadeDir> made;
 };
 
+/// Removes the directories made, innermost first, as long as they are empty.
+void remove_made(const std::vector<MadeDir>& made) {
+  for (auto it = made.rbegin(); it != made.rend(); ++it) {
+    if (::unlinkat(it->parent.get(), it->name.c_str(), AT_REMOVEDIR) != 0) break;  // not empty: keep the rest
+  }
+}
+
 /// Walks `root` component by component, making what is missing (0755), so
 /// every directory is opened relative to its parent: a name made here is
 /// reopened O_NOFOLLOW, never through a link someone put there meanwhile. A
@@ -86,6 +93,12 @@ struct OpenedRoot {
 /// no sticky bit) is refused: its users could swap the root for their own.
 Result<OpenedRoot> open_or_make_root(const fs::path& root) {
   OpenedRoot out;
+  struct Unmake {
+    OpenedRoot* out;
+    ~Unmake() {
+      if (out != nullptr) remove_made(out->made);
+    }
+  } unmake{&out};
   const int start = ::open(root.is_absolute() ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (start < 0) return std::unexpected(sys_error(errno, fmt::format("opening root {}", root.string())));
   UniqueFd cur(start);
@@ -113,6 +126,9 @@ Result<OpenedRoot> open_or_make_root(const fs::path& root) {
       const int err = errno;
       struct stat st{};
       if (::fstatat(cur.get(), part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISLNK(st.st_mode) && !last) {
+          return fail(Errc::Io, "the root's parent {} is a symbolic link to nothing", walked.string());
+        }
         if (S_ISLNK(st.st_mode)) {
           return fail(Errc::Io, "root {} is a symbolic link, which tmpdump does not follow (anyone who can write to "
                       "its directory could have made it); name the directory itself", walked.string());
@@ -133,6 +149,7 @@ Result<OpenedRoot> open_or_make_root(const fs::path& root) {
     }
   }
   out.fd = std::move(cur);
+  unmake.out = nullptr;
   return out;
 }
 
@@ -146,10 +163,7 @@ struct Undo {
   ~Undo() {
     if (committed) return;
     if (lock != nullptr && lock->has_value() && (*lock)->created()) (*lock)->remove_and_release();
-    if (root == nullptr) return;
-    for (auto it = root->made.rbegin(); it != root->made.rend(); ++it) {
-      if (::unlinkat(it->parent.get(), it->name.c_str(), AT_REMOVEDIR) != 0) break;  // not empty: keep the rest
-    }
+    if (root != nullptr) remove_made(root->made);
   }
 };
 

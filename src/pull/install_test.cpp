@@ -262,6 +262,17 @@ TEST_F(InstallTest, RootThatIsAFileOrASymlinkIsAnIoErrorNamingIt) {
   EXPECT_EQ(r.error().code, Errc::Io);
   EXPECT_NE(r.error().message.find("is a symbolic link"), std::string::npos) << r.error().message;
   EXPECT_TRUE(fs::is_empty(dir_ / "real"));
+  // Links above the root are followed, but one to nothing makes nothing.
+  root_ = dir_ / "link/sub";
+  ASSERT_TRUE(pull({zip}));
+  EXPECT_TRUE(fs::exists(dir_ / "real/sub/lib/a"));
+  fs::create_symlink(dir_ / "nowhere", dir_ / "dangling");
+  root_ = dir_ / "dangling/sub";
+  r = pull({zip});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::Io);
+  EXPECT_NE(r.error().message.find("dangling is a symbolic link to nothing"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(fs::exists(dir_ / "nowhere"));
 }
 
 TEST_F(InstallTest, WorldWritableRootWithoutStickyBitIsRefused) {
