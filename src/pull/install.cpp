@@ -56,7 +56,9 @@ void remove_debris(int root_fd) {
 
 Result<std::uint64_t> free_bytes(int root_fd, const fs::path& root) {
   struct statvfs vfs{};
-  if (::fstatvfs(root_fd, &vfs) != 0) return std::unexpected(sys_error(errno, fmt::format("statvfs {}", root.string())));
+  if (::fstatvfs(root_fd, &vfs) != 0) {
+    return std::unexpected(sys_error(errno, fmt::format("statvfs {}", root.string())));
+  }
   return static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
 }
 

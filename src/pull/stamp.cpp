@@ -62,7 +62,9 @@ Result<RootLock> RootLock::acquire(int root_fd, const fs::path& root,
     const int root_dup = ::fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
     RootLock lock(fd, root_dup, created);
     struct stat held{};
-    if (root_dup < 0 || ::fstat(fd, &held) != 0) return std::unexpected(sys_error(errno, fmt::format("opening lock {}", shown)));
+    if (root_dup < 0 || ::fstat(fd, &held) != 0) {
+      return std::unexpected(sys_error(errno, fmt::format("opening lock {}", shown)));
+    }
     if (!S_ISREG(held.st_mode)) return fail(Errc::Io, "{} is not a regular file; remove it", shown);
     if (held.st_uid != ::geteuid() && held.st_uid != 0) {
       return fail(Errc::Io, "{} belongs to uid {}, who could hold it and stall every pull into {}: remove it or pick "
