@@ -113,6 +113,14 @@ Result<ZipWriter> ZipWriter::to_file(const std::filesystem::path& path) {
   return w;
 }
 
+Result<ZipWriter> ZipWriter::to_fd(int fd, std::string shown) {
+  ZipWriter w;
+  w.impl_->fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (w.impl_->fd < 0) return std::unexpected(sys_error(errno, "writing " + shown));
+  w.impl_->path = std::move(shown);
+  return w;
+}
+
 void ZipWriter::force_zip64(bool on) { impl_->zip64_forced = on; }
 const std::string& ZipWriter::bytes() const { return impl_->memory; }
 std::uint64_t ZipWriter::offset() const { return impl_->written; }

@@ -62,6 +62,10 @@ class ZipWriter {
   ZipWriter();
   /// Writes to `path` (created or truncated). Errors name the path.
   [[nodiscard]] static Result<ZipWriter> to_file(const std::filesystem::path& path);
+  /// Writes to the open file `fd` (duplicated; the caller keeps its own) from
+  /// its current offset; errors name `shown`. For a file the caller created
+  /// itself, O_EXCL beside its destination.
+  [[nodiscard]] static Result<ZipWriter> to_fd(int fd, std::string shown);
   ~ZipWriter();
   ZipWriter(ZipWriter&&) noexcept;
   ZipWriter& operator=(ZipWriter&&) noexcept;

@@ -1,5 +1,4 @@
 // tmpdump pack [TRACE] -o OUT [--add DIR[=PREFIX]] [--variant NAME=DIR] [--closure [FILE...]] ...
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +9,7 @@
 #include "pack/pack.hpp"
 #include "util/display.hpp"
 #include "util/env.hpp"
+#include "util/fs_at.hpp"
 
 namespace tmpdump::cli {
 
@@ -47,15 +47,10 @@ Result<void> write_function_config(const PackCliOptions& o, const std::string& s
   config["sources"] = nlohmann::ordered_json::array({source});
   config["root"] = o.function_root;
   const std::filesystem::path path(o.function_config);
-  const auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << config.dump(2) << "\n";
-    if (!out) return fail(Errc::Io, "cannot write {}", tmp);
+  // A fresh O_EXCL temporary beside it, renamed over it: never written through a planted link.
+  if (auto w = write_file_atomically(path, config.dump(2) + "\n"); !w) {
+    return fail(Errc::Io, "cannot write {}: {}", path.string(), w.error().message);
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return fail(Errc::Io, "cannot write {}: {}", path.string(), ec.message());
   return {};
 }
 

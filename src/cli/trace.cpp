@@ -3,13 +3,13 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/commands.hpp"
 #include "trace/trace.hpp"
+#include "util/fs_at.hpp"
 
 namespace tmpdump::cli {
 
@@ -19,24 +19,6 @@ struct TraceOptions {
   std::string output;
   bool quiet = false;
 };
-
-Result<void> write_atomically(const std::filesystem::path& path, const std::string& text) {
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return fail(Errc::Io, "cannot create {}", tmp.string());
-    out << text;
-    out.close();
-    if (!out) return fail(Errc::Io, "writing {} failed", tmp.string());
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    return fail(Errc::Io, "cannot rename {} to {}", tmp.string(), path.string());
-  }
-  return {};
-}
 
 int run_trace(const TraceOptions& o, std::vector<std::string> command) {
   if (!command.empty() && command.front() == "--") command.erase(command.begin());
@@ -53,7 +35,7 @@ int run_trace(const TraceOptions& o, std::vector<std::string> command) {
   if (o.output.empty() || o.output == "-") {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
-  } else if (auto w = write_atomically(o.output, text); !w) {
+  } else if (auto w = write_file_atomically(o.output, text); !w) {
     return report_error("trace", w.error());
   }
   if (!o.quiet) {

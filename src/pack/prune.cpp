@@ -14,6 +14,7 @@
 #include "archive/zip_writer.hpp"
 #include "pack/glob.hpp"
 #include "util/file_source.hpp"
+#include "util/fs_at.hpp"
 
 namespace tmpdump::pack {
 
@@ -149,18 +150,21 @@ Result<PruneReport> prune(const fs::path& archive_path, const PruneOptions& o) {
   const auto fields = cd_fields(*cd_bytes);
 
   const fs::path absolute = fs::absolute(archive_path);
-  std::string tmpl = (absolute.parent_path() / ("." + absolute.filename().string() + ".prune-XXXXXX")).string();
-  const int tfd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-  if (tfd < 0) return std::unexpected(sys_error(errno, "creating a temporary file beside " + shown));
-  ::close(tfd);
-  const fs::path tmp(tmpl);
+  auto parent = open_parent_directory(absolute);
+  if (!parent) return std::unexpected(parent.error());
+  const int dir_fd = parent->fd.get();
+  // O_EXCL|O_NOFOLLOW under a fresh random name beside the archive, renamed
+  // over it relative to the same directory fd: nothing planted beside it is
+  // ever written through.
+  auto made = create_unique_file(dir_fd, "." + parent->name + ".prune-", 0600, absolute.parent_path().string());
+  if (!made) return std::unexpected(made.error());
+  const std::string tmp = (absolute.parent_path() / made->name).string();
   auto fail_cleanup = [&](Error e) -> Result<PruneReport> {
-    std::error_code ec;
-    fs::remove(tmp, ec);
+    ::unlinkat(dir_fd, made->name.c_str(), 0);
     return std::unexpected(std::move(e));
   };
 
-  auto writer = archive::ZipWriter::to_file(tmp);
+  auto writer = archive::ZipWriter::to_fd(made->fd.get(), tmp);
   if (!writer) return fail_cleanup(writer.error());
   for (const auto* e : kept) {
     auto local = pread_exact(in, e->local_header_offset, 30, shown + ": " + e->name);
@@ -183,18 +187,14 @@ Result<PruneReport> prune(const fs::path& archive_path, const PruneOptions& o) {
   }
   if (auto w = writer->finish(); !w) return fail_cleanup(w.error());
 
-  const int sfd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
-  if (sfd < 0) return fail_cleanup(sys_error(errno, "opening " + tmp.string()));
-  const bool synced = ::fchmod(sfd, st.st_mode & 07777) == 0 && ::fsync(sfd) == 0;
-  const int err = errno;
-  ::close(sfd);
-  if (!synced) return fail_cleanup(sys_error(err, "syncing " + tmp.string()));
-  if (::rename(tmp.c_str(), absolute.c_str()) != 0) return fail_cleanup(sys_error(errno, "replacing " + shown));
-  const int dfd = ::open(absolute.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
+  const int tfd = made->fd.get();
+  if (::fchmod(tfd, st.st_mode & 07777) != 0 || ::fsync(tfd) != 0) {
+    return fail_cleanup(sys_error(errno, "syncing " + tmp));
   }
+  if (::renameat(dir_fd, made->name.c_str(), dir_fd, parent->name.c_str()) != 0) {
+    return fail_cleanup(sys_error(errno, "replacing " + shown));
+  }
+  ::fsync(dir_fd);
   std::error_code ec;
   report.bytes_after = fs::file_size(absolute, ec);
   return report;

@@ -22,6 +22,7 @@
 #include "archive/zstd_frames.hpp"
 #include "elf/elf.hpp"
 #include "pack/pack.hpp"
+#include "util/fs_at.hpp"
 #include "util/sha256.hpp"
 
 namespace tmpdump::pack {
@@ -88,10 +89,17 @@ Result<void> write_all(int fd, const char* data, std::size_t size, const std::st
   return {};
 }
 
+/// The output's directory, opened once: the archive's temporaries are made
+/// in it relative to `fd`, never through a name someone else put there.
+struct OutDir {
+  int fd = -1;
+  fs::path path;  ///< for messages
+};
+
 /// Where compressed bytes go: memory, or an unlinked temporary file.
 class Sink {
  public:
-  Sink(bool to_file, fs::path dir) : to_file_(to_file), dir_(std::move(dir)) {}
+  Sink(bool to_file, const OutDir& dir) : to_file_(to_file), dir_fd_(dir.fd), dir_(dir.path) {}
 
   Result<void> append(const char* data, std::size_t size) {
     if (!to_file_) {
@@ -99,12 +107,13 @@ class Sink {
       return {};
     }
     if (fd_.get() < 0) {
-      int fd = ::open(dir_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+      int fd = ::openat(dir_fd_, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
       if (fd < 0) {
-        std::string tmpl = (dir_ / ".tmpdump-pack-XXXXXX").string();
-        fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+        auto made = create_unique_file(dir_fd_, ".tmpdump-pack-", 0600, dir_.string());
+        if (!made) return std::unexpected(made.error());
+        ::unlinkat(dir_fd_, made->name.c_str(), 0);
+        fd = ::fcntl(made->fd.get(), F_DUPFD_CLOEXEC, 0);
         if (fd < 0) return std::unexpected(sys_error(errno, "creating a temporary file in " + dir_.string()));
-        ::unlink(tmpl.c_str());
       }
       fd_ = Fd(fd);
     }
@@ -126,6 +135,7 @@ class Sink {
 
  private:
   bool to_file_;
+  int dir_fd_;
   fs::path dir_;
   std::string memory_;
   std::string buffer_;
@@ -263,7 +273,7 @@ Result<std::vector<std::uint32_t>> compress_frames(int in, std::uint64_t size, s
 
 /// Reads, hashes and compresses one file.
 Result<Ready> compress_file(const PlannedEntry& e, const PackOptions& o, unsigned jobs, std::int64_t mtime,
-                            const fs::path& tmpdir) {
+                            const OutDir& tmpdir) {
   const std::string shown = e.source.string();
   Fd in(::open(e.source.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.get() < 0) return std::unexpected(sys_error(errno, "opening " + shown));
@@ -339,7 +349,7 @@ Result<Ready> compress_file(const PlannedEntry& e, const PackOptions& o, unsigne
     if (framed) h.frames = archive::ZstdFrames{0, static_cast<std::uint32_t>(slice), std::move(frame_sizes)};
     if (sink.to_file()) {
       ready.fd = std::move(sink.fd());
-      ready.fd_name = "a temporary file in " + tmpdir.string();
+      ready.fd_name = "a temporary file in " + tmpdir.path.string();
       ready.from_fd = true;
     } else {
       h.data = std::move(sink.memory());
@@ -359,18 +369,11 @@ std::string version_text(const std::vector<int>& v) {
   return out;
 }
 
-Result<void> fsync_path(const fs::path& p, bool directory) {
-  Fd fd(::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC));
-  if (fd.get() < 0) return std::unexpected(sys_error(errno, "opening " + p.string()));
-  if (::fsync(fd.get()) != 0) return std::unexpected(sys_error(errno, "syncing " + p.string()));
-  return {};
-}
-
-
-/// Writes everything; the caller owns the temporary path.
-Result<PackReport> write_archive(const PackOptions& o, const Plan& plan, const fs::path& tmp, const fs::path& dir) {
+/// Writes everything into `tmp_fd`; the caller owns the temporary file.
+Result<PackReport> write_archive(const PackOptions& o, const Plan& plan, int tmp_fd, const std::string& tmp,
+                                 const OutDir& dir) {
   PackReport report;
-  auto writer = archive::ZipWriter::to_file(tmp);
+  auto writer = archive::ZipWriter::to_fd(tmp_fd, tmp);
   if (!writer) return std::unexpected(writer.error());
   const auto& entries = plan.entries;
   const unsigned jobs = o.jobs > 0 ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
@@ -511,23 +514,27 @@ Result<PackReport> pack(const PackOptions& options, const fs::path& output) {
   if (!planned) return std::unexpected(planned.error());
 
   const fs::path absolute = fs::absolute(output);
-  const fs::path dir = absolute.parent_path();
-  std::string tmpl = (dir / ("." + absolute.filename().string() + ".tmp-XXXXXX")).string();
-  const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-  if (fd < 0) return std::unexpected(sys_error(errno, "creating a temporary file in " + dir.string()));
-  ::close(fd);
-  const fs::path tmp(tmpl);
-  auto report = write_archive(options, *planned, tmp, dir);
+  auto parent = open_parent_directory(absolute);
+  if (!parent) return std::unexpected(parent.error());
+  const OutDir dir{parent->fd.get(), absolute.parent_path()};
+  // O_EXCL|O_NOFOLLOW under a fresh random name, renamed into place relative
+  // to the same directory fd: a link planted beside the output is never
+  // written through, and one planted at the output's name is replaced.
+  auto tmp = create_unique_file(dir.fd, "." + parent->name + ".tmp-", 0600, dir.path.string());
+  if (!tmp) return std::unexpected(tmp.error());
+  const std::string shown_tmp = (dir.path / tmp->name).string();
+  auto report = write_archive(options, *planned, tmp->fd.get(), shown_tmp, dir);
   auto cleanup_fail = [&](Error e) -> Result<PackReport> {
-    std::error_code ec;
-    fs::remove(tmp, ec);
+    ::unlinkat(dir.fd, tmp->name.c_str(), 0);
     return std::unexpected(std::move(e));
   };
   if (!report) return cleanup_fail(report.error());
-  if (auto r = fsync_path(tmp, false); !r) return cleanup_fail(r.error());
-  ::chmod(tmp.c_str(), 0644);
-  if (::rename(tmp.c_str(), absolute.c_str()) != 0) return cleanup_fail(sys_error(errno, "renaming to " + absolute.string()));
-  if (auto r = fsync_path(dir, true); !r) return std::unexpected(r.error());
+  if (::fsync(tmp->fd.get()) != 0) return cleanup_fail(sys_error(errno, "syncing " + shown_tmp));
+  ::fchmod(tmp->fd.get(), 0644);
+  if (::renameat(dir.fd, tmp->name.c_str(), dir.fd, parent->name.c_str()) != 0) {
+    return cleanup_fail(sys_error(errno, "renaming to " + absolute.string()));
+  }
+  if (::fsync(dir.fd) != 0) return std::unexpected(sys_error(errno, "syncing " + dir.path.string()));
   std::error_code ec;
   report->archive_bytes = fs::file_size(absolute, ec);
   auto digest = sha256_file(absolute);

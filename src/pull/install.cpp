@@ -1,5 +1,6 @@
 #include "pull/install.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>  // RENAME_EXCHANGE
 #include <sys/file.h>
@@ -11,7 +12,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <fstream>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -19,6 +19,7 @@
 
 #include "archive/zip.hpp"
 #include "pull/stamp.hpp"
+#include "util/fs_at.hpp"
 
 namespace tmpdump::pull {
 
@@ -26,28 +27,38 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// Swaps two paths atomically. The raw syscall keeps this working on glibc
+/// Swaps two names atomically. The raw syscall keeps this working on glibc
 /// older than 2.28 (Amazon Linux 2), which has no renameat2 wrapper.
-bool exchange(const fs::path& a, const fs::path& b) {
-  return ::syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) == 0;
+bool exchange(int from_dir, const std::string& from, int to_dir, const std::string& to) {
+  return ::syscall(SYS_renameat2, from_dir, from.c_str(), to_dir, to.c_str(), RENAME_EXCHANGE) == 0;
 }
 
-void remove_tree(const fs::path& p) {
-  std::error_code ec;
-  fs::remove_all(p, ec);
-}
-
-/// Removes staging directories that a killed pull left behind (the lock is held).
-void remove_stale_staging(const fs::path& root) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(root, ec)) {
-    if (e.path().filename().string().starts_with(kStagingPrefix)) remove_tree(e.path());
+/// Removes what a killed pull left behind, staging directories and stamp
+/// temporaries (the lock is held). A name someone else planted there, a
+/// symlink to their victim's directory say, is unlinked, never descended.
+void remove_debris(int root_fd) {
+  std::vector<std::string> names;
+  const int listing = ::fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
+  DIR* d = listing >= 0 ? ::fdopendir(listing) : nullptr;
+  if (d == nullptr) {
+    if (listing >= 0) ::close(listing);
+    return;
   }
+  ::rewinddir(d);
+  while (const dirent* e = ::readdir(d)) {
+    const std::string_view n = e->d_name;
+    if (n.starts_with(kStagingPrefix) || n.starts_with(kStampTempPrefix)) names.emplace_back(n);
+  }
+  ::closedir(d);
+  // Best effort: what cannot be removed (another user's, in a sticky root) is in nobody's way.
+  for (const auto& n : names) (void)remove_tree_at(root_fd, n);
 }
 
-Result<std::uint64_t> free_bytes(const fs::path& root) {
+Result<std::uint64_t> free_bytes(int root_fd, const fs::path& root) {
   struct statvfs vfs{};
-  if (::statvfs(root.c_str(), &vfs) != 0) return std::unexpected(sys_error(errno, fmt::format("statvfs {}", root.string())));
+  if (::fstatvfs(root_fd, &vfs) != 0) {
+    return std::unexpected(sys_error(errno, fmt::format("statvfs {}", root.string())));
+  }
   return static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
 }
 
@@ -57,11 +68,113 @@ std::string human_bytes(std::uint64_t n) {
   return fmt::format("{} KiB", (n + 1023) / 1024);
 }
 
+/// A directory install() made on the way to the root: its parent and its name.
+struct MadeDir {
+  UniqueFd parent;
+  std::string name;
+};
+
+/// The root, opened once (its last component O_NOFOLLOW), and the
+/// directories made to get there, outermost first.
+struct OpenedRoot {
+  UniqueFd fd;
+  std::vector<MadeDir> made;
+};
+
+/// Removes the directories made, innermost first, as long as they are empty.
+void remove_made(const std::vector<MadeDir>& made) {
+  for (auto it = made.rbegin(); it != made.rend(); ++it) {
+    if (::unlinkat(it->parent.get(), it->name.c_str(), AT_REMOVEDIR) != 0) break;  // not empty: keep the rest
+  }
+}
+
+/// Walks `root` component by component, making what is missing (0755), so
+/// every directory is opened relative to its parent: a name made here is
+/// reopened O_NOFOLLOW, never through a link someone put there meanwhile. A
+/// directory on the way that anyone may rename entries in (world-writable,
+/// no sticky bit) is refused: its users could swap the root for their own.
+Result<OpenedRoot> open_or_make_root(const fs::path& root) {
+  OpenedRoot out;
+  struct Unmake {
+    OpenedRoot* out;
+    ~Unmake() {
+      if (out != nullptr) remove_made(out->made);
+    }
+  } unmake{&out};
+  const int start = ::open(root.is_absolute() ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (start < 0) return std::unexpected(sys_error(errno, fmt::format("opening root {}", root.string())));
+  UniqueFd cur(start);
+  std::vector<std::string> parts;
+  for (const auto& p : root.relative_path()) {
+    if (!p.empty()) parts.push_back(p.string());
+  }
+  if (parts.empty()) parts.emplace_back(".");
+  fs::path walked = root.is_absolute() ? fs::path("/") : fs::path();
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const std::string& part = parts[i];
+    walked /= part;
+    const bool last = i + 1 == parts.size();
+    const int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (last ? O_NOFOLLOW : 0);
+    int fd = ::openat(cur.get(), part.c_str(), flags);
+    if (fd < 0 && errno == ENOENT) {
+      if (::mkdirat(cur.get(), part.c_str(), 0755) == 0) {
+        out.made.push_back({UniqueFd(::fcntl(cur.get(), F_DUPFD_CLOEXEC, 0)), part});
+      } else if (errno != EEXIST) {
+        return std::unexpected(sys_error(errno, fmt::format("creating root {}", walked.string())));
+      }
+      fd = ::openat(cur.get(), part.c_str(), flags | O_NOFOLLOW);
+    }
+    if (fd < 0) {
+      const int err = errno;
+      struct stat st{};
+      if (::fstatat(cur.get(), part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISLNK(st.st_mode) && !last) {
+          return fail(Errc::Io, "the root's parent {} is a symbolic link to nothing", walked.string());
+        }
+        if (S_ISLNK(st.st_mode)) {
+          return fail(Errc::Io, "root {} is a symbolic link, which tmpdump does not follow (anyone who can write to "
+                      "its directory could have made it); name the directory itself", walked.string());
+        }
+        if (!S_ISDIR(st.st_mode)) {
+          return fail(Errc::Io, "{} {} is not a directory", last ? "root" : "the root's parent", walked.string());
+        }
+      }
+      return std::unexpected(sys_error(err, fmt::format("opening root {}", walked.string())));
+    }
+    cur = UniqueFd(fd);
+    struct stat st{};
+    if (::fstat(fd, &st) != 0) return std::unexpected(sys_error(errno, fmt::format("stat {}", walked.string())));
+    if (!last && (st.st_mode & S_IWOTH) != 0 && (st.st_mode & S_ISVTX) == 0) {
+      return fail(Errc::Io, "{} (on the way to root {}) is writable by every user and has no sticky bit: anyone "
+                  "could swap the root for their own; chmod +t or o-w it, or pick another root", walked.string(),
+                  root.string());
+    }
+  }
+  out.fd = std::move(cur);
+  unmake.out = nullptr;
+  return out;
+}
+
+/// Undoes what install() did to the file system when it fails before the
+/// root changes: the lock file it made (removed while still held) and the
+/// directories it made, innermost first.
+struct Undo {
+  OpenedRoot* root = nullptr;
+  std::optional<RootLock>* lock = nullptr;
+  bool committed = false;
+  ~Undo() {
+    if (committed) return;
+    if (lock != nullptr && lock->has_value() && (*lock)->created()) (*lock)->remove_and_release();
+    if (root != nullptr) remove_made(root->made);
+  }
+};
+
 /// Removes the staging directory however install() ends.
 struct StagingGuard {
-  fs::path path;
+  int root_fd = -1;
+  std::string name;
   ~StagingGuard() {
-    if (!path.empty()) remove_tree(path);
+    if (!name.empty()) (void)remove_tree_at(root_fd, name);
   }
 };
 
@@ -72,9 +185,6 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
   if (specs.empty()) return fail(Errc::InvalidArgument, "no source given");
   const fs::path root = options.root;
   if (root.empty()) return fail(Errc::InvalidArgument, "empty root directory");
-  std::error_code ec;
-  fs::create_directories(root, ec);
-  if (ec) return std::unexpected(sys_error(ec.value(), fmt::format("creating root {}", root.string())));
 
   InstallReport report;
 
@@ -87,7 +197,8 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
   }
 
   // Open and stat every source before taking the lock: HEADs are the slow part
-  // of a cache check and need no exclusion.
+  // of a cache check and need no exclusion. Nothing is made in the file system
+  // before they all answer, so a source that is not there leaves no trace.
   std::vector<std::unique_ptr<ByteSource>> sources;
   std::vector<StampedArchive> wanted;
   for (const auto& spec : specs) {
@@ -100,19 +211,28 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
     sources.push_back(std::move(*src));
   }
 
-  auto lock = RootLock::acquire(root, options.notice);
-  if (!lock) return std::unexpected(lock.error());
+  auto opened = open_or_make_root(root);
+  if (!opened) return std::unexpected(opened.error());
+  std::optional<RootLock> lock;
+  Undo undo{&*opened, &lock};
+  const int root_fd = opened->fd.get();
+  if (auto safe = check_root(root_fd, root); !safe) return std::unexpected(safe.error());
 
-  const std::optional<Stamp> old = read_stamp(root);
+  auto acquired = RootLock::acquire(root_fd, root, options.notice);
+  if (!acquired) return std::unexpected(acquired.error());
+  lock.emplace(std::move(*acquired));
+
+  const std::optional<Stamp> old = read_stamp(root_fd);
   if (old && old->archives.size() == wanted.size() &&
-      std::ranges::equal(old->archives, wanted, same_archive) && top_level_present(*old, root)) {
+      std::ranges::equal(old->archives, wanted, same_archive) && top_level_present(*old, root_fd)) {
+    undo.committed = true;
     report.cached = true;
     report.top_level = old->top_level;
     report.elapsed = std::chrono::steady_clock::now() - started;
     return report;
   }
 
-  remove_stale_staging(root);
+  remove_debris(root_fd);
 
   std::vector<archive::CentralDirectory> directories;
   directories.reserve(sources.size());
@@ -141,7 +261,7 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
   const std::set<std::string> owned = old ? std::set<std::string>(old->top_level.begin(), old->top_level.end())
                                           : std::set<std::string>{};
   for (const auto& name : top_level) {
-    if (exists_nofollow(root / name) && !owned.contains(name)) {
+    if (exists_nofollow(root_fd, name) && !owned.contains(name)) {
       return fail(Errc::Conflict,
                   "{} exists and was not installed by tmpdump; move it away or pull into another --root",
                   (root / name).string());
@@ -155,7 +275,7 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
   }
 
   // Both trees live side by side until the swap: the old one only goes after.
-  auto avail = free_bytes(root);
+  auto avail = free_bytes(root_fd, root);
   if (!avail) return std::unexpected(avail.error());
   const std::uint64_t needed = tree_bytes + entries * 4096;  // a block per entry covers rounding and inodes
   if (needed > *avail) {
@@ -165,14 +285,25 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
                 human_bytes(tree_bytes), entries, root.string(), human_bytes(*avail));
   }
 
-  std::string tmpl = (root / kStagingPrefix).string() + "XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) return std::unexpected(sys_error(errno, fmt::format("creating staging directory in {}", root.string())));
-  StagingGuard staging{tmpl};
-  const fs::path tree = staging.path / "tree";
-  const fs::path retired = staging.path / "retired";
-  if (::mkdir(tree.c_str(), 0755) != 0 || ::mkdir(retired.c_str(), 0700) != 0) {
-    return std::unexpected(sys_error(errno, fmt::format("creating {}", tree.string())));
+  // Made with mkdirat and opened O_NOFOLLOW; everything inside goes through
+  // its fd, and it is 0700, so nobody else can plant a name in it.
+  auto made = create_unique_directory(root_fd, kStagingPrefix, 0700, root.string());
+  if (!made) return std::unexpected(made.error());
+  StagingGuard staging{root_fd, made->name};
+  const int staging_fd = made->fd.get();
+  if (::mkdirat(staging_fd, "tree", 0755) != 0 || ::mkdirat(staging_fd, "retired", 0700) != 0) {
+    return std::unexpected(sys_error(errno, fmt::format("creating {}", (root / made->name).string())));
   }
+  UniqueFd tree(::openat(staging_fd, "tree", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd retired(::openat(staging_fd, "retired", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!tree.valid() || !retired.valid()) {
+    return std::unexpected(sys_error(errno, fmt::format("opening {}", (root / made->name).string())));
+  }
+  // extract() opens its destination by name: /proc/self/fd names this very
+  // directory however the path to it changes.
+  const fs::path tree_path = ::access("/proc/self/fd", X_OK) == 0
+                                 ? fs::path(fmt::format("/proc/self/fd/{}", tree.get()))
+                                 : root / made->name / "tree";
 
   std::vector<archive::ArchiveInput> inputs;
   for (std::size_t i = 0; i < sources.size(); ++i) {
@@ -186,7 +317,7 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
   xo.inflater = options.inflater;
   xo.progress = options.progress != nullptr ? options.progress : &local_progress;
   if (options.on_start) options.on_start(report.archive_bytes, tree_bytes);
-  auto stats = archive::extract(inputs, tree, xo);
+  auto stats = archive::extract(inputs, tree_path, xo);
   if (!stats) return std::unexpected(stats.error());
 
   // From here on the root changes. A pending stamp (no archives, every name
@@ -195,24 +326,26 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
   std::set<std::string> all_names = owned;
   all_names.insert(top_level.begin(), top_level.end());
   pending.top_level.assign(all_names.begin(), all_names.end());
-  if (auto w = write_stamp(root, pending); !w) return std::unexpected(w.error());
+  if (auto w = write_stamp(root_fd, root, pending); !w) return std::unexpected(w.error());
+  undo.committed = true;
 
   for (const auto& name : top_level) {
-    const fs::path from = tree / name, to = root / name;
-    if (exists_nofollow(to)) {
-      if (!exchange(from, to)) {
+    const std::string shown = (root / name).string();
+    if (exists_nofollow(root_fd, name)) {
+      if (!exchange(tree.get(), name, root_fd, name)) {
         // RENAME_EXCHANGE is missing on some file systems: move the old one aside first.
-        if (::rename(to.c_str(), (retired / name).c_str()) != 0 || ::rename(from.c_str(), to.c_str()) != 0) {
-          return std::unexpected(sys_error(errno, fmt::format("installing {}", to.string())));
+        if (::renameat(root_fd, name.c_str(), retired.get(), name.c_str()) != 0 ||
+            ::renameat(tree.get(), name.c_str(), root_fd, name.c_str()) != 0) {
+          return std::unexpected(sys_error(errno, fmt::format("installing {}", shown)));
         }
       }
-    } else if (::rename(from.c_str(), to.c_str()) != 0) {
-      return std::unexpected(sys_error(errno, fmt::format("installing {}", to.string())));
+    } else if (::renameat(tree.get(), name.c_str(), root_fd, name.c_str()) != 0) {
+      return std::unexpected(sys_error(errno, fmt::format("installing {}", shown)));
     }
   }
   for (const auto& name : owned) {
-    if (!top_level.contains(name) && exists_nofollow(root / name)) {
-      if (::rename((root / name).c_str(), (retired / name).c_str()) != 0) {
+    if (!top_level.contains(name) && exists_nofollow(root_fd, name)) {
+      if (::renameat(root_fd, name.c_str(), retired.get(), name.c_str()) != 0) {
         return std::unexpected(sys_error(errno, fmt::format("removing old {}", (root / name).string())));
       }
     }
@@ -221,7 +354,7 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
   Stamp done;
   for (std::size_t i = 0; i < wanted.size(); ++i) done.archives.push_back(wanted[i]);
   done.top_level.assign(top_level.begin(), top_level.end());
-  if (auto w = write_stamp(root, done); !w) return std::unexpected(w.error());
+  if (auto w = write_stamp(root_fd, root, done); !w) return std::unexpected(w.error());
 
   report.bytes_read = stats->bytes_read;
   report.bytes_written = stats->bytes_written;

@@ -59,6 +59,15 @@ struct InstallReport {
 /// the stamp. Any failure leaves the previous install and stamp as they were
 /// and removes the staging directory. A top-level path that exists but was
 /// not installed by tmpdump is a Conflict, never overwritten.
+///
+/// Nothing is created before every source has answered. The root (made with
+/// its missing parents) is opened once, its last component O_NOFOLLOW, and
+/// every name in it is reached through that fd: nothing another user planted
+/// there is ever written through (docs/pull.md, "The root's own files"). A
+/// root that is not a directory, a symlink, another user's, or in reach of
+/// anyone's renames (world-writable without the sticky bit, it or a directory
+/// above it) is an Io error. A failure before the swap also removes the lock
+/// file and the directories this call made.
 [[nodiscard]] Result<InstallReport> install(std::span<const SourceSpec> sources,
                                             const InstallOptions& options, const Env& env);
 

@@ -1,8 +1,13 @@
 #include "pull/install.hpp"
 
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -210,11 +215,232 @@ TEST_F(InstallTest, UnverifiedInstallIsVerifiedWhenADigestIsAskedFor) {
   EXPECT_FALSE(r->cached);
 }
 
-TEST_F(InstallTest, MissingSourceIsNotFound) {
+TEST_F(InstallTest, MissingSourceIsNotFoundAndCreatesNoRoot) {
+  root_ = dir_ / "a/b/root";
   auto r = pull({dir_ / "nope.zip"});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::NotFound);
   EXPECT_NE(r.error().message.find("nope.zip"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir_ / "a"));
+}
+
+TEST_F(InstallTest, FailedPullRemovesTheRootAndLockItMade) {
+  root_ = dir_ / "a/b/root";
+  auto wrong = pull({make_zip("a.zip", {{"lib/a", "a"}})}, std::string(64, '0'));
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, Errc::ChecksumMismatch);
+  EXPECT_FALSE(fs::exists(dir_ / "a"));
+  // A root that was there stays, as empty as it was: no lock file left behind.
+  fs::create_directories(root_);
+  wrong = pull({make_zip("a.zip", {{"lib/a", "a"}})}, std::string(64, '0'));
+  ASSERT_FALSE(wrong);
+  EXPECT_TRUE(fs::is_empty(root_));
+  // After a pull that installed something, the lock file stays (the bootstrap's cache check needs it).
+  ASSERT_TRUE(pull({make_zip("a.zip", {{"lib/a", "a"}})}));
+  EXPECT_TRUE(fs::is_regular_file(root_ / kLockName));
+}
+
+TEST_F(InstallTest, RootThatIsAFileOrASymlinkIsAnIoErrorNamingIt) {
+  std::ofstream(root_) << "a file";
+  auto zip = make_zip("a.zip", {{"lib/a", "a"}});
+  auto r = pull({zip});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::Io);
+  EXPECT_NE(r.error().message.find(root_.string() + " is not a directory"), std::string::npos) << r.error().message;
+  const fs::path file = root_;
+  root_ = file / "sub";
+  r = pull({zip});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::Io);
+  EXPECT_NE(r.error().message.find(file.string() + " is not a directory"), std::string::npos) << r.error().message;
+
+  fs::create_directories(dir_ / "real");
+  root_ = dir_ / "link";
+  fs::create_directory_symlink(dir_ / "real", root_);
+  r = pull({zip});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::Io);
+  EXPECT_NE(r.error().message.find("is a symbolic link"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(fs::is_empty(dir_ / "real"));
+  // Links above the root are followed, but one to nothing makes nothing.
+  root_ = dir_ / "link/sub";
+  ASSERT_TRUE(pull({zip}));
+  EXPECT_TRUE(fs::exists(dir_ / "real/sub/lib/a"));
+  fs::create_symlink(dir_ / "nowhere", dir_ / "dangling");
+  root_ = dir_ / "dangling/sub";
+  r = pull({zip});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::Io);
+  EXPECT_NE(r.error().message.find("dangling is a symbolic link to nothing"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(fs::exists(dir_ / "nowhere"));
+}
+
+TEST_F(InstallTest, WorldWritableRootWithoutStickyBitIsRefused) {
+  fs::create_directories(root_);
+  ASSERT_EQ(::chmod(root_.c_str(), 0777), 0);
+  auto zip = make_zip("a.zip", {{"lib/a", "a"}});
+  auto r = pull({zip});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::Io);
+  EXPECT_NE(r.error().message.find("no sticky bit"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(fs::is_empty(root_));
+  ASSERT_EQ(::chmod(root_.c_str(), 01777), 0);  // like /tmp
+  ASSERT_TRUE(pull({zip}));
+}
+
+TEST_F(InstallTest, InstalledDirectoriesAreWritableOnlyByTheirOwner) {
+  ASSERT_TRUE(pull({make_zip("a.zip", {{"lib/sub/a", "a"}, {"lib/b", "b"}})}));
+  for (const char* d : {"lib", "lib/sub"}) {
+    struct stat st{};
+    ASSERT_EQ(::lstat((root_ / d).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 022, 0u) << d;
+    EXPECT_EQ(st.st_uid, ::geteuid()) << d;
+  }
+}
+
+// Another user sharing the root (a 1777 directory, like /tmp) plants names
+// before the pull. The tests run as root and plant as uid 65534.
+class SharedRootTest : public InstallTest {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to plant names as another user (uid 65534)";
+    InstallTest::SetUp();
+    ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
+    fs::create_directories(root_);
+    ASSERT_EQ(::chmod(root_.c_str(), 01777), 0);
+    precious_ = dir_ / "precious";
+    std::ofstream(precious_) << "data";
+    ASSERT_EQ(::chmod(precious_.c_str(), 0600), 0);
+  }
+
+  /// Runs `what` in a child process as uid and gid 65534; its exit code.
+  static int as_nobody_exit(const std::function<int()>& what) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      if (::setgroups(0, nullptr) != 0 || ::setresgid(65534, 65534, 65534) != 0 ||
+          ::setresuid(65534, 65534, 65534) != 0) {
+        ::_exit(125);
+      }
+      ::_exit(what());
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  /// Runs `what` as uid and gid 65534; its errno when it fails, 0 on success.
+  static int as_nobody(const std::function<bool()>& what) {
+    return as_nobody_exit([&] { return what() ? 0 : (errno != 0 ? errno : 126); });
+  }
+  static int plant_link(const fs::path& target, const fs::path& link) {
+    return as_nobody([&] { return ::symlink(target.c_str(), link.c_str()) == 0; });
+  }
+
+  void expect_precious_unchanged() {
+    EXPECT_EQ(read(precious_), "data");
+    struct stat st{};
+    ASSERT_EQ(::stat(precious_.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+  }
+
+  fs::path precious_;
+};
+
+TEST_F(SharedRootTest, LinksPlantedAtTheStampAndItsTemporaryAreNeverWrittenThrough) {
+  ASSERT_EQ(plant_link(precious_, root_ / ".tmpdump.stamp.new"), 0);
+  ASSERT_EQ(plant_link(precious_, root_ / kStampName), 0);
+  auto zip = make_zip("a.zip", {{"lib/a", "a"}});
+  auto r = pull({zip});
+  ASSERT_TRUE(r) << r.error().message;
+  expect_precious_unchanged();
+  struct stat st{};
+  ASSERT_EQ(::lstat((root_ / kStampName).c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_uid, ::geteuid());
+  EXPECT_TRUE(pull({zip})->cached);
+}
+
+TEST_F(SharedRootTest, LinkPlantedAtTheLockIsRefusedNotFollowed) {
+  ASSERT_EQ(plant_link(precious_, root_ / kLockName), 0);
+  auto r = pull({make_zip("a.zip", {{"lib/a", "a"}})});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::Io);
+  EXPECT_NE(r.error().message.find(".tmpdump.lock is a symbolic link"), std::string::npos) << r.error().message;
+  expect_precious_unchanged();
+  EXPECT_FALSE(fs::exists(root_ / "lib"));
+}
+
+TEST_F(SharedRootTest, LinkPlantedAsAStagingDirectoryIsUnlinkedNotDescended) {
+  fs::create_directories(dir_ / "victim/sub");
+  std::ofstream(dir_ / "victim/sub/file") << "keep";
+  ASSERT_EQ(plant_link(dir_ / "victim", root_ / (std::string(kStagingPrefix) + "abc123")), 0);
+  auto r = pull({make_zip("a.zip", {{"lib/a", "a"}})});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read(dir_ / "victim/sub/file"), "keep");
+  EXPECT_FALSE(staging_left());
+}
+
+TEST_F(SharedRootTest, StampAndTreeAnotherUserMadeAreNotTrusted) {
+  auto zip = make_zip("a.zip", {{"lib/a", "mine"}});
+  ASSERT_TRUE(pull({zip}));
+  const std::string stamp = read(root_ / kStampName);
+  fs::remove_all(root_ / "lib");
+  fs::remove(root_ / kStampName);
+  fs::remove(root_ / kLockName);
+  // Exactly the stamp tmpdump would write, beside their own lib/.
+  ASSERT_EQ(as_nobody([&] {
+              if (::mkdir((root_ / "lib").c_str(), 0755) != 0) return false;
+              std::ofstream(root_ / "lib/a") << "theirs";
+              std::ofstream(root_ / kStampName) << stamp;
+              return true;
+            }),
+            0);
+  auto r = pull({zip});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::Conflict);
+  EXPECT_EQ(read(root_ / "lib/a"), "theirs");
+}
+
+TEST_F(SharedRootTest, NameThePullerCannotReplaceStopsItAndLeavesNoLockBehind) {
+  // The other way round: root's link, and the pull runs as uid 65534, whom
+  // the sticky bit keeps from replacing it.
+  fs::create_symlink(precious_, root_ / kStampName);
+  auto zip = make_zip("a.zip", {{"lib/a", "a"}});
+  const int code = as_nobody_exit([&] {
+    auto r = pull({zip});
+    if (r) return 1;
+    if (r.error().code != Errc::Io) return 2;
+    return r.error().message.find(".tmpdump.stamp belongs to uid 0") != std::string::npos ? 0 : 3;
+  });
+  EXPECT_EQ(code, 0);
+  expect_precious_unchanged();
+  EXPECT_FALSE(fs::exists(root_ / kLockName));
+  EXPECT_FALSE(fs::exists(root_ / "lib"));
+  EXPECT_FALSE(staging_left());
+}
+
+TEST_F(SharedRootTest, RootAnotherUserOwnsIsRefused) {
+  ASSERT_EQ(::chown(root_.c_str(), 65534, 65534), 0);
+  auto r = pull({make_zip("a.zip", {{"lib/a", "a"}})});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::Io);
+  EXPECT_NE(r.error().message.find("belongs to uid 65534"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(fs::is_empty(root_));
+}
+
+TEST_F(SharedRootTest, NobodyElseCanPlantInsideAnInstalledTreeAndAReplacedTreeIsNotWrittenThrough) {
+  ASSERT_TRUE(pull({make_zip("v1.zip", {{"lib/sub/a", "1"}})}));
+  EXPECT_EQ(plant_link(precious_, root_ / "lib/sub/b"), EACCES);
+  EXPECT_EQ(plant_link(precious_, root_ / "lib/b"), EACCES);
+  // Should a link get there anyway (its owner made it), the next pull swaps
+  // the whole tree out and removes the old one without following it.
+  fs::remove(root_ / "lib/sub/a");
+  fs::create_symlink(precious_, root_ / "lib/sub/a");
+  auto r = pull({make_zip("v2.zip", {{"lib/sub/a", "2"}})});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_FALSE(r->cached);
+  expect_precious_unchanged();
+  EXPECT_FALSE(fs::is_symlink(root_ / "lib/sub/a"));
+  EXPECT_EQ(read(root_ / "lib/sub/a"), "2");
 }
 
 // The cache check the bootstrap runs before it loads the network code.

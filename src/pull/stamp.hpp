@@ -14,6 +14,7 @@
 
 #include "pull/spec.hpp"
 #include "util/error.hpp"
+#include "util/fs_at.hpp"
 
 namespace tmpdump::pull {
 
@@ -21,23 +22,45 @@ namespace tmpdump::pull {
 inline constexpr std::string_view kStampName = ".tmpdump.stamp";
 inline constexpr std::string_view kLockName = ".tmpdump.lock";
 inline constexpr std::string_view kStagingPrefix = ".tmpdump-staging-";
+/// write_stamp()'s temporaries: kStampName + ".tmp-" + six random characters.
+inline constexpr std::string_view kStampTempPrefix = ".tmpdump.stamp.tmp-";
 
-/// Holds an exclusive flock on <root>/.tmpdump.lock for its lifetime.
+/// Refuses a root others could swap or fill behind tmpdump's back (Io, one
+/// line naming it): owned by a user other than this process's or root, or
+/// writable by every user without the sticky bit. `root_fd` is the root
+/// opened with open_directory_nofollow(); `root` names it in messages.
+[[nodiscard]] Result<void> check_root(int root_fd, const std::filesystem::path& root);
+
+/// Holds an exclusive flock on <root>/.tmpdump.lock for its lifetime. The
+/// lock file is opened relative to the root's fd with O_NOFOLLOW: a symlink
+/// planted under its name is refused (Io), never followed.
 class RootLock {
  public:
-  /// Waits for the lock; `notice` hears once that another pull holds it.
+  /// Waits for the lock, creating the lock file when there is none;
+  /// `notice` hears once that another pull holds it.
+  static Result<RootLock> acquire(int root_fd, const std::filesystem::path& root,
+                                  const std::function<void(std::string_view)>& notice);
+  /// acquire() for a root that exists, opened here.
   static Result<RootLock> acquire(const std::filesystem::path& root,
                                   const std::function<void(std::string_view)>& notice);
   /// Does not wait: nullopt when another process holds the lock or the root
   /// has no lock file (nothing was ever installed there).
-  static std::optional<RootLock> try_acquire(const std::filesystem::path& root);
+  static std::optional<RootLock> try_acquire(int root_fd);
   RootLock(RootLock&& o) noexcept;
   RootLock& operator=(RootLock&&) = delete;
   ~RootLock();
 
+  /// This acquire() made the lock file (the root had none).
+  [[nodiscard]] bool created() const { return created_; }
+  /// Removes the lock file while still holding the lock, then releases it:
+  /// for a pull that made the file and leaves the root as it found it.
+  void remove_and_release();
+
  private:
-  explicit RootLock(int fd) : fd_(fd) {}
+  RootLock(int fd, int root_fd, bool created) : fd_(fd), root_fd_(root_fd), created_(created) {}
   int fd_;
+  int root_fd_;  ///< a dup of the root's fd, for remove_and_release()
+  bool created_;
 };
 
 /// What a stamp says about one installed archive.
@@ -56,21 +79,26 @@ struct Stamp {
   std::vector<std::string> top_level;    ///< names under the root that tmpdump owns
 };
 
-/// The stamp of `root`; nullopt when missing or damaged (never trusted then).
-[[nodiscard]] std::optional<Stamp> read_stamp(const std::filesystem::path& root);
-/// Replaces the stamp atomically (write, then rename).
-[[nodiscard]] Result<void> write_stamp(const std::filesystem::path& root, const Stamp& s);
+/// The stamp in the root `root_fd`; nullopt when missing, damaged, not a
+/// regular file, or owned by a user other than this process's or root
+/// (never trusted then). Opened O_NOFOLLOW.
+[[nodiscard]] std::optional<Stamp> read_stamp(int root_fd);
+/// Replaces the stamp atomically: a new temporary (O_EXCL|O_NOFOLLOW, a
+/// random name starting ".tmpdump.stamp.tmp-"), then renameat() over the
+/// stamp, so a link planted under either name is never written through.
+[[nodiscard]] Result<void> write_stamp(int root_fd, const std::filesystem::path& root, const Stamp& s);
 
 /// True when `stamped` is provably the archive `now` describes: same source
 /// (display name and query digest) and size, a non-empty equal ETag, and the
 /// same digest when one is expected.
 [[nodiscard]] bool same_archive(const StampedArchive& stamped, const StampedArchive& now);
 
-/// lstat() succeeds: the path exists, whatever it is (a dangling link too).
-[[nodiscard]] bool exists_nofollow(const std::filesystem::path& p);
+/// fstatat(AT_SYMLINK_NOFOLLOW) succeeds: `name` exists in `dir_fd`, whatever it is (a dangling link too).
+[[nodiscard]] bool exists_nofollow(int dir_fd, const std::string& name);
 
-/// Every top-level name the stamp owns exists under `root`.
-[[nodiscard]] bool top_level_present(const Stamp& s, const std::filesystem::path& root);
+/// Every top-level name the stamp owns exists in the root, owned by this
+/// process's user or root (a name another user made is not tmpdump's).
+[[nodiscard]] bool top_level_present(const Stamp& s, int root_fd);
 
 /// What a local cache check found: the archives' total size and the names installed.
 struct LocalHit {
@@ -84,7 +112,8 @@ struct LocalHit {
 /// stamped digest, which extraction verified) or a local file whose size,
 /// mtime and inode are unchanged. An unpinned s3:// or https:// source needs
 /// its ETag, so the answer is nullopt; so it is when another pull holds the
-/// root's lock or there is no stamp. nullopt only means "ask install()".
+/// root's lock, there is no stamp, or check_root() refuses the root. Creates
+/// nothing. nullopt only means "ask install()".
 [[nodiscard]] std::optional<LocalHit> installed_locally(std::span<const SourceSpec> specs,
                                                         const std::filesystem::path& root);
 

@@ -57,7 +57,8 @@ static void emit(char kind, const char* a, const char* b, int fields) {
 EXPORT unsigned int la_version(unsigned int version) {
   const char* path = getenv("TMPDUMP_TRACE_EVENTS");
   if (path != NULL && path[0] != '\0' && events_fd < 0) {
-    events_fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    // The file tmpdump trace made with mkstemp: never a link put in its place.
+    events_fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
   }
   emit('B', NULL, NULL, 0);
   // Returning the loader's own version accepts it; 0 would disable auditing.
