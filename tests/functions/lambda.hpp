@@ -80,6 +80,7 @@ class EmulatorProcess {
     port_ = std::stoi(line->substr(colon + 10));
   }
   [[nodiscard]] int port() const { return port_; }
+  [[nodiscard]] pid_t pid() const { return process_->pid(); }
   /// Waits for a log line starting with `prefix`.
   std::optional<std::string> log_line(const std::string& prefix, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     return process_->wait_for_line(prefix, timeout);
