@@ -28,7 +28,7 @@ struct EmulateOptions {
   long ephemeral = 512;
   double cpus = 0;
   bool cpus_given = false;
-  std::string sandbox = "off";
+  std::string sandbox = "auto";
   std::vector<std::string> env;
   std::string event;
   int port = 9000;
@@ -147,7 +147,8 @@ Runner setup_emulate(CLI::App& sub) {
       "--cpus", [o](double v) { o->cpus = v, o->cpus_given = true; },
       "CPU share in cores (default: memory / 1769, as Lambda)");
   sub.add_option("--sandbox", o->sandbox, "off, auto (confine what can be, say what cannot) or required")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   sub.add_option("--env", o->env, "A function environment variable NAME=VALUE (repeatable)");
   sub.add_option("--event", o->event, "Invoke once with this event file, print the response, exit");
   sub.add_option("--port", o->port, "Port on 127.0.0.1 for the invoke endpoint and the Runtime API (0: any)")

@@ -35,7 +35,7 @@ struct Options {
   unsigned memory_mb = 128;     ///< enforced with a memory cgroup when sandboxed
   unsigned ephemeral_mb = 512;  ///< the size of the sandbox's /tmp
   double cpus = 0;              ///< CPU share; 0: memory_mb / 1,769, as Lambda
-  SandboxMode sandbox = SandboxMode::Off;
+  SandboxMode sandbox = SandboxMode::Auto;
   std::vector<std::pair<std::string, std::string>> env;  ///< the function's variables (--env)
   bool snap_start = false;  ///< init as AWS_LAMBDA_INITIALIZATION_TYPE=snap-start, then restore
   int log_fd = 1;           ///< where START/END/REPORT and the runtime's output go
