@@ -105,8 +105,13 @@ TEST_F(Sandbox, OverTheMemoryLimitTheRuntimeIsKilledAsLambdaReportsItAndTheNextI
   ASSERT_TRUE(report);
   EXPECT_TRUE(contains(*report, "\tMemory Size: 128 MB\tMax Memory Used: 128 MB")) << *report;
   EXPECT_TRUE(contains(*report, "Status: error\tError Type: Runtime.ExitError")) << *report;
-  report_outcome("emulate sandbox", "a handler allocates 200 MB with --memory 128", {.exit_code = 0, .out = over.body});
   EXPECT_FALSE(contains(*report, "Init Duration")) << *report;  // it was warm
+
+  // The same with --event: exit 14, the error document on stdout.
+  auto once = dirs.emulate_once("bin/echo_fn", R"("alloc 200")", with(kRequired, {"--memory", "128"}));
+  EXPECT_EQ(once.exit_code, 14) << once.all();
+  EXPECT_TRUE(contains(once.out, "Runtime exited with error: signal: killed")) << once.out;
+  report_outcome("emulate sandbox", "a handler allocates 200 MB with --memory 128", response_only(once));
 
   auto next = invoke(emu.port(), R"("whoami")");
   EXPECT_EQ(next.body, R"({"uid":993,"gid":990,"euid":993,"cwd":"/var/task"})");
@@ -199,6 +204,44 @@ TEST_F(Sandbox, OffRunsTheRuntimeUnconfinedWithHostPaths) {
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_EQ(r.out, "{\"uid\":0,\"gid\":0,\"euid\":0,\"cwd\":\"" + fs::canonical(dirs.function).string() + "\"}\n");
   EXPECT_FALSE(contains(r.err, "sandbox")) << r.err;
+}
+
+// Without root: the same emulator, run as nobody through setpriv.
+class SandboxWithoutRoot : public Sandbox {
+ protected:
+  RunResult emulate_as_nobody(const std::string& mode) {
+    // The test's TempDir is 0700: nobody must reach the function, layer and event.
+    fs::permissions(dirs_.tmp.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                          fs::perms::others_read | fs::perms::others_exec);
+    write_file(dirs_.tmp / "event.json", R"("whoami")");
+    fs::permissions(dirs_.tmp / "event.json",
+                    fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+    return run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", tmpdump_binary().string(), "emulate",
+                "--function", dirs_.function.string(), "--layer", dirs_.layer.string(), "--handler", "bin/echo_fn",
+                "--event", (dirs_.tmp / "event.json").string(), "--sandbox", mode},
+               {.timeout = std::chrono::seconds(60)});
+  }
+  LambdaDirs dirs_;
+};
+
+TEST_F(SandboxWithoutRoot, AutoSaysInOneLineWhatItCannotConfineAndRunsUnconfined) {
+  auto r = emulate_as_nobody("auto");
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(r.out, "{\"uid\":65534,\"gid\":65534,\"euid\":65534,\"cwd\":\"" + dirs_.function.string() + "\"}\n");
+  EXPECT_TRUE(r.err.starts_with("tmpdump emulate: sandbox: not running as root: the runtime runs unconfined")) << r.err;
+  std::size_t lines = 0;
+  for (std::size_t at = 0; (at = r.err.find("sandbox", at)) != std::string::npos; ++at) ++lines;
+  EXPECT_EQ(lines, 1U) << r.err;
+}
+
+TEST_F(SandboxWithoutRoot, RequiredIsAnErrorBeforeAnythingRuns) {
+  auto r = emulate_as_nobody("required");
+  EXPECT_EQ(r.exit_code, 2) << r.all();
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_TRUE(contains(r.err, "tmpdump emulate: ")) << r.err;
+  EXPECT_TRUE(contains(r.err, "--sandbox=required: not running as root")) << r.err;
+  EXPECT_FALSE(contains(r.err, "START RequestId")) << r.err;
+  report_outcome("emulate sandbox", "--sandbox=required without root", r);
 }
 
 TEST_F(Sandbox, OutOfRangeSizesAreRefusedBeforeAnythingStarts) {

@@ -174,6 +174,10 @@ struct Emulator::State {
     char* argv[] = {path.data(), nullptr};
     const std::string cwd = task_path.string();
     const std::string exec_failed = "tmpdump emulate: cannot execute " + path + ": ";
+    const std::string exec_enoent =
+        sandbox ? std::string(" (its interpreter is missing)")
+                : " (its ELF or #! interpreter is missing: a layer built for /opt, as layer.zip is, runs only at /opt, "
+                  "in the sandbox: run as root without --sandbox=off)";
     if (sandbox) {
       if (auto fresh = sandbox->prepare(); !fresh) {
         *why = "sandbox: " + fresh.error().message;
@@ -204,6 +208,10 @@ struct Emulator::State {
       [[maybe_unused]] auto a = ::write(2, exec_failed.data(), exec_failed.size());
       if (desc != nullptr) [[maybe_unused]]
         auto b = ::write(2, desc, std::strlen(desc));
+      // The file is there: its ELF or #! interpreter is not, as for a layer
+      // whose programs start their loader at /opt outside the sandbox.
+      if (err == ENOENT) [[maybe_unused]]
+        auto d = ::write(2, exec_enoent.data(), exec_enoent.size());
       [[maybe_unused]] auto c = ::write(2, "\n", 1);
       ::_exit(127);
     }

@@ -355,7 +355,7 @@ Result<std::unique_ptr<Sandbox>> Sandbox::create(const SandboxSpec& spec, Sandbo
     std::string why =
         "not running as root: the runtime runs unconfined (as this user, host paths, no /tmp, memory "
         "or CPU limits)";
-    if (mode == SandboxMode::Required) return fail(Errc::Unsupported, "--sandbox=required: {}", why);
+    if (mode == SandboxMode::Required) return fail(Errc::InvalidArgument, "--sandbox=required: {}", why);
     *notice = "tmpdump emulate: sandbox: " + why;
     return nullptr;
   }
@@ -390,7 +390,7 @@ Result<std::unique_ptr<Sandbox>> Sandbox::create(const SandboxSpec& spec, Sandbo
   std::unique_ptr<Sandbox> sandbox(new Sandbox(std::move(impl)));
   if (!trial) {
     std::string why = "memory and CPU are not limited (" + trial.error().message + ")";
-    if (mode == SandboxMode::Required) return fail(Errc::Unsupported, "--sandbox=required: {}", why);
+    if (mode == SandboxMode::Required) return fail(Errc::InvalidArgument, "--sandbox=required: {}", why);
     *notice = "tmpdump emulate: sandbox: " + why;
   } else {
     sandbox->impl_->cgroups = true;
