@@ -244,6 +244,15 @@ TEST_F(SandboxWithoutRoot, RequiredIsAnErrorBeforeAnythingRuns) {
   report_outcome("emulate sandbox", "--sandbox=required without root", r);
 }
 
+TEST(SandboxArguments, AMissingFunctionDirectoryIsNotFoundBeforeAnythingStarts) {
+  LambdaDirs dirs;
+  fs::remove_all(dirs.function);
+  auto r = dirs.emulate_once("bin/echo_fn", "{}");
+  EXPECT_EQ(r.exit_code, 3) << r.all();
+  EXPECT_EQ(r.err,
+            "tmpdump emulate: not found: the function directory " + dirs.function.string() + " does not exist\n");
+}
+
 TEST_F(Sandbox, OutOfRangeSizesAreRefusedBeforeAnythingStarts) {
   LambdaDirs dirs;
   for (const auto& args : std::vector<std::vector<std::string>>{{"--memory", "64"},
@@ -256,6 +265,44 @@ TEST_F(Sandbox, OutOfRangeSizesAreRefusedBeforeAnythingStarts) {
     EXPECT_EQ(r.exit_code, 2) << args[0] << " " << args[1] << ": " << r.all();
     EXPECT_TRUE(contains(r.err, "tmpdump emulate: ")) << r.err;
     EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+}
+
+// The limits as the kernel holds them, read from the emulator's cgroups while
+// its runtime runs (v1: cpu.cfs_quota_us, memory.limit_in_bytes; v2: cpu.max,
+// memory.max). No timing: the busy-loop measurement belongs in a benchmark.
+std::string limit_of(const std::vector<fs::path>& groups, const std::string& v1, const std::string& v2) {
+  for (const auto& g : groups) {
+    for (const auto& file : {g / v1, g / v2}) {
+      if (fs::exists(file)) {
+        std::string text = read_file(file);
+        while (!text.empty() && text.back() == '\n') text.pop_back();
+        return text;
+      }
+    }
+  }
+  return "(no " + v1 + " or " + v2 + ")";
+}
+
+TEST_F(Sandbox, CpuIsMemoryOver1769OfACoreUnlessCpusSaysOtherwiseAndMemoryIsTheLimit) {
+  struct Case {
+    std::vector<std::string> args;
+    long quota_us;
+    unsigned long long memory;
+  };
+  const long cores = static_cast<long>(std::thread::hardware_concurrency());
+  for (const auto& c : std::vector<Case>{{{"--memory", "1024"}, 57886, 1024ULL << 20},
+                                         {{"--memory", "128"}, 7236, 128ULL << 20},
+                                         {{"--memory", "10240"}, std::min(cores * 100000, 578863L), 10240ULL << 20},
+                                         {{"--memory", "512", "--cpus", "1"}, 100000, 512ULL << 20}}) {
+    LambdaDirs dirs;
+    EmulatorProcess emu(dirs, "bin/echo_fn", with(kRequired, c.args));
+    EXPECT_EQ(invoke(emu.port(), R"("whoami")").status, 200);
+    const auto groups = cgroups_named("tmpdump-emulate-" + std::to_string(emu.pid()) + "-");
+    const std::string cpu = limit_of(groups, "cpu.cfs_quota_us", "cpu.max");
+    EXPECT_TRUE(cpu == std::to_string(c.quota_us) || cpu == std::to_string(c.quota_us) + " 100000")
+        << c.args[1] << ": " << cpu;
+    EXPECT_EQ(limit_of(groups, "memory.limit_in_bytes", "memory.max"), std::to_string(c.memory)) << c.args[1];
   }
 }
 

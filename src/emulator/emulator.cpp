@@ -639,6 +639,9 @@ Emulator::~Emulator() { stop(); }
 Result<int> Emulator::start(int port) {
   auto& s = *state_;
   std::error_code ec;
+  if (!fs::is_directory(s.options.function_dir, ec)) {
+    return fail(Errc::NotFound, "the function directory {} does not exist", s.options.function_dir.string());
+  }
   // One layer directory is used as it is; a zip or several layers are merged
   // into a staging directory this emulator owns.
   if (s.options.layers.size() == 1 && fs::is_directory(s.options.layers.front(), ec)) {

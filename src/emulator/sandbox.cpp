@@ -225,7 +225,7 @@ struct Sandbox::Impl {
   // The current cold start's cgroups and their cgroup.procs files.
   std::vector<fs::path> groups;
   std::vector<std::string> procs_files;
-  std::string join_failed = "tmpdump emulate: sandbox: cannot join the cgroup: errno ";
+  std::string join_failed = "tmpdump emulate: sandbox: cannot join the cgroup: ";
 
   void build_plan();
   void kill_members() const noexcept;
@@ -274,7 +274,7 @@ void Sandbox::Impl::build_plan() {
   messages.clear();
   for (const auto& op : plan) {
     static constexpr const char* kNames[] = {"mkdir", "symlink", "bind read-only", "bind", "tmpfs", "proc", "touch"};
-    messages.push_back(fmt::format("tmpdump emulate: sandbox: {} {}{} failed: errno ", kNames[op.kind],
+    messages.push_back(fmt::format("tmpdump emulate: sandbox: {} {}{} failed: ", kNames[op.kind],
                                    op.kind == MountOp::BindRo || op.kind == MountOp::BindRw ? op.a + " at " : "",
                                    op.kind == MountOp::BindRo || op.kind == MountOp::BindRw ? op.b : op.a));
   }
@@ -427,27 +427,21 @@ std::optional<unsigned long> Sandbox::peak_kib() const {
 namespace {
 
 constexpr std::string_view kSteps[] = {
-    "tmpdump emulate: sandbox: unshare(CLONE_NEWNS) failed: errno ",
-    "tmpdump emulate: sandbox: making the mounts private failed: errno ",
-    "tmpdump emulate: sandbox: mounting the new root failed: errno ",
-    "tmpdump emulate: sandbox: pivot_root failed: errno ",
-    "tmpdump emulate: sandbox: dropping to uid 993, gid 990 failed: errno ",
+    "tmpdump emulate: sandbox: unshare(CLONE_NEWNS) failed: ",
+    "tmpdump emulate: sandbox: making the mounts private failed: ",
+    "tmpdump emulate: sandbox: mounting the new root failed: ",
+    "tmpdump emulate: sandbox: pivot_root failed: ",
+    "tmpdump emulate: sandbox: dropping to uid 993, gid 990 failed: ",
 };
 
-// Writes `prefix` and the number `n` to fd 2: usable between fork and exec.
+// Writes `prefix` and errno `n`'s description to fd 2: usable between fork
+// and exec (strerrordesc_np neither allocates nor depends on the locale).
 void child_error(std::string_view prefix, int n) noexcept {
-  char digits[16];
-  int len = 0;
-  unsigned v = n < 0 ? 0U : static_cast<unsigned>(n);
-  do {
-    digits[len++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0 && len < 15);
-  char line[16];
-  for (int i = 0; i < len; ++i) line[i] = digits[len - 1 - i];
-  line[len] = '\n';
+  const char* desc = ::strerrordesc_np(n);
+  if (desc == nullptr) desc = "unknown error";
   [[maybe_unused]] auto a = ::write(2, prefix.data(), prefix.size());
-  [[maybe_unused]] auto b = ::write(2, line, static_cast<std::size_t>(len) + 1);
+  [[maybe_unused]] auto b = ::write(2, desc, std::strlen(desc));
+  [[maybe_unused]] auto c = ::write(2, "\n", 1);
 }
 
 bool run_op(const MountOp& op) noexcept {
