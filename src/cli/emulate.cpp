@@ -128,7 +128,7 @@ Runner setup_emulate(CLI::App& sub) {
       "it the Runtime API on 127.0.0.1. As root it runs in a Lambda-like sandbox: uid 993, the function read-only at\n"
       "/var/task, the layers read-only at /opt, a fresh tmpfs /tmp, memory and CPU cgroups. Invoke with\n"
       "  curl -d '{}' http://127.0.0.1:9000/2015-03-31/functions/function/invocations\n"
-      "or once with --event FILE (the response on stdout, logs on stderr; exit 1 when the function fails).\n"
+      "or once with --event FILE (the response on stdout, logs on stderr; exit 14 when the function fails).\n"
       "Differences from Lambda: docs/cli.md#tmpdump-emulate.");
   sub.add_option("--function", o->function_dir, "Function directory, mounted read-only at /var/task")
       ->capture_default_str();

@@ -205,14 +205,11 @@ struct Emulator::State {
       ::execve(path.c_str(), argv, envp.data());
       const int err = errno;
       const char* desc = ::strerrordesc_np(err);
-      [[maybe_unused]] auto a = ::write(2, exec_failed.data(), exec_failed.size());
-      if (desc != nullptr) [[maybe_unused]]
-        auto b = ::write(2, desc, std::strlen(desc));
+      std::string_view line[] = {exec_failed, desc != nullptr ? desc : "", "", "\n"};
       // The file is there: its ELF or #! interpreter is not, as for a layer
       // whose programs start their loader at /opt outside the sandbox.
-      if (err == ENOENT) [[maybe_unused]]
-        auto d = ::write(2, exec_enoent.data(), exec_enoent.size());
-      [[maybe_unused]] auto c = ::write(2, "\n", 1);
+      if (err == ENOENT) line[2] = exec_enoent;
+      for (const auto part : line) [[maybe_unused]] auto n = ::write(2, part.data(), part.size());
       ::_exit(127);
     }
     ::setpgid(child, child);
