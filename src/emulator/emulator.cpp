@@ -258,9 +258,10 @@ struct Emulator::State {
 
   // The peak so far: the cgroup's (page cache and /tmp included, as the
   // limit counts them) when sandboxed, else the runtime process's VmHWM.
+  // (v2 kernels before 5.19 have no memory.peak: VmHWM then too.)
   void update_peak() {
-    if (sandbox && sandbox->limits_resources()) {
-      if (auto kib = sandbox->peak_kib()) peak_kib = std::max(peak_kib, *kib);
+    if (auto kib = sandbox ? sandbox->peak_kib() : std::nullopt) {
+      peak_kib = std::max(peak_kib, *kib);
     } else if (pid > 0) {
       peak_kib = std::max(peak_kib, max_memory_kib(pid));
     }
