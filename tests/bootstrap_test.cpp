@@ -44,6 +44,7 @@ void compile_probe(const fs::path& out) {
 
 TEST(Bootstrap, ExecutableWhoseLibraryLivesOnlyInTheTmpdumpLoadsIt) {
   LambdaDirs dirs;
+  dirs.sandbox = "off";  // the cache in TMPDUMP_ROOT must outlive the runtime; a sandbox's /tmp does not
   const auto zip = dirs.make_tmpdump();
   auto r = dirs.emulate_once("bin/echo_fn_dep", R"("dep")", {"--env", "TMPDUMP_SOURCES=" + zip.string()});
   ASSERT_EQ(r.exit_code, 0) << r.all();
@@ -68,8 +69,8 @@ TEST(Bootstrap, WithoutTheTmpdumpTheSameExecutableCannotStart) {
 TEST(Bootstrap, SharedLibraryHandlerWhoseDependencyLivesOnlyInTheTmpdumpLoadsIt) {
   LambdaDirs dirs;
   const auto zip = dirs.make_tmpdump();
-  auto r = dirs.emulate_once("lib/libecho_dep.so:echo_handler", R"("dep")",
-                             {"--env", "TMPDUMP_SOURCES=" + zip.string()});
+  auto r =
+      dirs.emulate_once("lib/libecho_dep.so:echo_handler", R"("dep")", {"--env", "TMPDUMP_SOURCES=" + dirs.seen(zip)});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_EQ(r.out, "hello from the tmpdump\n");
 }
@@ -86,8 +87,8 @@ TEST(Bootstrap, MissingTmpdumpIsAnInitErrorWithTypeAndMessage) {
 
 TEST(Bootstrap, CorruptTmpdumpIsAnInitErrorOfItsOwnType) {
   LambdaDirs dirs;
-  write_file(dirs.tmp / "bad.zip", std::string(4096, 'z'));
-  auto r = dirs.emulate_once("bin/echo_fn", "{}", {"--env", "TMPDUMP_SOURCES=" + (dirs.tmp / "bad.zip").string()});
+  write_file(dirs.function / "bad.zip", std::string(4096, 'z'));
+  auto r = dirs.emulate_once("bin/echo_fn", "{}", {"--env", "TMPDUMP_SOURCES=" + dirs.seen(dirs.function / "bad.zip")});
   EXPECT_EQ(r.exit_code, 14) << r.all();  // emulate --event: the function failed
   EXPECT_TRUE(contains(r.out, R"("errorType":"TmpDump.Corrupt")")) << r.out;
 }
@@ -104,7 +105,7 @@ TEST(Bootstrap, FunctionConfigurationFileNamesTheTmpdump) {
   LambdaDirs dirs;
   const auto zip = dirs.make_tmpdump();
   write_file(dirs.function / "tmpdump.json",
-             R"({"format": 1, "sources": [")" + zip.string() + R"("], "root": ")" + dirs.root.string() + "\"}");
+             R"({"format": 1, "sources": [")" + dirs.seen(zip) + R"("], "root": ")" + dirs.root.string() + "\"}");
   auto r = dirs.emulate_once("bin/echo_fn_dep", R"("dep")");
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_EQ(r.out, "\"hello from the tmpdump\"\n");
@@ -127,6 +128,7 @@ TEST(Bootstrap, JavaLayerBucketConventionIsHonoured) {
 TEST(Bootstrap, PinnedTmpdumpInTheCacheStartsWithoutAskingS3) {
   S3Server s3;
   LambdaDirs dirs;
+  dirs.sandbox = "off";  // the cache in TMPDUMP_ROOT must outlive the runtime; a sandbox's /tmp does not
   const auto zip = dirs.make_tmpdump();
   s3.put(zip, "tmpdump/fn.zip");
   auto digest = sha256_file(zip);
@@ -156,6 +158,7 @@ TEST(Bootstrap, PinnedTmpdumpInTheCacheStartsWithoutAskingS3) {
 
 TEST(Bootstrap, WithoutItsPullModuleACachedTmpdumpStartsAndAFetchIsAnInitError) {
   LambdaDirs dirs;
+  dirs.sandbox = "off";  // the cache in TMPDUMP_ROOT must outlive the runtime; a sandbox's /tmp does not
   const auto zip = dirs.make_tmpdump();
   auto r = dirs.emulate_once("bin/echo_fn_dep", R"("dep")", {"--env", "TMPDUMP_SOURCES=" + zip.string()});
   ASSERT_EQ(r.exit_code, 0) << r.all();
@@ -183,18 +186,21 @@ TEST(Bootstrap, TmpdumpCarryingItsOwnLoaderAndLibcStartsTheHandlerThroughThem) {
   fs::create_directories(src / "lib");
   fs::copy_file(fs::canonical("/lib64/ld-linux-x86-64.so.2"), src / "lib/ld-linux-x86-64.so.2");
   fs::copy_file(fs::canonical("/lib/x86_64-linux-gnu/libc.so.6"), src / "lib/libc.so.6");
-  const fs::path zip = dirs.tmp / "glibc-dump.zip";
+  const fs::path zip = dirs.function / "glibc-dump.zip";
   ASSERT_EQ(run({"zip", "-q", "-y", "-r", zip.string(), "lib"}, {.cwd = src}).exit_code, 0);
 
-  auto r = dirs.emulate_once("bin/probe", "{}", {"--env", "TMPDUMP_SOURCES=" + zip.string()});
+  auto r = dirs.emulate_once("bin/probe", "{}", {"--env", "TMPDUMP_SOURCES=" + dirs.seen(zip)});
   ASSERT_EQ(r.exit_code, 0) << r.all();
-  const fs::path lib = fs::canonical(dirs.root / "lib");
+  // In the sandbox the root is in its own /tmp, gone by now; the name is the same.
+  const fs::path lib = dirs.sandboxed() ? dirs.root / "lib" : fs::canonical(dirs.root / "lib");
   EXPECT_EQ(r.out, "exe=" + (lib / "ld-linux-x86-64.so.2").string() + "\nlibc=" + (lib / "libc.so.6").string() + "\n");
 
   // A tmpdump without them: the handler is exec'd and runs on the system's libc.
-  auto plain = dirs.emulate_once("bin/probe", "{}", {"--env", "TMPDUMP_SOURCES=" + dirs.make_tmpdump().string()});
+  auto plain = dirs.emulate_once("bin/probe", "{}", {"--env", "TMPDUMP_SOURCES=" + dirs.seen(dirs.make_tmpdump())});
   ASSERT_EQ(plain.exit_code, 0) << plain.all();
-  EXPECT_TRUE(plain.out.starts_with("exe=" + fs::canonical(dirs.function / "bin/probe").string() + "\n")) << plain.out;
+  const std::string probe =
+      dirs.sandboxed() ? "/var/task/bin/probe" : fs::canonical(dirs.function / "bin/probe").string();
+  EXPECT_TRUE(plain.out.starts_with("exe=" + probe + "\n")) << plain.out;
   EXPECT_FALSE(contains(plain.out, dirs.root.string())) << plain.out;
 }
 
@@ -205,10 +211,10 @@ TEST(Bootstrap, BundledLoaderThatCannotRunIsAnInitError) {
   fs::create_directories(src / "lib");
   write_file(src / "lib/ld-linux-x86-64.so.2", "not a loader\n");  // not executable either
   fs::copy_file(fs::canonical("/lib/x86_64-linux-gnu/libc.so.6"), src / "lib/libc.so.6");
-  const fs::path zip = dirs.tmp / "broken-dump.zip";
+  const fs::path zip = dirs.function / "broken-dump.zip";
   ASSERT_EQ(run({"zip", "-q", "-y", "-r", zip.string(), "lib"}, {.cwd = src}).exit_code, 0);
 
-  auto r = dirs.emulate_once("bin/probe", "{}", {"--env", "TMPDUMP_SOURCES=" + zip.string()});
+  auto r = dirs.emulate_once("bin/probe", "{}", {"--env", "TMPDUMP_SOURCES=" + dirs.seen(zip)});
   EXPECT_EQ(r.exit_code, 14) << r.all();
   EXPECT_TRUE(contains(r.out, R"("errorType":"Runtime.InvalidEntrypoint")")) << r.out;
   EXPECT_TRUE(contains(r.out, "ld-linux-x86-64.so.2")) << r.out;

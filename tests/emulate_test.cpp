@@ -16,6 +16,9 @@ class PlayedRuntime {
   PlayedRuntime() {
     // It marks its start: a /next sent before the emulator started the runtime
     // would belong to no runtime.
+    // It marks its start in the host's function directory, so it runs unconfined:
+    // the test plays the runtime; the sandbox is not what is tested here.
+    dirs_.sandbox = "off";
     write_file(dirs_.function / "bootstrap", "#!/bin/sh\ntouch \"$LAMBDA_TASK_ROOT/started\"\nexec sleep 60\n");
     fs::permissions(dirs_.function / "bootstrap", fs::perms::owner_all);
     emu_ = std::make_unique<EmulatorProcess>(dirs_, "unused");

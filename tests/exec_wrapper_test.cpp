@@ -371,20 +371,25 @@ TEST(ExecWrapper, NoArgumentsPrintsUsageAndExits2) {
 
 // Under the emulator, with a layer bootstrap that does what a managed
 // runtime's does: exec "$AWS_LAMBDA_EXEC_WRAPPER" <runtime command line>.
-void use_wrapper_as_runtime(const LambdaDirs& dirs, const std::string& runtime_command) {
+// The wrapper ships in the layer, as on Lambda; returns the --env that names
+// it as the runtime sees it.
+std::string use_wrapper_as_runtime(const LambdaDirs& dirs, const std::string& runtime_command) {
   fs::remove(dirs.layer / "bootstrap");
   write_file(dirs.layer / "bootstrap",
              "#!/bin/sh\nexec \"$AWS_LAMBDA_EXEC_WRAPPER\" " + runtime_command + "\n");
-  fs::permissions(dirs.layer / "bootstrap", fs::perms::owner_all);
+  // Readable and executable by the sandbox's user too.
+  const auto rx = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                  fs::perms::others_exec;
+  fs::permissions(dirs.layer / "bootstrap", rx);
+  fs::copy_file(wrapper_bin(), dirs.layer / "tmpdump-exec-wrapper", fs::copy_options::overwrite_existing);
+  return "AWS_LAMBDA_EXEC_WRAPPER=" + dirs.seen(dirs.layer / "tmpdump-exec-wrapper");
 }
 
 TEST(ExecWrapper, UnderTheEmulatorARuntimeNeedingTheTmpdumpRuns) {
   LambdaDirs dirs;
   const auto zip = dirs.make_tmpdump();
-  use_wrapper_as_runtime(dirs, "\"$LAMBDA_TASK_ROOT/bin/echo_fn_dep\"");
-  auto r = dirs.emulate_once("unused", R"("dep")",
-                             {"--env", "TMPDUMP_SOURCES=" + zip.string(), "--env",
-                              "AWS_LAMBDA_EXEC_WRAPPER=" + wrapper_bin().string()});
+  const auto wrapper = use_wrapper_as_runtime(dirs, "\"$LAMBDA_TASK_ROOT/bin/echo_fn_dep\"");
+  auto r = dirs.emulate_once("unused", R"("dep")", {"--env", "TMPDUMP_SOURCES=" + dirs.seen(zip), "--env", wrapper});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_EQ(r.out, "\"hello from the tmpdump\"\n");
   EXPECT_TRUE(contains(r.err, "tmpdump-exec-wrapper: init in ")) << r.err;
@@ -394,10 +399,8 @@ TEST(ExecWrapper, UnderTheEmulatorARuntimeNeedingTheTmpdumpRuns) {
 TEST(ExecWrapper, UnderTheEmulatorAFailedPullIsAnInitErrorWithItsType) {
   LambdaDirs dirs;
   const std::string missing = (dirs.tmp / "nowhere/dump.zip").string();
-  use_wrapper_as_runtime(dirs, "\"$LAMBDA_TASK_ROOT/bin/echo_fn\"");
-  auto r = dirs.emulate_once("unused", "{}",
-                             {"--env", "TMPDUMP_SOURCES=" + missing, "--env",
-                              "AWS_LAMBDA_EXEC_WRAPPER=" + wrapper_bin().string()});
+  const auto wrapper = use_wrapper_as_runtime(dirs, "\"$LAMBDA_TASK_ROOT/bin/echo_fn\"");
+  auto r = dirs.emulate_once("unused", "{}", {"--env", "TMPDUMP_SOURCES=" + missing, "--env", wrapper});
   EXPECT_EQ(r.exit_code, 14) << r.all();  // emulate --event: the function failed
   EXPECT_TRUE(contains(r.out, R"("errorType":"TmpDump.NotFound")")) << r.out;
   EXPECT_TRUE(contains(r.out, missing)) << r.out;
@@ -422,10 +425,8 @@ TEST(ExecWrapper, CpuVariantDirectoryIsChosenAtInitWhenTheCpuHasIt) {
            "-o", (v3 / "libtmpdump_testdep.so").string()});
   const auto zip = dirs.make_tmpdump();  // adds lib/libtmpdump_testdep.so, zips lib/
 
-  use_wrapper_as_runtime(dirs, "\"$LAMBDA_TASK_ROOT/bin/echo_fn_dep\"");
-  auto r = dirs.emulate_once("unused", R"("dep")",
-                             {"--env", "TMPDUMP_SOURCES=" + zip.string(), "--env",
-                              "AWS_LAMBDA_EXEC_WRAPPER=" + wrapper_bin().string()});
+  const auto wrapper = use_wrapper_as_runtime(dirs, "\"$LAMBDA_TASK_ROOT/bin/echo_fn_dep\"");
+  auto r = dirs.emulate_once("unused", R"("dep")", {"--env", "TMPDUMP_SOURCES=" + dirs.seen(zip), "--env", wrapper});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_EQ(r.out, cpu_has_v3() ? "\"hello from the x86-64-v3 variant\"\n" : "\"hello from the tmpdump\"\n");
 

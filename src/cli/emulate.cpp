@@ -1,11 +1,13 @@
-// tmpdump emulate --function DIR --layer DIR --handler H [--event FILE] [--port N] ...
+// tmpdump emulate --function DIR --layer DIR|ZIP... --handler H [--event FILE] [--port N] [--sandbox MODE] ...
 #include <signal.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/commands.hpp"
@@ -17,12 +19,16 @@ namespace {
 
 struct EmulateOptions {
   std::string function_dir = ".";
-  std::string layer_dir;
+  std::vector<std::string> layers;
   std::string handler;
   std::string name = "function";
   std::string region;
   double timeout = 3;
-  unsigned memory = 128;
+  long memory = 128;
+  long ephemeral = 512;
+  double cpus = 0;
+  bool cpus_given = false;
+  std::string sandbox = "auto";
   std::vector<std::string> env;
   std::string event;
   int port = 9000;
@@ -32,13 +38,26 @@ struct EmulateOptions {
 int run_emulate(const EmulateOptions& o) {
   emulator::Options eo;
   eo.function_dir = o.function_dir;
-  eo.layer_dir = o.layer_dir;
+  for (const auto& l : o.layers) eo.layers.emplace_back(l);
   eo.handler = o.handler;
   eo.function_name = o.name;
   eo.region = o.region;
   if (o.timeout <= 0 || o.timeout > 900) return report_error("emulate", {Errc::InvalidArgument, "--timeout must be in (0, 900] seconds"});
   eo.timeout = std::chrono::milliseconds(static_cast<long>(o.timeout * 1000));
-  eo.memory_mb = o.memory;
+  auto memory = emulator::check_memory_mb(o.memory);
+  if (!memory) return report_error("emulate", memory.error());
+  eo.memory_mb = *memory;
+  auto ephemeral = emulator::check_ephemeral_mb(o.ephemeral);
+  if (!ephemeral) return report_error("emulate", ephemeral.error());
+  eo.ephemeral_mb = *ephemeral;
+  if (o.cpus_given) {
+    auto cpus = emulator::check_cpus(o.cpus, std::max(1U, std::thread::hardware_concurrency()));
+    if (!cpus) return report_error("emulate", cpus.error());
+    eo.cpus = *cpus;
+  }
+  auto mode = emulator::parse_sandbox_mode(o.sandbox);
+  if (!mode) return report_error("emulate", mode.error());
+  eo.sandbox = *mode;
   eo.snap_start = o.snap_start;
   for (const auto& kv : o.env) {
     auto eq = kv.find('=');
@@ -59,18 +78,28 @@ int run_emulate(const EmulateOptions& o) {
   // One-shot: logs on stderr, the response alone on stdout.
   eo.log_fd = one_shot ? 2 : 1;
 
-  // Block the stop signals before any thread starts, then wait for them here.
+  // Block the stop signals before any thread starts, then wait for them: a
+  // stop removes the sandbox's cgroups and the merged layers before exiting.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
-  if (!one_shot) pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   emulator::Emulator emu(std::move(eo));
   auto port = emu.start(one_shot ? 0 : o.port);
   if (!port) return report_error("emulate", port.error());
 
   if (one_shot) {
+    // The invocation runs here; a signal stops the emulator from another thread.
+    static std::mutex exiting;
+    std::thread([&emu, stop_signals] {
+      int sig = 0;
+      sigwait(&stop_signals, &sig);
+      std::lock_guard lock(exiting);  // main() is not tearing emu down meanwhile
+      emu.stop();
+      std::_Exit(128 + sig);
+    }).detach();
     auto result = emu.invoke({.payload = event, .client_context = {}}, [](std::string_view, std::string_view chunk) {
       std::fwrite(chunk.data(), 1, chunk.size(), stdout);
       std::fflush(stdout);
@@ -78,6 +107,7 @@ int run_emulate(const EmulateOptions& o) {
     if (!result.streamed || result.function_error) std::fwrite(result.body.data(), 1, result.body.size(), stdout);
     std::fputc('\n', stdout);
     std::fflush(stdout);
+    exiting.lock();  // held until exit: the signal thread leaves emu alone from here
     emu.stop();
     return result.function_error ? kExitFunctionError : 0;
   }
@@ -94,21 +124,31 @@ int run_emulate(const EmulateOptions& o) {
 Runner setup_emulate(CLI::App& sub) {
   auto o = std::make_shared<EmulateOptions>();
   sub.footer(
-      "Starts the bootstrap (DIR/bootstrap of --function, else of --layer) with Lambda's environment and serves\n"
-      "it the Runtime API on 127.0.0.1. Invoke with\n"
+      "Starts the bootstrap (DIR/bootstrap of --function, else of the layers) with Lambda's environment and serves\n"
+      "it the Runtime API on 127.0.0.1. As root it runs in a Lambda-like sandbox: uid 993, the function read-only at\n"
+      "/var/task, the layers read-only at /opt, a fresh tmpfs /tmp, memory and CPU cgroups. Invoke with\n"
       "  curl -d '{}' http://127.0.0.1:9000/2015-03-31/functions/function/invocations\n"
-      "or once with --event FILE (the response on stdout, logs on stderr; exit 1 when the function fails).\n"
+      "or once with --event FILE (the response on stdout, logs on stderr; exit 14 when the function fails).\n"
       "Differences from Lambda: docs/cli.md#tmpdump-emulate.");
-  sub.add_option("--function", o->function_dir, "Function directory: LAMBDA_TASK_ROOT (Lambda: /var/task)")
+  sub.add_option("--function", o->function_dir, "Function directory, mounted read-only at /var/task")
       ->capture_default_str();
-  sub.add_option("--layer", o->layer_dir, "Layer directory holding bootstrap (Lambda: /opt)");
+  sub.add_option("--layer", o->layers,
+                 "A layer, directory or zip (repeatable): merged in order, later ones winning, read-only at /opt");
   sub.add_option("--handler", o->handler, "_HANDLER: bin/myfn or lib/libmyfn.so:my_handler")->required();
   sub.add_option("--name", o->name, "AWS_LAMBDA_FUNCTION_NAME")->capture_default_str();
   sub.add_option("--region", o->region, "AWS_REGION (default: $AWS_REGION, else us-east-1)");
   sub.add_option("--timeout", o->timeout, "Seconds an invocation may run before the runtime is killed")
       ->capture_default_str();
-  sub.add_option("--memory", o->memory, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE in MB (reported, not enforced)")
+  sub.add_option("--memory", o->memory, "Memory in MB (128-10240), enforced with a memory cgroup when sandboxed")
       ->capture_default_str();
+  sub.add_option("--ephemeral-storage", o->ephemeral, "Size of the sandbox's /tmp in MB (512-10240)")
+      ->capture_default_str();
+  sub.add_option_function<double>(
+      "--cpus", [o](double v) { o->cpus = v, o->cpus_given = true; },
+      "CPU share in cores (default: memory / 1769, as Lambda)");
+  sub.add_option("--sandbox", o->sandbox, "off, auto (confine what can be, say what cannot) or required")
+      ->capture_default_str()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   sub.add_option("--env", o->env, "A function environment variable NAME=VALUE (repeatable)");
   sub.add_option("--event", o->event, "Invoke once with this event file, print the response, exit");
   sub.add_option("--port", o->port, "Port on 127.0.0.1 for the invoke endpoint and the Runtime API (0: any)")

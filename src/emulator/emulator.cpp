@@ -5,10 +5,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
-#include <deque>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -84,7 +85,11 @@ struct Emulator::State {
   Options options;
   std::unique_ptr<Server> server;
   int port = 0;
-  fs::path bootstrap;
+  fs::path bootstrap;  // as the runtime sees it
+  // The runtime's /var/task and /opt as it sees them, and /opt on the host.
+  fs::path task_path, opt_path, opt_host;
+  fs::path layer_staging;  // merged layers, removed by stop()
+  std::unique_ptr<Sandbox> sandbox;
 
   std::mutex invoke_mutex;  // one invocation at a time, like one sandbox
   std::mutex log_mutex;
@@ -134,8 +139,8 @@ struct Emulator::State {
     std::string region = options.region;
     if (region.empty()) region = std::getenv("AWS_REGION") != nullptr ? std::getenv("AWS_REGION") : "us-east-1";
     // Without --layer the function's own bootstrap runs, and there is no /opt.
-    const fs::path task = fs::absolute(options.function_dir);
-    const fs::path layer = options.layer_dir.empty() ? fs::path() : fs::absolute(options.layer_dir);
+    const fs::path& task = task_path;
+    const fs::path layer = opt_host.empty() ? fs::path() : opt_path;
     vars["PATH"] = (layer.empty() ? "" : (layer / "bin").string() + ":") + "/usr/local/bin:/usr/bin:/bin";
     vars["LANG"] = "en_US.UTF-8";
     vars["TZ"] = ":UTC";
@@ -167,8 +172,19 @@ struct Emulator::State {
     envp.push_back(nullptr);
     std::string path = bootstrap.string();
     char* argv[] = {path.data(), nullptr};
-    const std::string cwd = fs::absolute(options.function_dir).string();
-    const std::string exec_failed = "tmpdump emulate: cannot execute " + path + "\n";
+    const std::string cwd = task_path.string();
+    const std::string exec_failed = "tmpdump emulate: cannot execute " + path + ": ";
+    const std::string exec_enoent =
+        sandbox ? std::string(" (its interpreter is missing)")
+                : " (its ELF or #! interpreter is missing: a layer built for /opt, as layer.zip is, runs only at /opt, "
+                  "in the sandbox: run as root without --sandbox=off)";
+    if (sandbox) {
+      if (auto fresh = sandbox->prepare(); !fresh) {
+        *why = "sandbox: " + fresh.error().message;
+        return false;
+      }
+    }
+    const Sandbox* confine = sandbox.get();
     const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     // Init Duration counts from here: the child may reach /next before this
     // thread runs again after fork().
@@ -184,9 +200,16 @@ struct Emulator::State {
       if (devnull >= 0) ::dup2(devnull, 0);
       ::dup2(options.log_fd, 1);
       ::dup2(options.log_fd, 2);
+      if (confine != nullptr && !confine->enter()) ::_exit(126);
       if (::chdir(cwd.c_str()) != 0) ::_exit(126);
       ::execve(path.c_str(), argv, envp.data());
-      [[maybe_unused]] auto ignored = ::write(2, exec_failed.data(), exec_failed.size());
+      const int err = errno;
+      const char* desc = ::strerrordesc_np(err);
+      std::string_view line[] = {exec_failed, desc != nullptr ? desc : "", "", "\n"};
+      // The file is there: its ELF or #! interpreter is not, as for a layer
+      // whose programs start their loader at /opt outside the sandbox.
+      if (err == ENOENT) line[2] = exec_enoent;
+      for (const auto part : line) [[maybe_unused]] auto n = ::write(2, part.data(), part.size());
       ::_exit(127);
     }
     ::setpgid(child, child);
@@ -224,6 +247,7 @@ struct Emulator::State {
     if (pid > 0) {
       ::kill(-pid, SIGKILL);
       ::kill(pid, SIGKILL);
+      if (sandbox) sandbox->kill_all();
     }
     lock.unlock();
     if (reaper.joinable()) reaper.join();
@@ -232,9 +256,25 @@ struct Emulator::State {
     ready = false;
   }
 
+  // The peak so far: the cgroup's (page cache and /tmp included, as the
+  // limit counts them) when sandboxed, else the runtime process's VmHWM.
+  // (v2 kernels before 5.19 have no memory.peak: VmHWM then too.)
+  void update_peak() {
+    if (auto kib = sandbox ? sandbox->peak_kib() : std::nullopt) {
+      peak_kib = std::max(peak_kib, *kib);
+    } else if (pid > 0) {
+      peak_kib = std::max(peak_kib, max_memory_kib(pid));
+    }
+  }
+
   std::string exit_text() const {
     if (WIFEXITED(exit_status)) return fmt::format("exit status {}", WEXITSTATUS(exit_status));
-    if (WIFSIGNALED(exit_status)) return fmt::format("signal: {}", strsignal(WTERMSIG(exit_status)));
+    if (WIFSIGNALED(exit_status)) {
+      // Lambda words it as Go does: "signal: killed", "signal: segmentation fault".
+      std::string name = ::strsignal(WTERMSIG(exit_status));
+      if (!name.empty()) name[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[0])));
+      return "signal: " + name;
+    }
     return "unknown status";
   }
 
@@ -291,6 +331,7 @@ InvokeResult Emulator::State::invoke(const InvokeRequest& request, const ChunkSi
       err = {"Sandbox.Timedout", runtime::error_json("Sandbox.Timedout", fmt::format(
                                      "INIT did not finish in {:.2f} seconds", static_cast<double>(options.init_timeout.count()) / 1000.0))};
     }
+    update_peak();
     kill_runtime(lock);
     log(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: {}\tStatus: error\tError Type: {}", ms, err.phase,
                     err.type));
@@ -336,7 +377,7 @@ InvokeResult Emulator::State::invoke(const InvokeRequest& request, const ChunkSi
     if (Clock::now() >= deadline) { end = End::Timeout; break; }
   }
   const double duration = ms_between(started, Clock::now());
-  if (pid > 0) peak_kib = std::max(peak_kib, max_memory_kib(pid));
+  update_peak();
   result.max_rss_kib = peak_kib;
   std::string status;
   if (end == End::Done) {
@@ -601,17 +642,47 @@ Emulator::~Emulator() { stop(); }
 
 Result<int> Emulator::start(int port) {
   auto& s = *state_;
-  for (const auto& candidate : {s.options.function_dir / "bootstrap", s.options.layer_dir / "bootstrap"}) {
-    std::error_code ec;
-    if (candidate.has_parent_path() && fs::is_regular_file(candidate, ec)) {
-      s.bootstrap = fs::absolute(candidate);
-      break;
-    }
+  std::error_code ec;
+  if (!fs::is_directory(s.options.function_dir, ec)) {
+    return fail(Errc::NotFound, "the function directory {} does not exist", s.options.function_dir.string());
   }
-  if (s.bootstrap.empty()) {
-    return fail(Errc::NotFound, "no bootstrap in {} or {} (Lambda runs $LAMBDA_TASK_ROOT/bootstrap, else "
-                                "/opt/bootstrap)", (s.options.function_dir / "bootstrap").string(),
-                (s.options.layer_dir / "bootstrap").string());
+  // One layer directory is used as it is; a zip or several layers are merged
+  // into a staging directory this emulator owns.
+  if (s.options.layers.size() == 1 && fs::is_directory(s.options.layers.front(), ec)) {
+    s.opt_host = fs::absolute(s.options.layers.front());
+  } else if (!s.options.layers.empty()) {
+    std::string tmpl =
+        (fs::temp_directory_path() / fmt::format("tmpdump-emulate-{}-layers-XXXXXX", ::getpid())).string();
+    if (::mkdtemp(tmpl.data()) == nullptr) return fail(Errc::Io, "creating {}: {}", tmpl, std::strerror(errno));
+    s.layer_staging = tmpl;
+    s.opt_host = s.layer_staging / "opt";
+    fs::create_directory(s.opt_host, ec);
+    if (auto merged = merge_layers(s.options.layers, s.opt_host); !merged) return std::unexpected(merged.error());
+  }
+  std::string notice;
+  auto sandbox = Sandbox::create({.function_dir = s.options.function_dir,
+                                  .opt_dir = s.opt_host,
+                                  .memory_mb = s.options.memory_mb,
+                                  .ephemeral_mb = s.options.ephemeral_mb,
+                                  .cpus = s.options.cpus},
+                                 s.options.sandbox, &notice);
+  if (!sandbox) return std::unexpected(sandbox.error());
+  s.sandbox = std::move(*sandbox);
+  if (!notice.empty()) {
+    notice += '\n';
+    [[maybe_unused]] auto n = ::write(2, notice.data(), notice.size());
+  }
+  s.task_path = s.sandbox ? fs::path("/var/task") : fs::absolute(s.options.function_dir);
+  s.opt_path = s.sandbox ? fs::path("/opt") : s.opt_host;
+  if (fs::is_regular_file(s.options.function_dir / "bootstrap", ec)) {
+    s.bootstrap = s.task_path / "bootstrap";
+  } else if (!s.opt_host.empty() && fs::is_regular_file(s.opt_host / "bootstrap", ec)) {
+    s.bootstrap = s.opt_path / "bootstrap";
+  } else {
+    return fail(Errc::NotFound,
+                "no bootstrap in {} or in the layers (Lambda runs $LAMBDA_TASK_ROOT/bootstrap, else "
+                "/opt/bootstrap)",
+                (s.options.function_dir / "bootstrap").string());
   }
   s.server = std::make_unique<Server>([&s](Exchange& ex) { s.handle(ex); });
   auto bound = s.server->listen("127.0.0.1", port);
@@ -634,6 +705,10 @@ void Emulator::stop() {
     s.kill_runtime(lock);
   }
   if (s.server) s.server->stop();
+  std::lock_guard lock(s.mutex);
+  s.sandbox.reset();
+  std::error_code ec;
+  if (!s.layer_staging.empty()) fs::remove_all(s.layer_staging, ec);
 }
 
 }  // namespace tmpdump::emulator

@@ -17,19 +17,25 @@
 #include <utility>
 #include <vector>
 
+#include "emulator/sandbox.hpp"
 #include "util/error.hpp"
 
 namespace tmpdump::emulator {
 
 struct Options {
-  std::filesystem::path function_dir;  ///< LAMBDA_TASK_ROOT (Lambda: /var/task)
-  std::filesystem::path layer_dir;     ///< the layer (Lambda: /opt); its bootstrap starts the runtime
+  std::filesystem::path function_dir;  ///< mounted at /var/task, LAMBDA_TASK_ROOT
+  /// Layers, each a directory or a zip, merged in order (later ones win) at
+  /// /opt; /opt/bootstrap starts the runtime when the function has none.
+  std::vector<std::filesystem::path> layers;
   std::string handler;                 ///< _HANDLER
   std::string function_name = "function";
   std::string region;                  ///< default: $AWS_REGION, else us-east-1
   std::chrono::milliseconds timeout{3000};
   std::chrono::milliseconds init_timeout{10000};
-  unsigned memory_mb = 128;
+  unsigned memory_mb = 128;     ///< enforced with a memory cgroup when sandboxed
+  unsigned ephemeral_mb = 512;  ///< the size of the sandbox's /tmp
+  double cpus = 0;              ///< CPU share; 0: memory_mb / 1,769, as Lambda
+  SandboxMode sandbox = SandboxMode::Auto;
   std::vector<std::pair<std::string, std::string>> env;  ///< the function's variables (--env)
   bool snap_start = false;  ///< init as AWS_LAMBDA_INITIALIZATION_TYPE=snap-start, then restore
   int log_fd = 1;           ///< where START/END/REPORT and the runtime's output go
@@ -49,7 +55,8 @@ struct InvokeResult {
   std::string content_type = "application/json";
   /// Spawn to first /next of the runtime this invocation started (cold start only).
   std::optional<double> init_ms;
-  /// The runtime's peak resident memory so far (VmHWM), in KiB.
+  /// The runtime's peak memory so far, in KiB: the cgroup's peak when
+  /// sandboxed, else the runtime process's VmHWM.
   unsigned long max_rss_kib = 0;
 };
 
@@ -63,14 +70,16 @@ class Emulator {
   Emulator(const Emulator&) = delete;
   Emulator& operator=(const Emulator&) = delete;
 
-  /// Listens on 127.0.0.1:port (0 = any): the Runtime API and
-  /// POST /2015-03-31/functions/function/invocations. Returns the port.
+  /// Merges the layers, sets up the sandbox (a line on stderr says what it
+  /// cannot confine), listens on 127.0.0.1:port (0 = any): the Runtime API
+  /// and POST /2015-03-31/functions/function/invocations. Returns the port.
   [[nodiscard]] Result<int> start(int port);
   /// Runs one invocation (one at a time; others wait), starting the runtime
   /// when none is running. Init errors, timeouts (the runtime is killed and
   /// restarted on the next invoke) and runtime exits become error results.
   InvokeResult invoke(const InvokeRequest& request, const ChunkSink& sink = {});
-  /// Kills the runtime and stops serving.
+  /// Kills the runtime, stops serving, removes the sandbox's cgroups and the
+  /// merged layers.
   void stop();
 
   struct State;

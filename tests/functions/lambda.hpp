@@ -4,6 +4,9 @@
 // endpoint.
 #pragma once
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -22,9 +25,29 @@ namespace fs = std::filesystem;
 
 /// A function directory (bin/echo_fn, bin/echo_fn_dep, lib/libecho.so,
 /// lib/libecho_dep.so) and a layer directory (bootstrap), under a TempDir.
+/// The emulator runs them in its sandbox (`--sandbox auto`): as root the
+/// runtime sees the function at /var/task, the layer at /opt, runs as uid
+/// 993 and has a fresh /tmp; otherwise it runs unconfined with host paths.
 struct LambdaDirs {
   TempDir tmp;
   fs::path function = tmp / "function", layer = tmp / "layer", root = tmp / "root";
+  /// --sandbox for emulate_once() and EmulatorProcess; "off" for a test whose
+  /// state must outlive a runtime (a cache kept in TMPDUMP_ROOT across cold starts).
+  std::string sandbox = "auto";
+  /// --memory unless a test gives its own: 1,769 MB is one full core, so a
+  /// runtime-path test's timing never hangs on its CPU share (at Lambda's
+  /// default 128 MB it would get 0.07 of a core). The limits themselves have
+  /// their own tests (tests/sandbox_test.cpp).
+  std::string memory = "1769";
+
+  /// `extra` with --memory added when it has none.
+  [[nodiscard]] std::vector<std::string> with_memory(std::vector<std::string> extra) const {
+    if (std::find(extra.begin(), extra.end(), "--memory") == extra.end()) {
+      extra.push_back("--memory");
+      extra.push_back(memory);
+    }
+    return extra;
+  }
 
   LambdaDirs() {
     const fs::path b = build_dir();
@@ -41,13 +64,30 @@ struct LambdaDirs {
     fs::copy_file(b / "src/bootstrap/libtmpdump-pull.so", layer / "libtmpdump-pull.so");
   }
 
-  /// A tmpdump made the Java layer's way (zip -y -r) holding lib/libtmpdump_testdep.so.
+  /// Whether the runtime runs in the sandbox: --sandbox auto, as root.
+  [[nodiscard]] bool sandboxed() const { return sandbox != "off" && ::geteuid() == 0; }
+  /// The path the runtime sees for `host`, a path under `function` or `layer`.
+  /// TMPDUMP_ROOT (`root`) keeps its name: in the sandbox it lies in the
+  /// sandbox's own /tmp, gone when the runtime is.
+  [[nodiscard]] std::string seen(const fs::path& host) const {
+    if (!sandboxed()) return host.string();
+    for (const auto& [dir, at] : {std::pair{function, "/var/task"}, std::pair{layer, "/opt"}}) {
+      const auto rel = host.lexically_relative(dir);
+      if (!rel.empty() && !rel.string().starts_with("..")) return rel == "." ? at : (fs::path(at) / rel).string();
+    }
+    return host.string();
+  }
+
+  /// A tmpdump made the Java layer's way (zip -y -r) holding
+  /// lib/libtmpdump_testdep.so, shipped in the function package (outside lib/)
+  /// so a sandboxed runtime can read it: pass seen(zip) as its source.
   fs::path make_tmpdump() const {
     const fs::path src = tmp / "dump-src";
     fs::create_directories(src / "lib");
     fs::copy_file(build_dir() / "tests/functions/libtmpdump_testdep.so", src / "lib/libtmpdump_testdep.so",
                   fs::copy_options::overwrite_existing);
-    const fs::path zip = tmp / "dump.zip";
+    const fs::path zip = function / "tmpdumps/dump.zip";
+    fs::create_directories(zip.parent_path());
     fs::remove(zip);
     EXPECT_EQ(run({"zip", "-q", "-y", "-r", zip.string(), "lib"}, {.cwd = src}).exit_code, 0);
     return zip;
@@ -57,9 +97,21 @@ struct LambdaDirs {
   RunResult emulate_once(const std::string& handler, const std::string& event, std::vector<std::string> extra = {},
                          EnvChanges env = {}) const {
     write_file(tmp / "event.json", event);
-    std::vector<std::string> argv{tmpdump_binary().string(), "emulate", "--function", function.string(), "--layer",
-                                  layer.string(), "--handler", handler, "--event", (tmp / "event.json").string(),
-                                  "--env", "TMPDUMP_ROOT=" + root.string()};
+    std::vector<std::string> argv{tmpdump_binary().string(),
+                                  "emulate",
+                                  "--function",
+                                  function.string(),
+                                  "--layer",
+                                  layer.string(),
+                                  "--handler",
+                                  handler,
+                                  "--event",
+                                  (tmp / "event.json").string(),
+                                  "--env",
+                                  "TMPDUMP_ROOT=" + root.string(),
+                                  "--sandbox",
+                                  sandbox};
+    extra = with_memory(std::move(extra));
     argv.insert(argv.end(), extra.begin(), extra.end());
     return run(argv, {.env = env, .timeout = std::chrono::seconds(60)});
   }
@@ -69,9 +121,21 @@ struct LambdaDirs {
 class EmulatorProcess {
  public:
   EmulatorProcess(const LambdaDirs& dirs, const std::string& handler, std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{tmpdump_binary().string(), "emulate", "--function", dirs.function.string(),
-                                  "--layer", dirs.layer.string(), "--handler", handler, "--port", "0",
-                                  "--env", "TMPDUMP_ROOT=" + dirs.root.string()};
+    std::vector<std::string> argv{tmpdump_binary().string(),
+                                  "emulate",
+                                  "--function",
+                                  dirs.function.string(),
+                                  "--layer",
+                                  dirs.layer.string(),
+                                  "--handler",
+                                  handler,
+                                  "--port",
+                                  "0",
+                                  "--env",
+                                  "TMPDUMP_ROOT=" + dirs.root.string(),
+                                  "--sandbox",
+                                  dirs.sandbox};
+    extra = dirs.with_memory(std::move(extra));
     argv.insert(argv.end(), extra.begin(), extra.end());
     process_ = std::make_unique<Background>(argv);
     auto line = process_->wait_for_line("tmpdump emulate: listening on", std::chrono::seconds(20));
@@ -80,6 +144,7 @@ class EmulatorProcess {
     port_ = std::stoi(line->substr(colon + 10));
   }
   [[nodiscard]] int port() const { return port_; }
+  [[nodiscard]] pid_t pid() const { return process_->pid(); }
   /// Waits for a log line starting with `prefix`.
   std::optional<std::string> log_line(const std::string& prefix, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     return process_->wait_for_line(prefix, timeout);
