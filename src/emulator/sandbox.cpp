@@ -333,8 +333,19 @@ Result<void> Sandbox::Impl::make_groups() {
   // Lambda has no swap: memory+swap gets the same limit (when swap accounting is on).
   if (auto r = set(mem / "memory.memsw.limit_in_bytes", std::to_string(bytes), true); !r) return r;
   if (auto r = made(cpu); !r) return r;
+  // v1 refuses a child more CPU than its parent (EINVAL): an emulator that
+  // itself runs under a quota (a CI container, say) gives the runtime at most
+  // that much, which is all the runtime could get anyway.
+  long quota = q.quota_us;
+  const auto parent_quota = read_text(cpu.parent_path() / "cpu.cfs_quota_us");
+  const auto parent_period = read_text(cpu.parent_path() / "cpu.cfs_period_us");
+  if (parent_quota && parent_period) {
+    const long pq = std::strtol(parent_quota->c_str(), nullptr, 10);
+    const long pp = std::strtol(parent_period->c_str(), nullptr, 10);
+    if (pq > 0 && pp > 0) quota = std::min(quota, static_cast<long>(static_cast<long long>(pq) * q.period_us / pp));
+  }
   if (auto r = set(cpu / "cpu.cfs_period_us", std::to_string(q.period_us)); !r) return r;
-  return set(cpu / "cpu.cfs_quota_us", std::to_string(q.quota_us));
+  return set(cpu / "cpu.cfs_quota_us", std::to_string(quota));
 }
 
 Sandbox::Sandbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
