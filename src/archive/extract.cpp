@@ -870,13 +870,19 @@ Result<void> check_link(const PendingLink& link, const std::unordered_map<std::s
   return {};
 }
 
-Result<void> create_links(int dest_fd, std::vector<PendingLink>& links) {
-  std::ranges::sort(links, {}, [](const PendingLink& l) { return std::pair(l.archive, l.entry); });
+// Checks every link's target against the whole set, in the order given.
+Result<void> check_links(const std::vector<PendingLink>& links) {
   std::unordered_map<std::string, const PendingLink*> by_name;
   for (const auto& l : links) by_name.emplace(l.name, &l);
   for (const auto& l : links) {
     if (auto r = check_link(l, by_name); !r) return r;
   }
+  return {};
+}
+
+Result<void> create_links(int dest_fd, std::vector<PendingLink>& links) {
+  std::ranges::sort(links, {}, [](const PendingLink& l) { return std::pair(l.archive, l.entry); });
+  if (auto r = check_links(links); !r) return r;
   for (const auto& l : links) {
     if (auto r = make_parents(dest_fd, l.name, l.label); !r) return r;
     if (::symlinkat(l.target.c_str(), dest_fd, l.name.c_str()) != 0)
@@ -980,12 +986,7 @@ Result<void> check_symlinks(std::span<const SymlinkTarget> links) {
   std::vector<PendingLink> pending;
   pending.reserve(links.size());
   for (const auto& l : links) pending.push_back(PendingLink{l.name, l.target, 0, l.label});
-  std::unordered_map<std::string, const PendingLink*> by_name;
-  for (const auto& l : pending) by_name.emplace(l.name, &l);
-  for (const auto& l : pending) {
-    if (auto r = check_link(l, by_name); !r) return r;
-  }
-  return {};
+  return check_links(pending);
 }
 
 Result<ExtractStats> extract(std::span<const ArchiveInput> archives, const std::filesystem::path& dest,
