@@ -2,10 +2,10 @@
 // the managed runtime with Lambda's command line, through the layer's
 // tmpdump-exec-wrapper, and the handler uses a native library that exists only
 // in the tmpdump. The runtime interface clients are stand-ins
-// (tests/runtimes/): Java's real one comes from Maven, which is not reachable
-// here; the npm package of Node's needs a native build (autotools, node
-// headers from nodejs.org) this machine cannot do. Each stand-in loads the
-// handler as the real one does and reports the command line it was started with.
+// (tests/runtimes/) except Node's npm package, aws-lambda-ric 3.3.0: Java's
+// real one comes from Maven, which is not reachable here, and Lambda's own
+// /var/runtime/index.mjs is not published. Each stand-in loads the handler as
+// the real one does and reports the command line it was started with.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -74,12 +74,27 @@ struct RuntimeDirs : LambdaDirs {
             "AWS_LAMBDA_EXEC_WRAPPER=" + seen(layer / "tmpdump-exec-wrapper")};
   }
 
-  RunResult emulate(const std::string& runtime_name, const std::string& handler, std::vector<std::string> extra) const {
-    std::vector<std::string> args{"--runtime", runtime_name, "--runtime-dir", runtime.string()};
+  RunResult emulate(const std::string& runtime_name, const std::string& handler, std::vector<std::string> extra,
+                    const fs::path& runtime_dir = {}) const {
+    std::vector<std::string> args{"--runtime", runtime_name, "--runtime-dir",
+                                  (runtime_dir.empty() ? runtime : runtime_dir).string()};
     args.insert(args.end(), extra.begin(), extra.end());
     return emulate_once(handler, "\"event\"", args);
   }
 };
+
+/// The native addon and the library it needs, only in the tmpdump; false when
+/// node's headers are missing.
+bool add_node_addon(const RuntimeDirs& d) {
+  const fs::path napi = "/usr/include/node/node_api.h";
+  if (!fs::exists(napi)) return false;
+  fs::create_directories(d.dump / "nodejs");
+  // N-API symbols come from the node binary at load time.
+  compile({"-shared", "-fPIC", "-I" + napi.parent_path().string(), "-I" + (source_dir() / "tests/functions").string(),
+           "-I" + (source_dir() / "include").string(), (fixtures() / "node/greet_addon.c").string(), "-o",
+           (d.dump / "nodejs/greet.node").string(), "-L" + (d.tmp / "plain").string(), "-ltmpdump_testdep"});
+  return true;
+}
 
 TEST(EmulateRuntime, Java17StartsTheJvmWithLambdasCommandLineAndTheWrapperLoadsTheJniLibraryFromTheTmpdump) {
   if (!have("javac") || !have("jar")) GTEST_SKIP() << "no javac/jar: the Java stand-in cannot be built";
@@ -170,18 +185,13 @@ TEST_P(EmulatePython, Python312RunsTheClientModuleWithLambdasPathsAndTheTmpdumps
 
 INSTANTIATE_TEST_SUITE_P(Sandbox, EmulatePython, ::testing::Values("auto", "off"));
 
+// Lambda's layout: /var/runtime/index.mjs, the handler from $_HANDLER (a stand-in for Lambda's bundled client).
 TEST(EmulateRuntime, Nodejs20StartsNodeWithLambdasFlagsAndTheHandlerLoadsANativeAddonFromTheTmpdump) {
   if (!have("node")) GTEST_SKIP() << "no node";
-  const fs::path napi = "/usr/include/node/node_api.h";
-  if (!fs::exists(napi)) GTEST_SKIP() << "no " << napi << ": the test addon cannot be built";
   RuntimeDirs d;
   fs::copy_file(fixtures() / "node/index.mjs", d.runtime / "index.mjs");
   fs::copy_file(fixtures() / "node/handler.js", d.function / "handler.js");
-  fs::create_directories(d.dump / "nodejs");
-  // N-API symbols come from the node binary at load time.
-  compile({"-shared", "-fPIC", "-I" + napi.parent_path().string(), "-I" + (source_dir() / "tests/functions").string(),
-           "-I" + (source_dir() / "include").string(), (fixtures() / "node/greet_addon.c").string(), "-o",
-           (d.dump / "nodejs/greet.node").string(), "-L" + (d.tmp / "plain").string(), "-ltmpdump_testdep"});
+  if (!add_node_addon(d)) GTEST_SKIP() << "no node headers: the test addon cannot be built";
 
   auto r = d.emulate("nodejs20.x", "handler.handler", d.tmpdump_env());
   ASSERT_EQ(r.exit_code, 0) << r.all();
@@ -197,6 +207,32 @@ TEST(EmulateRuntime, Nodejs20StartsNodeWithLambdasFlagsAndTheHandlerLoadsANative
                                   ":" + d.seen(d.function) + "\""))
       << r.out;
   EXPECT_TRUE(contains(r.out, R"("execEnv":"AWS_Lambda_nodejs20.x")")) << r.out;
+  EXPECT_TRUE(contains(r.err, "tmpdump-exec-wrapper: init in ")) << r.err;
+}
+
+// The real aws-lambda-ric 3.3.0 from npm (tests/runtimes/node-ric, installed
+// and built by scripts/install-deps), started by its own entry.
+TEST(EmulateRuntime, Nodejs20RunsTheRealNpmRuntimeClientThroughTheWrapperWithANativeAddonFromTheTmpdump) {
+  if (!have("node")) GTEST_SKIP() << "no node";
+  const fs::path ric = fixtures() / "node-ric";
+  ASSERT_TRUE(fs::exists(ric / "node_modules/aws-lambda-ric/dist/rapid-client.node"))
+      << "aws-lambda-ric is not installed: run scripts/install-deps";
+  RuntimeDirs d;
+  fs::copy_file(fixtures() / "node/handler.js", d.function / "handler.js");
+  if (!add_node_addon(d)) GTEST_SKIP() << "no node headers: the test addon cannot be built";
+
+  auto r = d.emulate("nodejs20.x", "handler.handler", d.tmpdump_env(), ric);
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_TRUE(contains(r.out, R"("addon":"hello from the tmpdump")")) << r.out;
+  EXPECT_TRUE(contains(r.out, R"("execArgv":["--expose-gc","--max-http-header-size","81920",)"
+                              R"("--max-semi-space-size=88","--max-old-space-size=1593"])"))
+      << r.out;
+  const std::string entry = (d.sandboxed() ? fs::path("/var/runtime") : ric).string() +
+                            "/node_modules/aws-lambda-ric/bin/index.mjs";
+  EXPECT_TRUE(contains(r.out, R"(",")" + entry + R"(","handler.handler"])")) << r.out;
+  EXPECT_TRUE(contains(r.out, R"("event":"event")")) << r.out;
+  EXPECT_TRUE(contains(r.err, "Executing 'handler.handler' in function directory '" + d.seen(d.function) + "'"))
+      << r.err;
   EXPECT_TRUE(contains(r.err, "tmpdump-exec-wrapper: init in ")) << r.err;
 }
 

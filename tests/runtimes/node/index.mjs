@@ -1,6 +1,6 @@
-// Stands in for Lambda's /var/runtime/index.mjs (the Node.js runtime interface
-// client, whose npm package, aws-lambda-ric, needs a native build this
-// machine cannot do): like it, it takes the handler from $_HANDLER
+// Stands in for Lambda's /var/runtime/index.mjs (its bundled Node.js runtime
+// interface client, not published as such; the npm package, aws-lambda-ric,
+// takes the handler as an argument instead): like it, it takes the handler from $_HANDLER
 // ("file.function", the file under LAMBDA_TASK_ROOT), loads it with require()
 // (CommonJS) and serves the Runtime API with node:http.
 import http from 'node:http';
