@@ -96,21 +96,28 @@ bool add_node_addon(const RuntimeDirs& d) {
   return true;
 }
 
-TEST(EmulateRuntime, Java17StartsTheJvmWithLambdasCommandLineAndTheWrapperLoadsTheJniLibraryFromTheTmpdump) {
-  if (!have("javac") || !have("jar")) GTEST_SKIP() << "no javac/jar: the Java stand-in cannot be built";
-  RuntimeDirs d;
-  // The runtime interface client's jar in --runtime-dir/lib, as in Lambda's /var/runtime/lib.
+/// The Java stand-in's jar in d.runtime/lib, the handler in the function;
+/// false without javac and jar.
+bool build_java(const RuntimeDirs& d) {
+  if (!have("javac") || !have("jar")) return false;
   const fs::path classes = d.tmp / "ric-classes";
   run_ok({"javac", "-d", classes.string(), (fixtures() / "java/AWSLambda.java").string()});
   fs::create_directories(d.runtime / "lib");
   run_ok({"jar", "cf", (d.runtime / "lib/aws-lambda-java-runtime-interface-client.jar").string(), "-C",
           classes.string(), "."});
-  // The handler in the task root, its helper class in a jar in the task's lib/.
   const fs::path greeter = d.tmp / "greeter-classes";
   run_ok({"javac", "-d", greeter.string(), (wrapper_fixtures() / "java/lib/example/Greeter.java").string()});
   run_ok({"jar", "cf", (d.function / "lib/greeter.jar").string(), "-C", greeter.string(), "."});
   run_ok({"javac", "-cp", greeter.string(), "-d", d.function.string(),
           (wrapper_fixtures() / "java/handler/example/Handler.java").string()});
+  return true;
+}
+
+TEST(EmulateRuntime, Java17StartsTheJvmWithLambdasCommandLineAndTheWrapperLoadsTheJniLibraryFromTheTmpdump) {
+  RuntimeDirs d;
+  // The client's jar in --runtime-dir/lib, as in Lambda's /var/runtime/lib; the
+  // handler in the task root, its helper class in a jar in the task's lib/.
+  if (!build_java(d)) GTEST_SKIP() << "no javac/jar: the Java stand-in cannot be built";
   // Its JNI library exists only in the tmpdump.
   const fs::path jdk_include = fs::canonical("/usr/bin/javac").parent_path().parent_path() / "include";
   compile({"-shared", "-fPIC", "-I" + jdk_include.string(), "-I" + (jdk_include / "linux").string(),
@@ -143,6 +150,24 @@ TEST(EmulateRuntime, Java17StartsTheJvmWithLambdasCommandLineAndTheWrapperLoadsT
   auto bare = d.emulate("java17", "example.Handler::handleRequest", {env[0], env[1]});
   EXPECT_EQ(bare.exit_code, 14) << bare.all();
   EXPECT_TRUE(contains(bare.out, "UnsatisfiedLinkError")) << bare.all();
+}
+
+TEST(EmulateRuntime, Java21WithLangDirRunsThatJdkMountedAtVarLang) {
+  RuntimeDirs d;
+  if (!build_java(d)) GTEST_SKIP() << "no javac/jar: the Java stand-in cannot be built";
+  const fs::path jdk = fs::canonical("/usr/bin/java").parent_path().parent_path();
+  const std::string lang = d.sandboxed() ? "/var/lang" : jdk.string();
+  compile({"-shared", "-fPIC", "-I" + (jdk / "include").string(), "-I" + (jdk / "include/linux").string(),
+           "-I" + (source_dir() / "tests/functions").string(), "-I" + (source_dir() / "include").string(),
+           (wrapper_fixtures() / "jni_greeting.c").string(), "-o", (d.dump / "lib/libtmpdumpjni.so").string(),
+           "-L" + (d.tmp / "plain").string(), "-ltmpdump_testdep"});
+  auto env = d.tmpdump_env();
+  env.insert(env.end(), {"--lang-dir", jdk.string()});
+  auto ok = d.emulate("java21", "example.Handler::handleRequest", env);
+  ASSERT_EQ(ok.exit_code, 0) << ok.all();
+  EXPECT_TRUE(contains(ok.out, R"("jvm":["-XX:MaxHeapSize=1565696k",)")) << ok.out;
+  EXPECT_TRUE(contains(ok.out, R"("javaHome":")" + lang + "\"")) << ok.out;
+  EXPECT_TRUE(contains(ok.out, R"("execEnv":"AWS_Lambda_java21")")) << ok.out;
 }
 
 class EmulatePython : public ::testing::TestWithParam<const char*> {};
@@ -234,6 +259,16 @@ TEST(EmulateRuntime, Nodejs20RunsTheRealNpmRuntimeClientThroughTheWrapperWithANa
   EXPECT_TRUE(contains(r.err, "Executing 'handler.handler' in function directory '" + d.seen(d.function) + "'"))
       << r.err;
   EXPECT_TRUE(contains(r.err, "tmpdump-exec-wrapper: init in ")) << r.err;
+}
+
+TEST(EmulateRuntime, AnExecWrapperThatIsNotThereIsAnInitErrorNamingIt) {
+  RuntimeDirs d;
+  fs::copy(fixtures() / "python/awslambdaric", d.runtime / "awslambdaric");
+  const std::string missing = d.seen(d.layer / "no-such-wrapper");
+  auto r = d.emulate("python3.12", "app.handler", {"--env", "AWS_LAMBDA_EXEC_WRAPPER=" + missing});
+  EXPECT_EQ(r.exit_code, 14) << r.all();
+  EXPECT_TRUE(contains(r.err, "cannot execute " + missing + ": No such file or directory")) << r.err;
+  EXPECT_TRUE(contains(r.out, "Runtime.ExitError")) << r.out;
 }
 
 TEST(EmulateRuntime, AMissingRuntimePieceIsOneUsageLineNamingWhatToGive) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 
 namespace tmpdump::emulator {
@@ -149,6 +150,39 @@ TEST(Runtimes, NodeRunsLambdasEntryOrTheClientsOwnWithMemoryFlags) {
   l = managed_launch(*parse_runtime("nodejs22.x"), t.paths(), "index.handler", 1024, {});
   ASSERT_TRUE(l);
   EXPECT_EQ(l->argv.back(), "/var/runtime/index.mjs");  // Lambda's: the handler comes from $_HANDLER
+}
+
+TEST(Runtimes, HostInterpreterIsTheFirstProgramOnPathAndTheSandboxMustSeeIt) {
+  Tree t;
+  t.file("runtime/index.mjs");
+  // A version manager's shim script first on PATH, then a program outside the system directories.
+  fs::create_directories(t.root / "shims");
+  std::ofstream(t.root / "shims/node") << "#!/bin/sh\nexec pyenv-like-manager \"$@\"\n";
+  fs::permissions(t.root / "shims/node", fs::perms::owner_all);
+  fs::create_directories(t.root / "versions/20/bin");
+  fs::copy_file("/bin/true", t.root / "versions/20/bin/node");
+  const std::string saved = std::getenv("PATH") != nullptr ? std::getenv("PATH") : "";
+  ::setenv("PATH", ((t.root / "shims").string() + ":" + (t.root / "versions/20/bin").string()).c_str(), 1);
+  auto paths = t.paths();
+  paths.lang_host.clear();
+  paths.sandboxed = false;
+  auto host = managed_launch(*parse_runtime("nodejs20.x"), paths, "h.h", 128, {});
+  paths.sandboxed = true;
+  auto unseen = managed_launch(*parse_runtime("nodejs20.x"), paths, "h.h", 128, {});
+  ::setenv("PATH", "/nonexistent", 1);
+  auto none = managed_launch(*parse_runtime("nodejs20.x"), paths, "h.h", 128, {});
+  ::setenv("PATH", saved.c_str(), 1);
+
+  ASSERT_TRUE(host) << host.error().message;
+  EXPECT_EQ(host->argv.front(), (t.root / "versions/20/bin/node").string());
+  ASSERT_FALSE(unseen);
+  EXPECT_NE(unseen.error().message.find("the sandbox cannot see " + (t.root / "versions/20/bin/node").string()),
+            std::string::npos)
+      << unseen.error().message;
+  EXPECT_NE(unseen.error().message.find("give --lang-dir " + (t.root / "versions/20").string()), std::string::npos)
+      << unseen.error().message;
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message.find("no node on PATH"), std::string::npos) << none.error().message;
 }
 
 TEST(Runtimes, AMissingPieceIsOneErrorNamingWhatToGive) {

@@ -80,6 +80,7 @@ public final class AWSLambda {
             + ",\"jvm\":" + list(ManagementFactory.getRuntimeMXBean().getInputArguments())
             + ",\"classpath\":" + quote(System.getProperty("java.class.path"))
             + ",\"maxHeapBytes\":" + Runtime.getRuntime().maxMemory()
+            + ",\"javaHome\":" + quote(System.getProperty("java.home"))
             + ",\"execEnv\":" + quote(String.valueOf(System.getenv("AWS_EXECUTION_ENV"))) + "}";
       } catch (Throwable t) {
         Throwable cause = t;
