@@ -6,12 +6,12 @@
 // real one comes from Maven, which is not reachable here, and Lambda's own
 // /var/runtime/index.mjs is not published. Each stand-in loads the handler as
 // the real one does and reports the command line it was started with.
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "functions/lambda.hpp"
 #include "support/process.hpp"
@@ -21,10 +21,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path fixtures() { return source_dir() / "tests/runtimes"; }
-fs::path wrapper_fixtures() { return source_dir() / "tests/wrapper"; }
+fs::path fixtures() {
+  return source_dir() / "tests/runtimes";
+}
+fs::path wrapper_fixtures() {
+  return source_dir() / "tests/wrapper";
+}
 
-bool have(const std::string& program) { return run({"sh", "-c", "command -v " + program}).exit_code == 0; }
+bool have(const std::string& program) {
+  return run({"sh", "-c", "command -v " + program}).exit_code == 0;
+}
 
 /// libtmpdump_testdep.so compiled here without the build's sanitizer flags
 /// (java, python and node are not instrumented).
@@ -137,7 +143,8 @@ TEST(EmulateRuntime, Java17StartsTheJvmWithLambdasCommandLineAndTheWrapperLoadsT
                               R"("--add-opens=java.base/java.io=ALL-UNNAMED",)"
                               R"("-Dorg.crac.Core.Compat=com.amazonaws.services.lambda.crac",)"
                               R"("-Djava.net.preferIPv4Stack=true","-XX:+ErrorFileToStderr",)"
-                              R"("-Djava.library.path=)" + d.root.string() + "/lib:"))
+                              R"("-Djava.library.path=)" +
+                                  d.root.string() + "/lib:"))
       << r.out;
   EXPECT_TRUE(contains(r.out, R"("maxHeapBytes":)")) << r.out;
   EXPECT_TRUE(contains(r.out, R"("classpath":")" + d.runtime_seen("lib/aws-lambda-java-runtime-interface-client.jar")))
@@ -252,8 +259,8 @@ TEST(EmulateRuntime, Nodejs20RunsTheRealNpmRuntimeClientThroughTheWrapperWithANa
   EXPECT_TRUE(contains(r.out, R"("execArgv":["--expose-gc","--max-http-header-size","81920",)"
                               R"("--max-semi-space-size=88","--max-old-space-size=1593"])"))
       << r.out;
-  const std::string entry = (d.sandboxed() ? fs::path("/var/runtime") : ric).string() +
-                            "/node_modules/aws-lambda-ric/bin/index.mjs";
+  const std::string entry =
+      (d.sandboxed() ? fs::path("/var/runtime") : ric).string() + "/node_modules/aws-lambda-ric/bin/index.mjs";
   EXPECT_TRUE(contains(r.out, R"(",")" + entry + R"(","handler.handler"])")) << r.out;
   EXPECT_TRUE(contains(r.out, R"("event":"event")")) << r.out;
   EXPECT_TRUE(contains(r.err, "Executing 'handler.handler' in function directory '" + d.seen(d.function) + "'"))

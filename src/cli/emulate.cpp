@@ -47,9 +47,10 @@ int run_emulate(const EmulateOptions& o) {
   if (!runtime) return report_error("emulate", runtime.error());
   eo.runtime = *runtime;
   if (runtime->language == emulator::Language::Provided && (!o.runtime_dir.empty() || !o.lang_dir.empty())) {
-    return report_error("emulate", {Errc::InvalidArgument, "--runtime-dir and --lang-dir are for a managed runtime "
-                                                           "(--runtime java21, python3.12, nodejs20.x...); " +
-                                                               o.runtime + " runs a bootstrap"});
+    return report_error("emulate", {Errc::InvalidArgument,
+                                    "--runtime-dir and --lang-dir are for a managed runtime "
+                                    "(--runtime java21, python3.12, nodejs20.x...); " +
+                                        o.runtime + " runs a bootstrap"});
   }
   eo.runtime_dir = o.runtime_dir;
   eo.lang_dir = o.lang_dir;
@@ -137,7 +138,7 @@ int run_emulate(const EmulateOptions& o) {
 Runner setup_emulate(CLI::App& sub) {
   auto o = std::make_shared<EmulateOptions>();
   sub.footer(
-      "Starts the bootstrap (DIR/bootstrap of --function, else of the layers), or with --runtime java21|python3.12|...\n"
+      "Starts the bootstrap (DIR/bootstrap of --function, else of the layers), or with --runtime java21 (...)\n"
       "that runtime as Lambda starts it, with Lambda's environment, and serves it the Runtime API on 127.0.0.1.\n"
       "As root it runs in a Lambda-like sandbox: uid 993, the function read-only at /var/task, the layers read-only\n"
       "at /opt, a fresh tmpfs /tmp, memory and CPU cgroups. Invoke with\n"

@@ -80,8 +80,8 @@ Result<std::string> interpreter(const Runtime& r, const RuntimePaths& paths, std
     for (const auto& n : names) {
       if (executable_file(paths.lang_host / "bin" / n)) return (paths.lang_seen / "bin" / n).string();
     }
-    return fail(Errc::InvalidArgument, "{}: --lang-dir {} has no bin/{} (give Lambda's /var/lang for {})",
-                flag_for(r), paths.lang_host.string(), want, r.name);
+    return fail(Errc::InvalidArgument, "{}: --lang-dir {} has no bin/{} (give Lambda's /var/lang for {})", flag_for(r),
+                paths.lang_host.string(), want, r.name);
   }
   const char* path_env = std::getenv("PATH");
   std::string path = path_env != nullptr ? path_env : "/usr/local/bin:/usr/bin:/bin";
@@ -113,8 +113,10 @@ Result<std::string> interpreter(const Runtime& r, const RuntimePaths& paths, std
     }
   }
   if (unseen) return std::unexpected(*unseen);
-  return fail(Errc::InvalidArgument, "{}: no {} on PATH: install it, or give --lang-dir DIR (Lambda's /var/lang, "
-              "holding bin/{})", flag_for(r), want, want);
+  return fail(Errc::InvalidArgument,
+              "{}: no {} on PATH: install it, or give --lang-dir DIR (Lambda's /var/lang, "
+              "holding bin/{})",
+              flag_for(r), want, want);
 }
 
 // The RIC's jars in --runtime-dir/lib, sorted, as the runtime sees them.
@@ -144,8 +146,8 @@ Result<Launch> managed_launch(const Runtime& r, const RuntimePaths& paths, const
     const char* what = r.language == Language::Java     ? "the runtime interface client's jars in DIR/lib"
                        : r.language == Language::Python ? "DIR/awslambdaric (pip install --target DIR awslambdaric)"
                                                         : "DIR/index.mjs or DIR/node_modules/aws-lambda-ric";
-    return fail(Errc::InvalidArgument, "{} needs --runtime-dir DIR, what Lambda has at /var/runtime: {}",
-                flag_for(r), what);
+    return fail(Errc::InvalidArgument, "{} needs --runtime-dir DIR, what Lambda has at /var/runtime: {}", flag_for(r),
+                what);
   }
   std::error_code ec;
   if (!fs::is_directory(paths.runtime_host, ec)) {
@@ -184,7 +186,8 @@ Result<Launch> managed_launch(const Runtime& r, const RuntimePaths& paths, const
     //     -Dorg.crac.Core.Compat=com.amazonaws.services.lambda.crac -Djava.net.preferIPv4Stack=true
     //     -XX:+ErrorFileToStderr
     //     -Dcom.amazonaws.services.lambda.runtime.api.client.runtimeapi.NativeClient.JNI=/var/runtime/lib/jni/libaws-lambda-jni.linux-x86_64.so
-    //     -classpath <the jars in /var/runtime/lib> com.amazonaws.services.lambda.runtime.api.client.AWSLambda $_HANDLER
+    //     -classpath <the jars in /var/runtime/lib> com.amazonaws.services.lambda.runtime.api.client.AWSLambda
+    //     $_HANDLER
     // java21 is taken to start alike. The options naming files of Lambda's
     // image (the agent, the CDS archive, the JNI library) are passed only when
     // --runtime-dir / --lang-dir hold those files; -Xshare:auto stands in for
@@ -201,14 +204,16 @@ Result<Launch> managed_launch(const Runtime& r, const RuntimePaths& paths, const
     } else {
       a.push_back("-Xshare:auto");
     }
-    for (const char* o : {"-XX:+TieredCompilation", "-XX:TieredStopAtLevel=1", "--add-opens=java.base/java.io=ALL-UNNAMED",
-                          "-Dorg.crac.Core.Compat=com.amazonaws.services.lambda.crac", "-Djava.net.preferIPv4Stack=true",
-                          "-XX:+ErrorFileToStderr"}) {
+    for (const char* o :
+         {"-XX:+TieredCompilation", "-XX:TieredStopAtLevel=1", "--add-opens=java.base/java.io=ALL-UNNAMED",
+          "-Dorg.crac.Core.Compat=com.amazonaws.services.lambda.crac", "-Djava.net.preferIPv4Stack=true",
+          "-XX:+ErrorFileToStderr"}) {
       a.emplace_back(o);
     }
     const char* jni = "lib/jni/libaws-lambda-jni.linux-x86_64.so";
     if (fs::is_regular_file(paths.runtime_host / jni, ec)) {
-      a.push_back("-Dcom.amazonaws.services.lambda.runtime.api.client.runtimeapi.NativeClient.JNI=" + (rt / jni).string());
+      a.push_back("-Dcom.amazonaws.services.lambda.runtime.api.client.runtimeapi.NativeClient.JNI=" +
+                  (rt / jni).string());
     }
     a.push_back("-classpath");
     a.push_back(joined(jars));
@@ -239,8 +244,8 @@ Result<Launch> managed_launch(const Runtime& r, const RuntimePaths& paths, const
     if (const std::string* given = user("PYTHONPATH")) {
       pythonpath += *given + ":";
     } else {
-      pythonpath += (opt / ("python/lib/python" + r.version) / "site-packages").string() + ":" +
-                    (opt / "python").string() + ":";
+      pythonpath +=
+          (opt / ("python/lib/python" + r.version) / "site-packages").string() + ":" + (opt / "python").string() + ":";
     }
     launch.env.emplace_back("PYTHONPATH", pythonpath + rt.string());
   } else {

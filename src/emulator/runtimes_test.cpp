@@ -1,10 +1,11 @@
 #include "emulator/runtimes.hpp"
 
-#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
+
+#include <gtest/gtest.h>
 
 namespace tmpdump::emulator {
 namespace {
@@ -140,12 +141,13 @@ TEST(Runtimes, NodeRunsLambdasEntryOrTheClientsOwnWithMemoryFlags) {
   t.file("lang/bin/node", true);
   auto l = managed_launch(*parse_runtime("nodejs20.x"), t.paths(), "index.handler", 1024, {});
   ASSERT_TRUE(l) << l.error().message;
-  EXPECT_EQ(l->argv, (std::vector<std::string>{"/var/lang/bin/node", "--expose-gc", "--max-http-header-size", "81920",
-                                               "--max-semi-space-size=51", "--max-old-space-size=922",
-                                               "/var/runtime/node_modules/aws-lambda-ric/bin/index.mjs",
-                                               "index.handler"}));
-  EXPECT_EQ(env_of(*l, "NODE_PATH"),
-            "/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task");
+  EXPECT_EQ(l->argv,
+            (std::vector<std::string>{"/var/lang/bin/node", "--expose-gc", "--max-http-header-size", "81920",
+                                      "--max-semi-space-size=51", "--max-old-space-size=922",
+                                      "/var/runtime/node_modules/aws-lambda-ric/bin/index.mjs", "index.handler"}));
+  EXPECT_EQ(
+      env_of(*l, "NODE_PATH"),
+      "/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task");
   t.file("runtime/index.mjs");
   l = managed_launch(*parse_runtime("nodejs22.x"), t.paths(), "index.handler", 1024, {});
   ASSERT_TRUE(l);
