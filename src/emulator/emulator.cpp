@@ -86,6 +86,9 @@ struct Emulator::State {
   std::unique_ptr<Server> server;
   int port = 0;
   fs::path bootstrap;  // as the runtime sees it
+  std::vector<std::string> command;  // what starts the runtime: the bootstrap, or a managed runtime's command line
+  std::vector<std::pair<std::string, std::string>> launch_env;  // a managed runtime's bootstrap's variables
+  fs::path runtime_path, lang_path;  // a managed runtime's /var/runtime and /var/lang as it sees them
   // The runtime's /var/task and /opt as it sees them, and /opt on the host.
   fs::path task_path, opt_path, opt_host;
   fs::path layer_staging;  // merged layers, removed by stop()
@@ -148,6 +151,19 @@ struct Emulator::State {
                               (layer.empty() ? "" : ":" + (layer / "lib").string());
     vars["LAMBDA_TASK_ROOT"] = task.string();
     vars["LAMBDA_RUNTIME_DIR"] = layer.empty() ? task.string() : layer.string();
+    if (options.runtime.language != Language::Provided) {
+      // As Lambda's managed runtimes have them (java17, observed: PATH
+      // /var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin, LD_LIBRARY_PATH
+      // /var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib).
+      const fs::path lang = lang_path.empty() ? fs::path("/var/lang") : lang_path;
+      const fs::path opt = opt_path.empty() ? fs::path("/opt") : opt_path;
+      vars["PATH"] = (lang / "bin").string() + ":/usr/local/bin:/usr/bin/:/bin:" + (opt / "bin").string();
+      vars["LD_LIBRARY_PATH"] = (lang / "lib").string() + ":/lib64:/usr/lib64:" + runtime_path.string() + ":" +
+                                (runtime_path / "lib").string() + ":" + task.string() + ":" + (task / "lib").string() +
+                                ":" + (opt / "lib").string();
+      vars["LAMBDA_RUNTIME_DIR"] = runtime_path.string();
+      for (const auto& [k, v] : launch_env) vars[k] = v;
+    }
     vars["_HANDLER"] = options.handler;
     vars["AWS_LAMBDA_RUNTIME_API"] = "127.0.0.1:" + std::to_string(port);
     vars["AWS_LAMBDA_FUNCTION_NAME"] = options.function_name;
@@ -170,12 +186,16 @@ struct Emulator::State {
     std::vector<char*> envp;
     for (auto& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);
-    std::string path = bootstrap.string();
-    char* argv[] = {path.data(), nullptr};
+    std::vector<std::string> args = command;
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const std::string path = args.front();
     const std::string cwd = task_path.string();
     const std::string exec_failed = "tmpdump emulate: cannot execute " + path + ": ";
     const std::string exec_enoent =
-        sandbox ? std::string(" (its interpreter is missing)")
+        options.runtime.language != Language::Provided ? std::string()
+        : sandbox ? std::string(" (its interpreter is missing)")
                 : " (its ELF or #! interpreter is missing: a layer built for /opt, as layer.zip is, runs only at /opt, "
                   "in the sandbox: run as root without --sandbox=off)";
     if (sandbox) {
@@ -202,7 +222,7 @@ struct Emulator::State {
       ::dup2(options.log_fd, 2);
       if (confine != nullptr && !confine->enter()) ::_exit(126);
       if (::chdir(cwd.c_str()) != 0) ::_exit(126);
-      ::execve(path.c_str(), argv, envp.data());
+      ::execve(path.c_str(), argv.data(), envp.data());
       const int err = errno;
       const char* desc = ::strerrordesc_np(err);
       std::string_view line[] = {exec_failed, desc != nullptr ? desc : "", "", "\n"};
@@ -660,8 +680,11 @@ Result<int> Emulator::start(int port) {
     if (auto merged = merge_layers(s.options.layers, s.opt_host); !merged) return std::unexpected(merged.error());
   }
   std::string notice;
+  const bool managed = s.options.runtime.language != Language::Provided;
   auto sandbox = Sandbox::create({.function_dir = s.options.function_dir,
                                   .opt_dir = s.opt_host,
+                                  .runtime_dir = managed ? s.options.runtime_dir : fs::path(),
+                                  .lang_dir = managed ? s.options.lang_dir : fs::path(),
                                   .memory_mb = s.options.memory_mb,
                                   .ephemeral_mb = s.options.ephemeral_mb,
                                   .cpus = s.options.cpus},
@@ -674,7 +697,26 @@ Result<int> Emulator::start(int port) {
   }
   s.task_path = s.sandbox ? fs::path("/var/task") : fs::absolute(s.options.function_dir);
   s.opt_path = s.sandbox ? fs::path("/opt") : s.opt_host;
-  if (fs::is_regular_file(s.options.function_dir / "bootstrap", ec)) {
+  if (managed) {
+    // Lambda's runtime bootstrap runs instead of the function's or a layer's.
+    auto seen = [&](const fs::path& host, const char* at) {
+      return host.empty() ? fs::path() : s.sandbox ? fs::path(at) : fs::absolute(host);
+    };
+    s.runtime_path = seen(s.options.runtime_dir, "/var/runtime");
+    s.lang_path = seen(s.options.lang_dir, "/var/lang");
+    auto launch = managed_launch(s.options.runtime,
+                                 {.runtime_host = s.options.runtime_dir,
+                                  .lang_host = s.options.lang_dir,
+                                  .runtime_seen = s.runtime_path,
+                                  .lang_seen = s.lang_path,
+                                  .task_seen = s.task_path,
+                                  .opt_seen = s.opt_path.empty() ? fs::path("/opt") : s.opt_path,
+                                  .sandboxed = s.sandbox != nullptr},
+                                 s.options.handler, s.options.memory_mb, s.options.env);
+    if (!launch) return std::unexpected(launch.error());
+    s.command = std::move(launch->argv);
+    s.launch_env = std::move(launch->env);
+  } else if (fs::is_regular_file(s.options.function_dir / "bootstrap", ec)) {
     s.bootstrap = s.task_path / "bootstrap";
   } else if (!s.opt_host.empty() && fs::is_regular_file(s.opt_host / "bootstrap", ec)) {
     s.bootstrap = s.opt_path / "bootstrap";
@@ -684,6 +726,7 @@ Result<int> Emulator::start(int port) {
                 "/opt/bootstrap)",
                 (s.options.function_dir / "bootstrap").string());
   }
+  if (!managed) s.command = {s.bootstrap.string()};
   s.server = std::make_unique<Server>([&s](Exchange& ex) { s.handle(ex); });
   auto bound = s.server->listen("127.0.0.1", port);
   if (!bound) return bound;

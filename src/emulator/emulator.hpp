@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "emulator/runtimes.hpp"
 #include "emulator/sandbox.hpp"
 #include "util/error.hpp"
 
@@ -28,6 +29,11 @@ struct Options {
   /// /opt; /opt/bootstrap starts the runtime when the function has none.
   std::vector<std::filesystem::path> layers;
   std::string handler;                 ///< _HANDLER
+  /// provided.*: the function's or the layers' bootstrap; a managed runtime:
+  /// its interpreter started as Lambda's bootstrap for it starts it.
+  Runtime runtime;
+  std::filesystem::path runtime_dir;  ///< a managed runtime's /var/runtime (its interface client)
+  std::filesystem::path lang_dir;     ///< a managed runtime's /var/lang (empty: the host's interpreter)
   std::string function_name = "function";
   std::string region;                  ///< default: $AWS_REGION, else us-east-1
   std::chrono::milliseconds timeout{3000};
