@@ -76,8 +76,16 @@ class PlayedEmulator {
     dirs_.sandbox = "off";
     write_file(dirs_.function / "bootstrap", "#!/bin/sh\ntouch \"$LAMBDA_TASK_ROOT/started\"\nexec sleep 60\n");
     fs::permissions(dirs_.function / "bootstrap", fs::perms::owner_all);
-    std::vector<std::string> argv{tmpdump_binary().string(), "emulate", "--function", dirs_.function.string(),
-                                  "--handler", "unused", "--port", "0", "--sandbox", "off"};
+    std::vector<std::string> argv{tmpdump_binary().string(),
+                                  "emulate",
+                                  "--function",
+                                  dirs_.function.string(),
+                                  "--handler",
+                                  "unused",
+                                  "--port",
+                                  "0",
+                                  "--sandbox",
+                                  "off"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     process_ = std::make_unique<Background>(argv, env);
     auto line = process_->wait_for_line("tmpdump emulate: listening on", std::chrono::seconds(20));
@@ -188,8 +196,10 @@ TEST(EmulateContract, InvokeEndpointAnswersExpectContinueBeforeTheBody) {
   EmulatorProcess emu(dirs, "bin/echo_fn");
   const std::string event = "\"" + std::string(64 << 10, 'e') + "\"";
   auto sock = http::Socket::connect_to("127.0.0.1", std::to_string(emu.port()));
-  ASSERT_TRUE(sock.send_all({"POST " + std::string(kInvoke) + " HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                             "Content-Length: " + std::to_string(event.size()) + "\r\n\r\n"}));
+  ASSERT_TRUE(sock.send_all({"POST " + std::string(kInvoke) +
+                             " HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                             "Content-Length: " +
+                             std::to_string(event.size()) + "\r\n\r\n"}));
   // curl waits a second for this line, then sends the body anyway.
   auto interim = read_head_within(sock, std::chrono::seconds(5));
   ASSERT_TRUE(interim) << "no 100 Continue before the body";
@@ -222,13 +232,15 @@ TEST(EmulateContract, RequestOverLambdasLimitIsRefusedWithLambdasError) {
   PlayedEmulator emu;
   auto sock = http::Socket::connect_to("127.0.0.1", std::to_string(emu.port()));
   // Judged by its Content-Length: the body is never asked for.
-  ASSERT_TRUE(sock.send_all({"POST " + std::string(kInvoke) + " HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+  ASSERT_TRUE(sock.send_all({"POST " + std::string(kInvoke) +
+                             " HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
                              "Content-Length: 6291457\r\n\r\n"}));
   auto reply = read_reply(sock, read_head_within(sock, std::chrono::seconds(5)));
   EXPECT_EQ(reply.status, 413);
   EXPECT_EQ(reply.headers.get("X-Amzn-ErrorType"), "RequestEntityTooLargeException");
-  EXPECT_EQ(reply.body,
-            R"({"Type":"User","message":"Request must be smaller than 6291456 bytes for the InvokeFunction operation"})");
+  EXPECT_EQ(
+      reply.body,
+      R"({"Type":"User","message":"Request must be smaller than 6291456 bytes for the InvokeFunction operation"})");
 }
 
 TEST(EmulateContract, EventFileOverLambdasLimitIsRefused) {
@@ -236,7 +248,8 @@ TEST(EmulateContract, EventFileOverLambdasLimitIsRefused) {
   auto r = dirs.emulate_once("bin/echo_fn", "\"" + std::string(6291455, 'e') + "\"");  // 6,291,457 bytes
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_TRUE(r.err.find("Request must be smaller than 6291456 bytes for the InvokeFunction operation") !=
-              std::string::npos) << r.err;
+              std::string::npos)
+      << r.err;
   EXPECT_TRUE(r.err.find("START RequestId") == std::string::npos) << r.err;  // the function never ran
   // At the limit it runs ("hooks" makes echo_fn answer briefly).
   auto at_limit = dirs.emulate_once("bin/echo_fn", "\"" + std::string(6291449, 'e') + "hooks\"");
@@ -251,14 +264,17 @@ TEST(EmulateContract, QualifierAndRegionAreInTheFunctionArn) {
   EXPECT_EQ(arn(std::string(kInvoke)), "arn:aws:lambda:eu-south-2:000000000000:function:thumbs");
   EXPECT_EQ(arn("/2015-03-31/functions/thumbs/invocations?Qualifier=%24LATEST"),
             "arn:aws:lambda:eu-south-2:000000000000:function:thumbs:$LATEST");
-  EXPECT_EQ(arn(std::string(kInvoke) + "?Qualifier=live"), "arn:aws:lambda:eu-south-2:000000000000:function:thumbs:live");
-  EXPECT_EQ(arn("/2015-03-31/functions/thumbs%3A7/invocations"), "arn:aws:lambda:eu-south-2:000000000000:function:thumbs:7");
+  EXPECT_EQ(arn(std::string(kInvoke) + "?Qualifier=live"),
+            "arn:aws:lambda:eu-south-2:000000000000:function:thumbs:live");
+  EXPECT_EQ(arn("/2015-03-31/functions/thumbs%3A7/invocations"),
+            "arn:aws:lambda:eu-south-2:000000000000:function:thumbs:7");
 
   auto unknown = post(emu.port(), "/2015-03-31/functions/other/invocations?Qualifier=live", "{}");
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(unknown.headers.get("X-Amzn-ErrorType"), "ResourceNotFoundException");
-  EXPECT_EQ(unknown.body,
-            R"({"Message":"Function not found: arn:aws:lambda:eu-south-2:000000000000:function:other:live","Type":"User"})");
+  EXPECT_EQ(
+      unknown.body,
+      R"({"Message":"Function not found: arn:aws:lambda:eu-south-2:000000000000:function:other:live","Type":"User"})");
   // A qualifier goes into a header: one that could end it is refused.
   auto invalid = post(emu.port(), std::string(kInvoke) + "?Qualifier=a%0D%0AX-Evil:%201", "{}");
   EXPECT_EQ(invalid.status, 400);

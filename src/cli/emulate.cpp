@@ -49,7 +49,8 @@ int run_emulate(const EmulateOptions& o) {
     char* end = nullptr;
     const long v = std::strtol(ms, &end, 10);
     if (*end != '\0' || v <= 0) {
-      return report_error("emulate", {Errc::InvalidArgument, "TMPDUMP_EMULATE_INIT_TIMEOUT_MS must be a positive number"});
+      return report_error("emulate",
+                          {Errc::InvalidArgument, "TMPDUMP_EMULATE_INIT_TIMEOUT_MS must be a positive number"});
     }
     eo.init_timeout = std::chrono::milliseconds(v);
   }

@@ -62,8 +62,8 @@ std::string new_trace_id() {
   std::unique_lock<std::mutex> lock;
   auto& rng = random_source(lock);
   const auto a = rng(), b = rng(), c = rng();
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   return fmt::format("Root=1-{:08x}-{:016x}{:08x};Parent={:016x};Sampled=0", static_cast<std::uint32_t>(now), a,
                      static_cast<std::uint32_t>(b), c);
 }
@@ -78,7 +78,8 @@ std::string rapi_error(std::string_view type, std::string_view message) {
 // (rapi/handler/constants.go StateTransitionFailedForRuntimeMessageFormat, core.ErrNotAllowed).
 std::string invalid_transition(std::string_view from, std::string_view to) {
   return rapi_error("InvalidStateTransition", fmt::format("State transition from {} to {} failed for runtime. "
-                                                          "Error: State transition is not allowed", from, to));
+                                                          "Error: State transition is not allowed",
+                                                          from, to));
 }
 
 // %XX-decoding of a path segment or query value; nullopt when malformed.
@@ -392,8 +393,9 @@ InvokeResult Emulator::State::invoke(const InvokeRequest& request, const ChunkSi
   // Why init ended without a /next; called with `mutex` held.
   auto init_failure = [&] {
     if (init_error) return *init_error;
-    return InitError{"Runtime.ExitError", runtime::error_json("Runtime.ExitError", "RequestId: " + inv->id +
-                                                              " Error: Runtime exited with error: " + exit_text())};
+    return InitError{"Runtime.ExitError",
+                     runtime::error_json("Runtime.ExitError", "RequestId: " + inv->id +
+                                                                  " Error: Runtime exited with error: " + exit_text())};
   };
 
   // Init: until the runtime asks for its first invocation.
@@ -498,9 +500,18 @@ InvokeResult Emulator::State::invoke(const InvokeRequest& request, const ChunkSi
         }
       }
       if (inv->phase == Invocation::Phase::Done) break;
-      if (exited) { end = End::Exited; break; }
-      if (stopping) { end = End::Stopped; break; }
-      if (Clock::now() >= deadline) { end = End::Timeout; break; }
+      if (exited) {
+        end = End::Exited;
+        break;
+      }
+      if (stopping) {
+        end = End::Stopped;
+        break;
+      }
+      if (Clock::now() >= deadline) {
+        end = End::Timeout;
+        break;
+      }
     }
   }
   const double duration = ms_between(started, Clock::now());
@@ -634,8 +645,9 @@ void Emulator::State::handle_invocation_post(Exchange& ex, std::string_view id, 
     }
     auto body = ex.read_all(kMaxResponse);
     if (!body) {
-      finish(true, runtime::error_json("Function.ResponseSizeTooLarge",
-                                       fmt::format("the response is malformed or larger than {} bytes", kMaxResponse)),
+      finish(true,
+             runtime::error_json("Function.ResponseSizeTooLarge",
+                                 fmt::format("the response is malformed or larger than {} bytes", kMaxResponse)),
              "application/json");
       ex.respond(413, "Content-Type: application/json\r\n", runtime::error_json("RequestEntityTooLarge", "too large"));
     }
@@ -705,8 +717,9 @@ void Emulator::State::handle_invoke_endpoint(Exchange& ex, std::string_view name
     if (!param.starts_with("Qualifier=")) continue;
     const std::string value = percent_decode(param.substr(10)).value_or(std::string(param.substr(10)));
     if (!req.qualifier.empty() && req.qualifier != value) {
-      return refuse(400, "InvalidParameterValueException",
-                    R"({"Type":"User","message":"The derived qualifier from the function name does not match the specified qualifier."})");
+      return refuse(
+          400, "InvalidParameterValueException",
+          R"({"Type":"User","message":"The derived qualifier from the function name does not match the specified qualifier."})");
     }
     req.qualifier = value;
   }
