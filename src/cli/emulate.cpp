@@ -2,10 +2,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,6 +58,16 @@ int run_emulate(const EmulateOptions& o) {
   eo.region = o.region;
   if (o.timeout <= 0 || o.timeout > 900) return report_error("emulate", {Errc::InvalidArgument, "--timeout must be in (0, 900] seconds"});
   eo.timeout = std::chrono::milliseconds(static_cast<long>(o.timeout * 1000));
+  // For tests only (docs/cli.md): a shorter init limit than Lambda's 10 s.
+  if (const char* ms = std::getenv("TMPDUMP_EMULATE_INIT_TIMEOUT_MS"); ms != nullptr && *ms != '\0') {
+    char* end = nullptr;
+    const long v = std::strtol(ms, &end, 10);
+    if (*end != '\0' || v <= 0) {
+      return report_error("emulate",
+                          {Errc::InvalidArgument, "TMPDUMP_EMULATE_INIT_TIMEOUT_MS must be a positive number"});
+    }
+    eo.init_timeout = std::chrono::milliseconds(v);
+  }
   auto memory = emulator::check_memory_mb(o.memory);
   if (!memory) return report_error("emulate", memory.error());
   eo.memory_mb = *memory;
@@ -85,9 +95,15 @@ int run_emulate(const EmulateOptions& o) {
   if (one_shot) {
     std::ifstream in(o.event, std::ios::binary);
     if (!in) return report_error("emulate", {Errc::NotFound, "cannot read the event file " + o.event});
-    std::stringstream ss;
-    ss << in.rdbuf();
-    event = ss.str();
+    // Read up to one byte over Lambda's limit: such an event is refused as
+    // Lambda refuses the Invoke (413 RequestEntityTooLargeException).
+    event.resize(emulator::kMaxInvokePayload + 1);
+    in.read(event.data(), static_cast<std::streamsize>(event.size()));
+    event.resize(static_cast<std::size_t>(in.gcount()));
+    if (event.size() > emulator::kMaxInvokePayload) {
+      return report_error("emulate", {Errc::InvalidArgument,
+                                      "the event file " + o.event + ": " + emulator::request_too_large_message()});
+    }
   }
   // One-shot: logs on stderr, the response alone on stdout.
   eo.log_fd = one_shot ? 2 : 1;
