@@ -35,7 +35,7 @@ double median(std::vector<double> v) {
 [[noreturn]] void usage() {
   std::fputs(
       "usage: runtime_bench --function DIR [--layer DIR] [--handler H] [--env K=V]... [--memory MB] "
-      "[--sandbox off|auto|required] (--starts N [--event FILE] | --invokes N [--bytes B] [--batches K])\n",
+      "[--sandbox off|auto|required] [--log FILE] (--starts N [--event FILE] | --invokes N [--bytes B] [--batches K])\n",
       stderr);
   std::exit(2);
 }
@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   int starts = 0, invokes = 0, batches = 5;
   std::size_t bytes = 16;
   std::string start_event = "{}";
+  std::string log_path = "/dev/null";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (i + 1 >= argc) usage();
@@ -86,6 +87,8 @@ int main(int argc, char** argv) {
       auto mode = tmpdump::emulator::parse_sandbox_mode(v);
       if (!mode) usage();
       options.sandbox = *mode;
+    } else if (a == "--log") {
+      log_path = v;
     } else if (a == "--event") {
       std::ifstream in(v, std::ios::binary);
       if (!in) {
@@ -99,8 +102,13 @@ int main(int argc, char** argv) {
       usage();
   }
   if ((starts > 0) == (invokes > 0) || batches < 1) usage();
-  // START/END/REPORT lines and the runtime's own output are not what is timed.
-  options.log_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  // START/END/REPORT lines and the runtime's own output are not what is
+  // timed: they go to /dev/null, or are appended to --log FILE.
+  options.log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (options.log_fd < 0) {
+    fmt::print(stderr, "runtime_bench: cannot open {}\n", log_path);
+    return 2;
+  }
 
   if (starts > 0) {
     std::vector<double> init_ms;
