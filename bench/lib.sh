@@ -25,3 +25,11 @@ collect_libraries() {
   # shellcheck disable=SC2034  # read by the sourcing script
   tree_bytes=$(du -sb "$dest" | cut -f1)
 }
+
+# median: the median of the numbers on stdin, one a line ("nan" when none).
+median() {
+  sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# ratio A B: A / B with two decimals, "-" when B is not above 0.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
