@@ -30,6 +30,14 @@ Result<Manifest> parse_manifest(std::string_view text, std::string_view name) {
       if (v.is_string()) (*m.variants)[k] = v.get<std::string>();
     }
   }
+  if (auto it = doc.find("left_out"); it != doc.end() && it->is_array()) {
+    for (const auto& l : *it) {
+      if (!l.is_object()) continue;
+      const auto path = l.find("path"), by = l.find("provided_by");
+      if (path == l.end() || by == l.end() || !path->is_string() || !by->is_string()) continue;
+      m.left_out.emplace_back(path->get<std::string>(), by->get<std::string>());
+    }
+  }
   if (auto it = doc.find("requirements"); it != doc.end()) {
     m.requirements = *it;
     if (it->is_object()) {
