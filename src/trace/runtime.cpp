@@ -87,7 +87,7 @@ std::optional<fs::path> java_home_of(std::string_view path) {
 std::optional<std::string> python_module_path(const fs::path& library_path) {
   const std::string path = library_path.string();
   if (!is_extension_module(base_of(path))) return std::nullopt;
-  for (std::string_view marker : {"/site-packages/", "/dist-packages/"}) {
+  for (std::string_view marker : {"/site-packages/", "/dist-packages/", "/lib-dynload/"}) {
     if (auto at = path.rfind(marker); at != std::string::npos) {
       std::string rel = path.substr(at + marker.size());
       if (!rel.empty()) return rel;
@@ -199,9 +199,8 @@ void mark_runtime_libraries(std::vector<Library>& libs, const std::vector<std::s
     } else if (!runtime_reach[i].empty() && !user_reach[i]) {
       libs[i].provided_by = runtime_reach[i];
     }
-    if (libs[i].provided_by.empty()) {
-      if (auto rel = python_module_path(libs[i].path)) libs[i].python_module = *rel;
-    }
+    // The runtime's own modules too: --include-runtime packs them, and then not flat in lib/ either.
+    if (auto rel = python_module_path(libs[i].path)) libs[i].python_module = *rel;
   }
 }
 

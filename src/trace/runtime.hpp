@@ -20,7 +20,7 @@ namespace tmpdump::trace {
 [[nodiscard]] std::optional<std::filesystem::path> java_home_of(std::string_view library_path);
 
 /// Where a Python extension module goes under python/: its path relative to
-/// the last site-packages or dist-packages directory above it, else to the
+/// the last site-packages, dist-packages or lib-dynload directory above it, else to the
 /// first directory above its package (the highest run of __init__.py
 /// directories). nullopt for a file that is not an extension module
 /// (*.cpython-*.so, *.abi3.so, *.pyd-like names excluded) or has no package
@@ -28,7 +28,7 @@ namespace tmpdump::trace {
 [[nodiscard]] std::optional<std::string> python_module_path(const std::filesystem::path& library_path);
 
 /// Sets provided_by ("java", "python", "node") on the libraries the runtime
-/// brings, and python_module on the function's extension modules.
+/// brings, and python_module on every extension module.
 /// Runtime roots: everything under a java.home; libpython*, and objects under
 /// the interpreter's standard library directory outside site-packages /
 /// dist-packages; libnode*. What those need (DT_NEEDED, transitively, as far

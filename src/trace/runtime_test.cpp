@@ -61,7 +61,7 @@ TEST(MarkRuntime, JdkPythonStdlibAndNodeAreTheRuntimesTheFunctionsOwnAreNot) {
   EXPECT_EQ(libs[1].provided_by, "java");
   EXPECT_EQ(libs[2].provided_by, "");
   EXPECT_EQ(libs[3].provided_by, "python");
-  EXPECT_EQ(libs[3].python_module, "");  // the runtime's: not packed at all
+  EXPECT_EQ(libs[3].python_module, "_json.cpython-311-x86_64-linux-gnu.so");  // under python/ with --include-runtime
   EXPECT_EQ(libs[4].provided_by, "");
   EXPECT_EQ(libs[4].python_module, "cv2.cpython-311-x86_64-linux-gnu.so");
   EXPECT_EQ(libs[5].provided_by, "");  // site-packages inside the interpreter's prefix is still the function's
