@@ -262,6 +262,42 @@ TEST_F(TraceTest, JvmsOwnLibrariesAreTheRuntimesAndLeftOutUnlessIncludeRuntime) 
   EXPECT_TRUE(everything.contains("lib/libjava.so")) << joined(everything);
 }
 
+TEST_F(TraceTest, NodesOwnLibrariesAreTheRuntimesAndAnAddonsAreTheFunctions) {
+  const auto where = run({"/bin/sh", "-c", "command -v node"});
+  if (where.exit_code != 0 || where.out.empty()) GTEST_SKIP() << "no node";
+  // process.dlopen maps the library (and what it needs) before it finds no
+  // module registration in it: enough to stand in for a native addon.
+  const fs::path plugin = d() / "lib/libplugin.so.1";
+  trace::Trace t;
+  auto r = trace_cmd({"node", "-e",
+                      "try { process.dlopen({exports: {}}, process.argv[1]); } catch (e) { } console.log('node ran')",
+                      plugin.string()},
+                     &t);
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  ASSERT_NE(r.out.find("node ran"), std::string::npos) << r.all();
+  const auto* addon = find_library(t, fs::canonical(plugin));
+  ASSERT_NE(addon, nullptr) << listing(t);
+  EXPECT_EQ(addon->provided_by, "");
+  const auto* dep = find_library(t, fs::canonical(d() / "lib/libdep.so.2"));
+  ASSERT_NE(dep, nullptr) << listing(t);
+  EXPECT_EQ(dep->provided_by, "");
+  // Whatever node itself links (libnode and its ICU, OpenSSL, ... on Debian; libstdc++ for a static build).
+  std::size_t runtime = 0;
+  for (const auto& l : t.libraries) runtime += l.provided_by == "node" ? 1u : 0u;
+  EXPECT_GE(runtime, 1u) << listing(t);
+
+  std::set<std::string> packed;
+  auto p = pack(work_ / "trace.json", "node.zip", {}, &packed);
+  ASSERT_EQ(p.exit_code, 0) << p.all();
+  EXPECT_TRUE(packed.contains("lib/libplugin.so.1.0")) << joined(packed);
+  EXPECT_TRUE(packed.contains("lib/libdep.so.2")) << joined(packed);
+  for (const auto& l : t.libraries) {
+    if (l.provided_by == "node") {
+      EXPECT_FALSE(packed.contains("lib/" + fs::path(l.path).filename().string())) << l.path;
+    }
+  }
+}
+
 TEST_F(TraceTest, PythonsOwnModulesAreTheRuntimesAndTheFunctionsModuleGoesUnderPython) {
   const std::string python = "/usr/bin/python3";
   if (!fs::exists(python)) GTEST_SKIP() << "no /usr/bin/python3";
