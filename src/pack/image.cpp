@@ -6,10 +6,27 @@ bool is_glibc_family(std::string_view n) noexcept {
   const auto so = n.find(".so");
   if (so == std::string_view::npos) return false;
   const std::string_view stem = n.substr(0, so);
-  static constexpr std::string_view kStems[] = {
-      "libc", "libm", "libpthread", "libdl", "librt", "libresolv", "libutil", "libanl", "libmvec",
-      "libBrokenLocale", "libthread_db", "libc_malloc_debug", "libmemusage", "libpcprofile", "libSegFault",
-      "ld-linux-x86-64", "ld-linux-aarch64", "ld-linux", "ld64", "libnsl", "libcidn"};
+  static constexpr std::string_view kStems[] = {"libc",
+                                                "libm",
+                                                "libpthread",
+                                                "libdl",
+                                                "librt",
+                                                "libresolv",
+                                                "libutil",
+                                                "libanl",
+                                                "libmvec",
+                                                "libBrokenLocale",
+                                                "libthread_db",
+                                                "libc_malloc_debug",
+                                                "libmemusage",
+                                                "libpcprofile",
+                                                "libSegFault",
+                                                "ld-linux-x86-64",
+                                                "ld-linux-aarch64",
+                                                "ld-linux",
+                                                "ld64",
+                                                "libnsl",
+                                                "libcidn"};
   for (auto s : kStems) {
     if (stem == s) return true;
   }

@@ -124,8 +124,8 @@ void mark_runtime_libraries(std::vector<Library>& libs, const std::vector<std::s
     if (std::any_of(java_homes.begin(), java_homes.end(), [&](const fs::path& h) { return under(p, h); })) {
       root[i] = "java";
     } else if (name.starts_with("libpython") ||
-               (!in_packages_dir(p) &&
-                std::any_of(python_stdlibs.begin(), python_stdlibs.end(), [&](const fs::path& d) { return under(p, d); }))) {
+               (!in_packages_dir(p) && std::any_of(python_stdlibs.begin(), python_stdlibs.end(),
+                                                   [&](const fs::path& d) { return under(p, d); }))) {
       root[i] = "python";
     } else if (name.starts_with("libnode.so")) {
       root[i] = "node";

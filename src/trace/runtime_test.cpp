@@ -23,7 +23,8 @@ TEST(JavaHome, IsTheDirectoryAboveLibOfLibjvmOrLibjava) {
 }
 
 TEST(PythonModulePath, IsRelativeToSitePackagesOrTheTopPackage) {
-  EXPECT_EQ(python_module_path("/venv/lib/python3.12/site-packages/numpy/core/_multiarray_umath.cpython-312-x86_64-linux-gnu.so"),
+  EXPECT_EQ(python_module_path(
+                "/venv/lib/python3.12/site-packages/numpy/core/_multiarray_umath.cpython-312-x86_64-linux-gnu.so"),
             "numpy/core/_multiarray_umath.cpython-312-x86_64-linux-gnu.so");
   EXPECT_EQ(python_module_path("/usr/lib/python3/dist-packages/cv2.cpython-311-x86_64-linux-gnu.so"),
             "cv2.cpython-311-x86_64-linux-gnu.so");
@@ -42,7 +43,9 @@ TEST(PythonModulePath, IsRelativeToSitePackagesOrTheTopPackage) {
   fs::remove_all(d);
 }
 
-Library lib(std::string path) { return {std::move(path), {}, {}, {}}; }
+Library lib(std::string path) {
+  return {std::move(path), {}, {}, {}};
+}
 
 TEST(MarkRuntime, JdkPythonStdlibAndNodeAreTheRuntimesTheFunctionsOwnAreNot) {
   std::vector<Library> libs{
