@@ -235,6 +235,25 @@ TEST_F(CheckTest, ManagedRuntimeTargetSaysBundledGlibcCannotHelpAndWhatCan) {
   EXPECT_NE(java17.out.find("java17 has glibc 2.26"), std::string::npos) << java17.out;
 }
 
+TEST_F(CheckTest, WhatPackLeftOutForTheRuntimeIsFoundOnlyOnThatRuntime) {
+  // libdep stands in for libjvm.so: a JNI library needs it, the JDK brings it.
+  write_file(work_ / "trace.json",
+             fmt::format(R"({{"format":1,"libraries":[{{"path":"{}","names":["libuser.so.1"]}},)"
+                         R"({{"path":"{}","names":["libdep.so.1"],"provided_by":"java"}}]}})",
+                         built("libuser.so.1").string(), fs::canonical(built("libdep.so.1.0")).string()));
+  auto p = run({tmpdump_binary().string(), "pack", (work_ / "trace.json").string(), "-o", (work_ / "jni.zip").string(),
+                "--level", "1", "-q"},
+               {.env = {{"TMPDUMP_PROGRESS", "0"}}, .timeout = std::chrono::seconds(60)});
+  ASSERT_EQ(p.exit_code, 0) << p.all();
+  auto java = check({(work_ / "jni.zip").string(), "--target", "java21"});
+  EXPECT_EQ(java.exit_code, 0) << java.all();
+  auto provided = check({(work_ / "jni.zip").string(), "--target", "provided.al2023"});
+  EXPECT_EQ(provided.exit_code, 13) << provided.all();
+  EXPECT_NE(provided.out.find("needs libdep.so.1"), std::string::npos) << provided.out;
+  auto python = check({(work_ / "jni.zip").string(), "--target", "python3.12"});
+  EXPECT_EQ(python.exit_code, 13) << python.all();
+}
+
 TEST_F(CheckTest, PythonTargetChecksExtensionTagsAgainstItsVersion) {
   const auto zip = zip_tree({{"python/pkg/_old.cpython-311-x86_64-linux-gnu.so", "libold.so.1"},
                              {"python/pkg/_right.cpython-312-x86_64-linux-gnu.so", "libold.so.1"},

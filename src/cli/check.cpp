@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -22,6 +23,7 @@
 #include "cli/commands.hpp"
 #include "elf/elf.hpp"
 #include "pack/image.hpp"
+#include "pack/manifest.hpp"
 #include "pull/source.hpp"
 #include "util/file_source.hpp"
 
@@ -116,6 +118,7 @@ class Checker {
   void run(const std::vector<std::string>& apps) {
     find_search_dirs();
     collect_objects();
+    read_left_out();
     machine_ = majority_machine();
     // libc in the archive (pack --with-libc: lib/libc/, or lib/ before) decides the
     // GLIBC_ level, not the target's -- when bootstrap starts the function.
@@ -147,6 +150,23 @@ class Checker {
   [[nodiscard]] bool bundles_libc() const { return bundles_libc_ && target_.managed.empty(); }
 
  private:
+  // What pack left out because the traced runtime brings it (the manifest's
+  // left_out): found, when the target is that runtime.
+  void read_left_out() {
+    if (target_.managed.empty()) return;
+    std::ifstream in(root_ / pack::kManifestPath, std::ios::binary);
+    std::string text;
+    for (char buf[4096]; in.read(buf, sizeof buf) || in.gcount() > 0;) text.append(buf, static_cast<std::size_t>(in.gcount()));
+    if (text.empty()) return;
+    auto manifest = pack::parse_manifest(text, pack::kManifestPath);
+    if (!manifest) return;
+    for (const auto& l : manifest->left_out) {
+      if (l.provided_by != target_.managed) continue;
+      runtime_names_.insert(fs::path(l.path).filename().string());
+      runtime_names_.insert(l.names.begin(), l.names.end());
+    }
+  }
+
   // An extension module tagged for another CPython does not import.
   void check_python_tags() {
     for (const auto& [rel, info] : objects_) {
@@ -263,7 +283,7 @@ class Checker {
         std::error_code ec;
         return fs::is_regular_file(d / need, ec);
       });
-      if (found || pack::image_provides(need)) continue;
+      if (found || pack::image_provides(need) || runtime_names_.contains(need)) continue;
       if (auto holder = soname_holder(need)) {
         problems_.push_back({where, fmt::format("needs {}; {} has that soname but no file or symlink named {} exists", need,
                                                 *holder, need),
@@ -327,6 +347,7 @@ class Checker {
   std::optional<std::vector<int>> max_glibc_;
   int max_isa_ = 0;
   bool bundles_libc_ = false;
+  std::set<std::string, std::less<>> runtime_names_;  ///< left out by pack, brought by the target runtime
 };
 
 // A private directory, removed with everything in it.

@@ -131,7 +131,7 @@ int run_inspect(const InspectOptions& o) {
                 {"entries", entries}};
     if (manifest && !manifest->left_out.empty()) {
       json left = json::array();
-      for (const auto& [path, by] : manifest->left_out) left.push_back({{"path", path}, {"provided_by", by}});
+      for (const auto& l : manifest->left_out) left.push_back({{"path", l.path}, {"provided_by", l.provided_by}});
       out["left_out"] = std::move(left);
     }
     fmt::print("{}\n", out.dump(2));
@@ -158,7 +158,7 @@ int run_inspect(const InspectOptions& o) {
   if (manifest && !manifest->left_out.empty()) {
     fmt::print("left out: {} traced librar{} the runtime brings itself (pack --include-runtime packs them):\n",
                manifest->left_out.size(), manifest->left_out.size() == 1 ? "y" : "ies");
-    for (const auto& [path, by] : manifest->left_out) fmt::print("  {} (provided by {})\n", path, by);
+    for (const auto& l : manifest->left_out) fmt::print("  {} (provided by {})\n", l.path, l.provided_by);
   }
   fmt::print("\n{:>12} {:>12} {:>6} {:<8} {:<5} {}\n", "size", "compressed", "ratio", "method", "mode", "path");
   for (const auto& e : dir->entries) {

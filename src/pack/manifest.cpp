@@ -35,7 +35,13 @@ Result<Manifest> parse_manifest(std::string_view text, std::string_view name) {
       if (!l.is_object()) continue;
       const auto path = l.find("path"), by = l.find("provided_by");
       if (path == l.end() || by == l.end() || !path->is_string() || !by->is_string()) continue;
-      m.left_out.emplace_back(path->get<std::string>(), by->get<std::string>());
+      Manifest::LeftOut entry{path->get<std::string>(), by->get<std::string>(), {}};
+      if (auto names = l.find("names"); names != l.end() && names->is_array()) {
+        for (const auto& n : *names) {
+          if (n.is_string()) entry.names.push_back(n.get<std::string>());
+        }
+      }
+      m.left_out.push_back(std::move(entry));
     }
   }
   if (auto it = doc.find("requirements"); it != doc.end()) {

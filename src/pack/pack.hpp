@@ -92,8 +92,9 @@ struct PlannedEntry {
 
 /// A traced library `pack` left out because the runtime brings it.
 struct LeftOut {
-  std::string path;         ///< the traced real path
-  std::string provided_by;  ///< "java", "python", "node"
+  std::string path;                ///< the traced real path
+  std::string provided_by;         ///< "java", "python", "node"
+  std::vector<std::string> names;  ///< the bare names it was loaded by (e.g. its soname)
 };
 
 /// What will be packed.

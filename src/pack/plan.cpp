@@ -322,7 +322,11 @@ Result<Plan> plan(const PackOptions& o) {
           o.notice(fmt::format("leaving out {}: the {} runtime brings its own (--include-runtime packs it)", lib.path,
                                lib.provided_by));
         }
-        result.left_out.push_back({lib.path, lib.provided_by});
+        std::vector<std::string> bare;
+        for (const auto& n : lib.names) {
+          if (!n.empty() && n.find('/') == std::string::npos) bare.push_back(n);
+        }
+        result.left_out.push_back({lib.path, lib.provided_by, std::move(bare)});
         left_out_names.insert(lib.names.begin(), lib.names.end());
         continue;
       }

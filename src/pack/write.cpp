@@ -494,7 +494,9 @@ Result<PackReport> write_archive(const PackOptions& o, const Plan& plan, int tmp
   // Only when something was: archives without it stay byte for byte as before.
   if (!plan.left_out.empty()) {
     nlohmann::ordered_json left = nlohmann::ordered_json::array();
-    for (const auto& l : plan.left_out) left.push_back({{"path", l.path}, {"provided_by", l.provided_by}});
+    for (const auto& l : plan.left_out) {
+      left.push_back({{"path", l.path}, {"provided_by", l.provided_by}, {"names", l.names}});
+    }
     manifest["left_out"] = std::move(left);
   }
   const std::string text = manifest.dump(2) + "\n";
