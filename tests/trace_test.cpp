@@ -229,6 +229,7 @@ TEST_F(TraceTest, JvmsOwnLibrariesAreTheRuntimesAndLeftOutUnlessIncludeRuntime) 
   auto r = trace_cmd({(jdk / "bin/java").string(), "-cp", work_.path().string(), "Crc"}, &t);
   ASSERT_EQ(r.exit_code, 0) << r.all();
   ASSERT_NE(r.out.find("crc "), std::string::npos) << r.all();
+  EXPECT_NE(r.err.find(" the java runtime's own, written to "), std::string::npos) << r.err;
   std::size_t jdk_libs = 0;
   for (const auto& l : t.libraries) {
     if (l.path.starts_with(fs::canonical(jdk).string() + "/")) {
