@@ -105,12 +105,7 @@ bool add_node_addon(const RuntimeDirs& d) {
 /// The Java stand-in's jar in d.runtime/lib, the handler in the function;
 /// false without javac and jar.
 bool build_java(const RuntimeDirs& d) {
-  if (!have("javac") || !have("jar")) return false;
-  const fs::path classes = d.tmp / "ric-classes";
-  run_ok({"javac", "-d", classes.string(), (fixtures() / "java/AWSLambda.java").string()});
-  fs::create_directories(d.runtime / "lib");
-  run_ok({"jar", "cf", (d.runtime / "lib/aws-lambda-java-runtime-interface-client.jar").string(), "-C",
-          classes.string(), "."});
+  if (!build_java_runtime_client(d.runtime, d.tmp.path())) return false;
   const fs::path greeter = d.tmp / "greeter-classes";
   run_ok({"javac", "-d", greeter.string(), (wrapper_fixtures() / "java/lib/example/Greeter.java").string()});
   run_ok({"jar", "cf", (d.function / "lib/greeter.jar").string(), "-C", greeter.string(), "."});

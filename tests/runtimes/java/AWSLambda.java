@@ -54,7 +54,15 @@ public final class AWSLambda {
       String[] spec = args[0].split("::");
       Class<?> handler = Class.forName(spec[0], true, customer);
       instance = handler.getDeclaredConstructor().newInstance();
-      method = handler.getMethod(spec[1], String.class);
+      // A stream handler (InputStream, OutputStream), as the real client takes
+      // it, or the String handler the other tests use.
+      Method found;
+      try {
+        found = handler.getMethod(spec[1], java.io.InputStream.class, java.io.OutputStream.class);
+      } catch (NoSuchMethodException e) {
+        found = handler.getMethod(spec[1], String.class);
+      }
+      method = found;
     } catch (Throwable t) {
       Throwable cause = t;
       while (cause.getCause() != null) cause = cause.getCause();
@@ -74,14 +82,21 @@ public final class AWSLambda {
       String body;
       String what = "response";
       try {
-        Object said = method.invoke(instance, next.body());
-        body = "{\"handler\":" + quote(String.valueOf(said))
-            + ",\"args\":" + list(List.of(args))
-            + ",\"jvm\":" + list(ManagementFactory.getRuntimeMXBean().getInputArguments())
-            + ",\"classpath\":" + quote(System.getProperty("java.class.path"))
-            + ",\"maxHeapBytes\":" + Runtime.getRuntime().maxMemory()
-            + ",\"javaHome\":" + quote(System.getProperty("java.home"))
-            + ",\"execEnv\":" + quote(String.valueOf(System.getenv("AWS_EXECUTION_ENV"))) + "}";
+        if (method.getParameterCount() == 2) {
+          // Streams: the response is what the handler wrote, as with the real client.
+          java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+          method.invoke(instance, new java.io.ByteArrayInputStream(next.body().getBytes(java.nio.charset.StandardCharsets.UTF_8)), out);
+          body = out.toString(java.nio.charset.StandardCharsets.UTF_8);
+        } else {
+          Object said = method.invoke(instance, next.body());
+          body = "{\"handler\":" + quote(String.valueOf(said))
+              + ",\"args\":" + list(List.of(args))
+              + ",\"jvm\":" + list(ManagementFactory.getRuntimeMXBean().getInputArguments())
+              + ",\"classpath\":" + quote(System.getProperty("java.class.path"))
+              + ",\"maxHeapBytes\":" + Runtime.getRuntime().maxMemory()
+              + ",\"javaHome\":" + quote(System.getProperty("java.home"))
+              + ",\"execEnv\":" + quote(String.valueOf(System.getenv("AWS_EXECUTION_ENV"))) + "}";
+        }
       } catch (Throwable t) {
         Throwable cause = t;
         while (cause.getCause() != null) cause = cause.getCause();
