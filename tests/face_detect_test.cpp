@@ -217,7 +217,9 @@ TEST(FaceDetect, TracedPackedPushedFunctionFindsFacesAfterAColdStartFromS3) {
   }
   // Sandboxed, the root was in the sandbox's own /tmp: the faces found with
   // OpenCV only in the tmpdump, and the cascade path above, show it was there.
-  if (!dirs.sandboxed) EXPECT_TRUE(fs::exists(dirs.root / "lib/libopencv_objdetect.so.406"));
+  if (!dirs.sandboxed) {
+    EXPECT_TRUE(fs::exists(dirs.root / "lib/libopencv_objdetect.so.406"));
+  }
   EXPECT_FALSE(fs::exists(dirs.function / "lib")) << "the function package keeps only the handler";
 
   // Warm: the same process answers, with the same box.
