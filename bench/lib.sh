@@ -26,8 +26,13 @@ collect_libraries() {
   tree_bytes=$(du -sb "$dest" | cut -f1)
 }
 
-# median: the median of the numbers on stdin, one per line.
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# median: the median of the numbers on stdin, one a line ("nan" when none).
+median() {
+  sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# ratio A B: A / B with two decimals, "-" when B is not above 0.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 # CPU quotas, as Lambda sets them (a share of one core), in cgroup v1 ("cpu"
 # hierarchy) or v2 ("cpu.max").

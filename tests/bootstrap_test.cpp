@@ -204,6 +204,23 @@ TEST(Bootstrap, TmpdumpCarryingItsOwnLoaderAndLibcStartsTheHandlerThroughThem) {
   EXPECT_FALSE(contains(plain.out, dirs.root.string())) << plain.out;
 }
 
+TEST(Bootstrap, TmpdumpWithGlibcInLibLibcStartsTheHandlerThroughThem) {
+  // Today's pack --with-libc layout: lib/libc/, which no library path names.
+  LambdaDirs dirs;
+  compile_probe(dirs.function / "bin/probe");
+  const fs::path src = dirs.tmp / "glibc-dump";
+  fs::create_directories(src / "lib/libc");
+  fs::copy_file(fs::canonical("/lib64/ld-linux-x86-64.so.2"), src / "lib/libc/ld-linux-x86-64.so.2");
+  fs::copy_file(fs::canonical("/lib/x86_64-linux-gnu/libc.so.6"), src / "lib/libc/libc.so.6");
+  const fs::path zip = dirs.function / "glibc-dump.zip";
+  ASSERT_EQ(run({"zip", "-q", "-y", "-r", zip.string(), "lib"}, {.cwd = src}).exit_code, 0);
+
+  auto r = dirs.emulate_once("bin/probe", "{}", {"--env", "TMPDUMP_SOURCES=" + dirs.seen(zip)});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  const fs::path lib = dirs.sandboxed() ? dirs.root / "lib/libc" : fs::canonical(dirs.root / "lib/libc");
+  EXPECT_EQ(r.out, "exe=" + (lib / "ld-linux-x86-64.so.2").string() + "\nlibc=" + (lib / "libc.so.6").string() + "\n");
+}
+
 TEST(Bootstrap, BundledLoaderThatCannotRunIsAnInitError) {
   LambdaDirs dirs;
   compile_probe(dirs.function / "bin/probe");

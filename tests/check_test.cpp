@@ -59,7 +59,9 @@ class CheckTest : public ::testing::Test {
     }
     for (const auto& [rel, target] : links) fs::create_symlink(target, tree / rel);
     const fs::path zip = work_ / "dump.zip";
-    auto r = run({"zip", "-q", "-y", "-r", zip.string(), "lib"}, {.cwd = tree});
+    std::vector<std::string> argv{"zip", "-q", "-y", "-r", zip.string()};
+    for (const auto& e : fs::directory_iterator(tree)) argv.push_back(e.path().filename().string());
+    auto r = run(argv, {.cwd = tree});
     EXPECT_EQ(r.exit_code, 0) << r.all();
     return zip;
   }
@@ -175,6 +177,102 @@ TEST_F(CheckTest, CatchesOversizeDumpAndSnapStartLimit) {
   EXPECT_EQ(snap.exit_code, 13) << snap.all();
   EXPECT_NE(snap.out.find("a SnapStart function may use"), std::string::npos) << snap.out;
   expect_no_scratch_left();
+}
+
+// Runs the real `tmpdump pack` on a trace of `libs` (real paths with their names).
+RunResult pack_trace(const fs::path& work, const std::vector<std::pair<fs::path, std::string>>& libs,
+                     const std::string& out, std::vector<std::string> extra = {}) {
+  std::string json = R"({"format":1,"command":["app"],"libraries":[)";
+  for (std::size_t i = 0; i < libs.size(); ++i) {
+    json += fmt::format(R"({}{{"path":"{}","names":["{}"]}})", i == 0 ? "" : ",", fs::canonical(libs[i].first).string(),
+                        libs[i].second);
+  }
+  json += "]}";
+  write_file(work / "trace.json", json);
+  std::vector<std::string> argv{tmpdump_binary().string(), "pack", (work / "trace.json").string(), "-o",
+                                (work / out).string(), "--level", "1", "-q"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return run(argv, {.env = {{"TMPDUMP_PROGRESS", "0"}}, .timeout = std::chrono::seconds(120)});
+}
+
+TEST_F(CheckTest, PackAndCheckAgreeThatTheImageBringsLibgcc) {
+  // Debian 12's libgcc_s.so.1 needs GLIBC_2.35: packed, check would flag it on provided.al2023.
+  const fs::path libgcc = "/lib/x86_64-linux-gnu/libgcc_s.so.1";
+  if (!fs::exists(libgcc)) GTEST_SKIP() << "no " << libgcc;
+  auto p = pack_trace(work_.path(), {{libgcc, "libgcc_s.so.1"}, {built("libold.so.1"), "libold.so.1"}}, "gcc.zip");
+  ASSERT_EQ(p.exit_code, 0) << p.all();
+  auto listing = run({"unzip", "-Z1", (work_ / "gcc.zip").string()});
+  EXPECT_EQ(listing.out.find("libgcc_s"), std::string::npos) << listing.out;
+  auto r = check({(work_ / "gcc.zip").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.all();
+}
+
+TEST_F(CheckTest, ManagedRuntimeTargetSaysBundledGlibcCannotHelpAndWhatCan) {
+  const fs::path libc = "/lib/x86_64-linux-gnu/libc.so.6";
+  auto p = pack_trace(work_.path(), {{libc, "libc.so.6"}, {built("libnew.so.1"), "libnew.so.1"}}, "libc.zip",
+                      {"--with-libc"});
+  ASSERT_EQ(p.exit_code, 0) << p.all();
+  // bootstrap starts an executable through the bundled loader: fine on provided.al2023.
+  auto provided = check({(work_ / "libc.zip").string(), "--target", "provided.al2023"});
+  EXPECT_EQ(provided.exit_code, 0) << provided.all();
+  EXPECT_NE(provided.err.find("needs glibc bundled"), std::string::npos) << provided.err;
+
+  for (const std::string target : {"java21", "python3.12", "nodejs22.x"}) {
+    auto r = check({(work_ / "libc.zip").string(), "--target", target});
+    EXPECT_EQ(r.exit_code, 13) << r.all();
+    EXPECT_NE(r.out.find("lib/libc/libc.so.6: bundles glibc (pack --with-libc), which " + target + " never loads"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("lib/libnew.so.1: needs GLIBC_2.36 (GLIBC_2.36) but " + target + " has glibc 2.34"),
+              std::string::npos)
+        << r.out;
+    for (const char* fix : {"pack --with-libc cannot help", "Amazon Linux 2023", "manylinux wheels", "JavaCPP's builds"}) {
+      EXPECT_NE(r.out.find(fix), std::string::npos) << fix << "\n" << r.out;
+    }
+  }
+  // java17 runs on Amazon Linux 2.
+  auto java17 = check({(work_ / "libc.zip").string(), "--target", "java17"});
+  EXPECT_NE(java17.out.find("java17 has glibc 2.26"), std::string::npos) << java17.out;
+}
+
+TEST_F(CheckTest, WhatPackLeftOutForTheRuntimeIsFoundOnlyOnThatRuntime) {
+  // libdep stands in for libjvm.so: a JNI library needs it, the JDK brings it.
+  write_file(work_ / "trace.json",
+             fmt::format(R"({{"format":1,"libraries":[{{"path":"{}","names":["libuser.so.1"]}},)"
+                         R"({{"path":"{}","names":["libdep.so.1"],"provided_by":"java"}}]}})",
+                         built("libuser.so.1").string(), fs::canonical(built("libdep.so.1.0")).string()));
+  auto p = run({tmpdump_binary().string(), "pack", (work_ / "trace.json").string(), "-o", (work_ / "jni.zip").string(),
+                "--level", "1", "-q"},
+               {.env = {{"TMPDUMP_PROGRESS", "0"}}, .timeout = std::chrono::seconds(60)});
+  ASSERT_EQ(p.exit_code, 0) << p.all();
+  auto java = check({(work_ / "jni.zip").string(), "--target", "java21"});
+  EXPECT_EQ(java.exit_code, 0) << java.all();
+  auto provided = check({(work_ / "jni.zip").string(), "--target", "provided.al2023"});
+  EXPECT_EQ(provided.exit_code, 13) << provided.all();
+  EXPECT_NE(provided.out.find("needs libdep.so.1"), std::string::npos) << provided.out;
+  auto python = check({(work_ / "jni.zip").string(), "--target", "python3.12"});
+  EXPECT_EQ(python.exit_code, 13) << python.all();
+}
+
+TEST_F(CheckTest, PythonTargetChecksExtensionTagsAgainstItsVersion) {
+  const auto zip = zip_tree({{"python/pkg/_old.cpython-311-x86_64-linux-gnu.so", "libold.so.1"},
+                             {"python/pkg/_right.cpython-312-x86_64-linux-gnu.so", "libold.so.1"},
+                             {"python/pkg/_stable.abi3.so", "libold.so.1"}});
+  auto r = check({zip.string(), "--target", "python3.12"});
+  EXPECT_EQ(r.exit_code, 13) << r.all();
+  EXPECT_NE(r.out.find("python/pkg/_old.cpython-311-x86_64-linux-gnu.so: is an extension module for CPython 3.11 "
+                       "(cpython-311) but python3.12 runs CPython 3.12"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("--python-version 3.12"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("_right"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("_stable"), std::string::npos) << r.out;
+  auto py313 = check({zip.string(), "--target", "python3.13"});
+  EXPECT_NE(py313.out.find("_right.cpython-312-x86_64-linux-gnu.so: is an extension module for CPython 3.12"),
+            std::string::npos)
+      << py313.out;
+  // provided.* and Java know nothing of Python tags.
+  EXPECT_EQ(check({zip.string(), "--target", "java21"}).exit_code, 0);
 }
 
 TEST_F(CheckTest, MissingArchiveIsNotFound) {

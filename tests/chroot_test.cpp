@@ -280,6 +280,71 @@ TEST_F(ChrootLayer, ExecWrapperPullsOverHttpsAndItsCommandRunsOnTheRootsGlibc) {
   EXPECT_TRUE(fs::exists(root_ / "tmp/tmpdump/lib/libtmpdump_testdep.so"));
 }
 
+// Issue 15: a --with-libc tmpdump (this machine's glibc 2.36, newer than the
+// root's 2.31) must not reach a managed runtime, which runs on the image's own
+// loader: bash, the root's own program, stands in for java/python.
+TEST_F(ChrootLayer, ExecWrapperWithAWithLibcTmpdumpStillStartsTheRootsOwnRuntime) {
+  const fs::path fns = build_dir() / "tests/functions";
+  const std::string trace = fmt::format(
+      R"({{"format":1,"libraries":[{{"path":"{}","names":["libc.so.6"]}},{{"path":"{}","names":["libtmpdump_testdep.so"]}}]}})",
+      fs::canonical("/lib/x86_64-linux-gnu/libc.so.6").string(), fs::canonical(fns / "libtmpdump_testdep.so").string());
+  write_file(tmp_ / "libc.trace", trace);
+  auto packed = run({tmpdump_binary().string(), "pack", (tmp_ / "libc.trace").string(), "--with-libc", "--level", "1",
+                     "-q", "-o", (tmp_ / "www/libc.zip").string()},
+                    {.env = {{"TMPDUMP_PROGRESS", "0"}}, .timeout = std::chrono::seconds(60)});
+  ASSERT_EQ(packed.exit_code, 0) << packed.all();
+
+  // And an archive from before lib/libc/: glibc and its loader in lib/ itself.
+  fs::create_directories(tmp_ / "old-src/lib");
+  fs::copy_file(fs::canonical("/lib/x86_64-linux-gnu/libc.so.6"), tmp_ / "old-src/lib/libc.so.6");
+  fs::copy_file(fs::canonical("/lib64/ld-linux-x86-64.so.2"), tmp_ / "old-src/lib/ld-linux-x86-64.so.2");
+  fs::copy_file(fns / "libtmpdump_testdep.so", tmp_ / "old-src/lib/libtmpdump_testdep.so");
+  ASSERT_EQ(run({"zip", "-q", "-y", "-r", (tmp_ / "www/old-libc.zip").string(), "lib"}, {.cwd = tmp_ / "old-src"}).exit_code, 0);
+
+  const std::string base = url_.substr(0, url_.rfind('/') + 1);
+  for (const std::string archive : {"libc.zip", "old-libc.zip"}) {
+    const std::string root = "/tmp/tmpdump-" + archive;
+    auto r = run({"chroot", root_.string(), "/usr/bin/env", "-i", "LAMBDA_TASK_ROOT=/var/task",
+                  "PATH=/usr/local/bin:/usr/bin:/bin",
+                  fmt::format("LD_LIBRARY_PATH=/var/lang/lib:/lib/{0}:/usr/lib/{0}:/lib64:/usr/lib64:/var/task/lib:/opt/lib",
+                              kMultiarch),
+                  "TMPDUMP_SOURCES=" + base + archive, "TMPDUMP_ROOT=" + root, "/opt/tmpdump-exec-wrapper", "/bin/bash",
+                  "-c", R"(grep -m1 -E '/libc[.-]' /proc/$$/maps | awk '{print "libc=" $6}'; echo "path=$LD_LIBRARY_PATH")"},
+                 {.timeout = std::chrono::seconds(60)});
+    ASSERT_EQ(r.exit_code, 0) << archive << ": " << r.all();
+    fmt::print("{}: the wrapped runtime reports: {}", archive, r.out);
+    EXPECT_FALSE(contains(r.err, "GLIBC_")) << r.err;
+    EXPECT_TRUE(contains(r.out, fmt::format("libc=/lib/{}/libc", kMultiarch)) ||
+                contains(r.out, fmt::format("libc=/usr/lib/{}/libc", kMultiarch)))
+        << archive << ": " << r.out;
+    EXPECT_FALSE(contains(r.out, root + "/lib/libc")) << r.out;  // lib/libc/ is on no path
+    EXPECT_TRUE(contains(r.out, root + "/lib")) << r.out;         // the tmpdump's libraries still are
+    EXPECT_TRUE(fs::exists(root_ / root.substr(1) / "lib/libtmpdump_testdep.so"));
+  }
+  EXPECT_TRUE(fs::exists(root_ / "tmp/tmpdump-libc.zip/lib/libc/libc.so.6"));
+}
+
+TEST_F(ChrootLayer, ExecWrapperWithoutProcFindsItsPullModuleOrListsWhereItLooked) {
+  // Without /proc, /proc/self/exe cannot say where the layer is.
+  ASSERT_EQ(run({"umount", "-l", (root_ / "proc").string()}).exit_code, 0);
+  proc_mounted_ = false;
+  const std::vector<std::string> wrapped{"chroot", root_.string(), "/usr/bin/env", "-i", "LAMBDA_TASK_ROOT=/var/task",
+                                         "PATH=/usr/bin:/bin", "TMPDUMP_SOURCES=" + url_, "TMPDUMP_ROOT=/tmp/tmpdump",
+                                         "/opt/tmpdump-exec-wrapper", "/bin/echo", "started"};
+  auto r = run(wrapped, {.timeout = std::chrono::seconds(60)});
+  EXPECT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(r.out, "started\n") << r.all();
+
+  fs::remove(root_ / "opt/tmpdump/lib/libtmpdump-pull.so");
+  fs::remove_all(root_ / "tmp/tmpdump");
+  auto broken = run(wrapped, {.timeout = std::chrono::seconds(60)});
+  EXPECT_NE(broken.exit_code, 0) << broken.all();
+  EXPECT_TRUE(contains(broken.err, "cannot load its pull module libtmpdump-pull.so (tried /opt/tmpdump/lib/libtmpdump-pull.so (missing)"))
+      << broken.err;
+  EXPECT_TRUE(contains(broken.err, "/proc/self/exe")) << broken.err;
+  EXPECT_FALSE(contains(broken.err, "(tried )")) << broken.err;
+}
+
 TEST_F(ChrootLayer, WithoutTheCaBundleTheHttpsPullIsAnInitError) {
   fs::remove(root_ / "etc/pki/tls/certs/ca-bundle.crt");
   auto r = invoke_once("lib/libecho_dep.so:echo_handler", R"("dep")");

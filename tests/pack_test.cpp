@@ -133,13 +133,37 @@ TEST_F(PackTest, TraceLibrariesGoUnderLibWithTheirSymlinkChains) {
   EXPECT_GE(m["symlinks"].size(), 1u);
 }
 
-TEST_F(PackTest, WithLibcBundlesGlibcAndItsLoader) {
-  const auto trace = write_trace({{"libc.so.6", {"libc.so.6"}}});
+TEST_F(PackTest, WithLibcBundlesGlibcAndItsLoaderWhereNoLibraryPathLooks) {
+  const auto trace = write_trace({{"libc.so.6", {"libc.so.6"}}, {"libgcc_s.so.1", {"libgcc_s.so.1"}},
+                                  {"libzstd.so.1", {"libzstd.so.1"}}});
   ASSERT_EQ(tmpdump({"pack", trace.string(), "-o", (work_ / "a.zip").string(), "--with-libc", "--level", "3"})
                 .exit_code, 0);
   const fs::path root = pull(work_ / "a.zip", "root");
-  EXPECT_TRUE(fs::exists(root / "lib/libc.so.6"));
-  EXPECT_TRUE(fs::exists(root / "lib/ld-linux-x86-64.so.2"));
+  // lib/libc/: only bootstrap's start through the bundled loader names it; lib/
+  // is on LD_LIBRARY_PATH, where a newer libc would break the image's loader.
+  EXPECT_TRUE(fs::exists(root / "lib/libc/libc.so.6"));
+  EXPECT_TRUE(fs::exists(root / "lib/libc/ld-linux-x86-64.so.2"));
+  EXPECT_TRUE(fs::exists(root / "lib/libc/libgcc_s.so.1"));
+  EXPECT_FALSE(fs::exists(root / "lib/libc.so.6"));
+  EXPECT_FALSE(fs::exists(root / "lib/ld-linux-x86-64.so.2"));
+  EXPECT_FALSE(fs::exists(root / "lib/libgcc_s.so.1"));
+  EXPECT_TRUE(fs::exists(root / "lib/libzstd.so.1"));
+  // The bundled loader runs a program on the bundled libc.
+  auto ran = run({(root / "lib/libc/ld-linux-x86-64.so.2").string(), "--library-path", (root / "lib/libc").string(),
+                  "/bin/true"});
+  EXPECT_EQ(ran.exit_code, 0) << ran.all();
+}
+
+TEST_F(PackTest, WithoutWithLibcTheImagesLibrariesAreLeftOut) {
+  const auto trace = write_trace({{"libc.so.6", {"libc.so.6"}}, {"libgcc_s.so.1", {"libgcc_s.so.1"}},
+                                  {"libzstd.so.1", {"libzstd.so.1"}}});
+  auto r = tmpdump({"pack", "-v", trace.string(), "-o", (work_ / "a.zip").string(), "--level", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_NE(r.err.find("libgcc_s.so.1: the Lambda image provides it"), std::string::npos) << r.err;
+  const fs::path root = pull(work_ / "a.zip", "root");
+  EXPECT_FALSE(fs::exists(root / "lib/libgcc_s.so.1"));
+  EXPECT_FALSE(fs::exists(root / "lib/libc"));
+  EXPECT_TRUE(fs::exists(root / "lib/libzstd.so.1"));
 }
 
 TEST_F(PackTest, ManifestIsTheLastEntry) {

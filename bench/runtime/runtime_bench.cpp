@@ -1,7 +1,10 @@
 // Times one function under the emulator library (the same code as
 // `tmpdump emulate`, without the invoke endpoint's extra HTTP hop):
-//   starts  N cold starts: runtime spawn -> first /next (the emulator's Init Duration)
+//   starts  N cold starts: runtime spawn -> first /next (the emulator's Init Duration),
+//           each answering one event ("{}", or --event FILE's)
 //   invokes N invocations with an event of B bytes on one warm runtime
+// Unconfined unless --sandbox says otherwise; --memory sets the size (and,
+// sandboxed, the CPU share: memory / 1,769 of a core).
 // Prints one line of key=value pairs for bench/runtime/run.
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,6 +12,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -29,8 +34,8 @@ double median(std::vector<double> v) {
 
 [[noreturn]] void usage() {
   std::fputs(
-      "usage: runtime_bench --function DIR [--layer DIR] [--handler H] [--env K=V]... "
-      "(--starts N | --invokes N [--bytes B] [--batches K])\n",
+      "usage: runtime_bench --function DIR [--layer DIR] [--handler H] [--env K=V]... [--memory MB] "
+      "[--sandbox off|auto|required] [--log FILE] (--starts N [--event FILE] | --invokes N [--bytes B] [--batches K])\n",
       stderr);
   std::exit(2);
 }
@@ -41,11 +46,14 @@ int main(int argc, char** argv) {
   tmpdump::emulator::Options options;
   options.timeout = std::chrono::seconds(30);
   options.memory_mb = 1024;
-  // Unconfined, as these numbers have always been taken: the sandbox's CPU
-  // share (0.58 of a core at 1,024 MB) would be measured instead.
+  // Unconfined by default, as the runtime's own numbers have always been
+  // taken: the sandbox's CPU share (0.58 of a core at 1,024 MB) would be
+  // measured instead. The cold pull rows ask for the sandbox.
   options.sandbox = tmpdump::emulator::SandboxMode::Off;
   int starts = 0, invokes = 0, batches = 5;
   std::size_t bytes = 16;
+  std::string start_event = "{}";
+  std::string log_path = "/dev/null";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (i + 1 >= argc) usage();
@@ -68,12 +76,39 @@ int main(int argc, char** argv) {
       bytes = std::stoul(v);
     else if (a == "--batches")
       batches = std::stoi(v);
-    else
+    else if (a == "--memory") {
+      auto mb = tmpdump::emulator::check_memory_mb(std::stol(v));
+      if (!mb) {
+        fmt::print(stderr, "runtime_bench: {}\n", mb.error().message);
+        return 2;
+      }
+      options.memory_mb = *mb;
+    } else if (a == "--sandbox") {
+      auto mode = tmpdump::emulator::parse_sandbox_mode(v);
+      if (!mode) usage();
+      options.sandbox = *mode;
+    } else if (a == "--log") {
+      log_path = v;
+    } else if (a == "--event") {
+      std::ifstream in(v, std::ios::binary);
+      if (!in) {
+        fmt::print(stderr, "runtime_bench: cannot read {}\n", v);
+        return 2;
+      }
+      std::ostringstream text;
+      text << in.rdbuf();
+      start_event = text.str();
+    } else
       usage();
   }
   if ((starts > 0) == (invokes > 0) || batches < 1) usage();
-  // START/END/REPORT lines and the runtime's own output are not what is timed.
-  options.log_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  // START/END/REPORT lines and the runtime's own output are not what is
+  // timed: they go to /dev/null, or are appended to --log FILE.
+  options.log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (options.log_fd < 0) {
+    fmt::print(stderr, "runtime_bench: cannot open {}\n", log_path);
+    return 2;
+  }
 
   if (starts > 0) {
     std::vector<double> init_ms;
@@ -84,9 +119,9 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "runtime_bench: {}\n", port.error().message);
         return 1;
       }
-      auto r = emu.invoke({.payload = "{}", .client_context = {}, .cognito_identity = {}});
+      auto r = emu.invoke({.payload = start_event, .client_context = {}, .cognito_identity = {}});
       if (r.function_error || !r.init_ms) {
-        fmt::print(stderr, "runtime_bench: the function failed: {}\n", r.body);
+        fmt::print(stderr, "runtime_bench: the function failed: {:.500}\n", r.body);
         return 1;
       }
       init_ms.push_back(*r.init_ms);

@@ -127,10 +127,15 @@ int main(int argc, char** argv) {
   ::setenv("LD_LIBRARY_PATH", ld_path.c_str(), 1);
   // A tmpdump that carries its own loader and libc runs the handler through
   // them, so a handler built on a newer distro runs on Lambda's older glibc.
-  const fs::path loader = config->root / "lib" / kBundledLoader;
+  // pack --with-libc puts them in lib/libc/, which only this start names (on
+  // --library-path, never in LD_LIBRARY_PATH, so nothing the handler starts
+  // with the image's loader picks that libc up); older archives have them in lib/.
   std::error_code ec;
-  if (pulled && fs::exists(loader, ec) && fs::exists(config->root / "lib/libc.so.6", ec)) {
-    std::vector<std::string> args{loader.string(), "--library-path", ld_path, handler->path};
+  for (const fs::path& dir : {config->root / "lib/libc", config->root / "lib"}) {
+    const fs::path loader = dir / kBundledLoader;
+    if (!pulled || !fs::exists(loader, ec) || !fs::exists(dir / "libc.so.6", ec)) continue;
+    const std::string search = dir.filename() == "libc" ? dir.string() + ":" + ld_path : ld_path;
+    std::vector<std::string> args{loader.string(), "--library-path", search, handler->path};
     std::vector<char*> cargs;
     for (auto& a : args) cargs.push_back(a.data());
     cargs.push_back(nullptr);

@@ -1,7 +1,9 @@
 #include "bootstrap/prepare.hpp"
 
 #include <dlfcn.h>
+#include <sys/auxv.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 #include <vector>
@@ -23,19 +25,38 @@ std::string pull_summary(const Config& config, bool cached, std::uint64_t archiv
 
 namespace {
 
-/// Where kPullModuleName is looked for, in order (see prepare.hpp).
-std::vector<fs::path> module_candidates() {
+/// Where kPullModuleName is looked for, in order (see prepare.hpp): beside
+/// the running program, found through /proc/self/exe; without /proc, through
+/// the path it was started by (AT_EXECFN) and the layer's own place, /opt.
+/// `why` gets a note when /proc/self/exe could not be read.
+std::vector<fs::path> module_candidates(std::string& why) {
   std::error_code ec;
+  std::vector<fs::path> dirs;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return {};
-  return {exe.parent_path() / "tmpdump/lib" / kPullModuleName, exe.parent_path() / kPullModuleName};
+  if (!ec) {
+    dirs.push_back(exe.parent_path());
+  } else {
+    why = fmt::format("; /proc/self/exe: {}", ec.message());
+    if (const auto* started = reinterpret_cast<const char*>(::getauxval(AT_EXECFN)); started != nullptr && *started) {
+      const fs::path p = fs::absolute(started, ec).lexically_normal();
+      if (!ec && p.has_parent_path()) dirs.push_back(p.parent_path());
+    }
+    if (std::find(dirs.begin(), dirs.end(), fs::path("/opt")) == dirs.end()) dirs.emplace_back("/opt");
+  }
+  std::vector<fs::path> out;
+  for (const auto& d : dirs) {
+    out.push_back(d / "tmpdump/lib" / kPullModuleName);
+    out.push_back(d / kPullModuleName);
+  }
+  return out;
 }
 
 using PullFn = decltype(&tmpdump_pull_in_module);
 
 Result<PullFn> load_module() {
   std::vector<std::string> tried;  // "<path> (<why not>)"
-  for (const auto& path : module_candidates()) {
+  std::string no_proc;
+  for (const auto& path : module_candidates(no_proc)) {
     std::error_code ec;
     if (!fs::exists(path, ec)) {
       tried.push_back(fmt::format("{} (missing)", path.string()));
@@ -52,8 +73,8 @@ Result<PullFn> load_module() {
     if (auto fn = reinterpret_cast<PullFn>(::dlsym(lib, "tmpdump_pull_in_module"))) return fn;
     tried.push_back(fmt::format("{} (no tmpdump_pull_in_module)", path.string()));
   }
-  return fail(Errc::Io, "the layer is incomplete: cannot load its pull module {} (tried {}); reinstall the layer",
-              kPullModuleName, fmt::join(tried, ", "));
+  return fail(Errc::Io, "the layer is incomplete: cannot load its pull module {} (tried {}{}); reinstall the layer",
+              kPullModuleName, fmt::join(tried, ", "), no_proc);
 }
 
 }  // namespace

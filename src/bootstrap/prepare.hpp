@@ -27,8 +27,10 @@ inline constexpr std::uint64_t kSnapStartTmpLimit = 512ull << 20;
 /// The pull module's file name. It is looked for next to the running program:
 /// <program dir>/tmpdump/lib/ (the layer: /opt/bootstrap and /opt/tmpdump/lib),
 /// then <program dir>/ (the build tree, an install into libexec/tmpdump, a
-/// layer directory in tests). Never on the library path: the environment does
-/// not choose this code.
+/// layer directory in tests). The program's directory comes from
+/// /proc/self/exe; without /proc, from the path it was started by (AT_EXECFN)
+/// and then /opt, and the error lists every path tried. Never on the library
+/// path: the environment does not choose this code.
 inline constexpr std::string_view kPullModuleName = "libtmpdump-pull.so";
 
 using Notice = std::function<void(std::string_view)>;

@@ -1,4 +1,4 @@
-// tmpdump check ARCHIVE [--app FILE...] [--target al2023|al2] [--ephemeral-mb N] [--snapstart]
+// tmpdump check ARCHIVE [--app FILE...] [--target al2023|al2|java21|python3.12|...] [--ephemeral-mb N] [--snapstart]
 //
 // Extracts the archive into a private temporary directory (archive::extract:
 // the same secure path as pull) and checks, as the dynamic loader on Lambda
@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -21,6 +22,8 @@
 #include "archive/extract.hpp"
 #include "cli/commands.hpp"
 #include "elf/elf.hpp"
+#include "pack/image.hpp"
+#include "pack/manifest.hpp"
 #include "pull/source.hpp"
 #include "util/file_source.hpp"
 
@@ -40,29 +43,50 @@ struct CheckOptions {
 };
 
 struct Target {
-  std::string name;        ///< "provided.al2023"
+  std::string name;        ///< "provided.al2023", "python3.12"
   std::vector<int> glibc;  ///< {2, 34, 0}
+  std::string managed;     ///< "java", "python", "node"; "" for provided.* (bootstrap starts the function)
+  std::string cpython;     ///< the python runtimes' extension tag: "312"
 };
 
-// What the provided.* images give every function without a layer. Based on the
-// AWS Compute Blog "Introducing the Amazon Linux 2023 runtime for AWS Lambda"
-// (provided.al2023 "is based on the Amazon Linux 2023 minimal container image")
-// and docs.aws.amazon.com/lambda/latest/dg/runtimes-provided.html; neither lists
-// the libraries, so this keeps to what every glibc system has: the glibc family
-// (2.34 on AL2023, 2.26 on AL2, per the same pages and docs/DESIGN) and
-// libgcc_s, which glibc itself loads for pthread_cancel. libstdc++, OpenSSL,
-// zlib... may be there today but are not promised: ship them.
-const std::set<std::string, std::less<>>& base_libraries() {
-  static const std::set<std::string, std::less<>> names{
-      "libc.so.6",        "libm.so.6",      "libpthread.so.0",        "libdl.so.2",
-      "librt.so.1",       "libutil.so.1",   "libresolv.so.2",         "libanl.so.1",
-      "libmvec.so.1",     "libBrokenLocale.so.1", "libthread_db.so.1", "libnss_files.so.2",
-      "libnss_dns.so.2",  "libc_malloc_debug.so.0", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1",
-      "libgcc_s.so.1",
+/// The runtimes `--target` knows, by the names Lambda gives them.
+std::optional<Target> find_target(std::string_view name) {
+  static const Target kTargets[] = {
+      {"provided.al2023", {2, 34, 0}, "", ""}, {"provided.al2", {2, 26, 0}, "", ""},
+      {"java21", {2, 34, 0}, "java", ""},      {"java17", {2, 26, 0}, "java", ""},
+      {"python3.12", {2, 34, 0}, "python", "312"}, {"python3.13", {2, 34, 0}, "python", "313"},
+      {"nodejs20.x", {2, 34, 0}, "node", ""},  {"nodejs22.x", {2, 34, 0}, "node", ""},
   };
-  return names;
+  const std::string full = name == "al2023" || name == "al2" ? "provided." + std::string(name) : std::string(name);
+  for (const auto& t : kTargets) {
+    if (t.name == full) return t;
+  }
+  return std::nullopt;
 }
 
+/// The CPython version an extension module's name is tagged for: "311" for
+/// "x.cpython-311-x86_64-linux-gnu.so"; nullopt for untagged and abi3 modules.
+std::optional<std::string> cpython_tag(std::string_view file_name) {
+  const auto at = file_name.find(".cpython-");
+  if (at == std::string_view::npos || !file_name.ends_with(".so")) return std::nullopt;
+  std::string digits;
+  for (auto i = at + 9; i < file_name.size() && file_name[i] >= '0' && file_name[i] <= '9'; ++i) digits += file_name[i];
+  if (digits.size() < 2) return std::nullopt;
+  return digits;
+}
+
+std::string python_version(const std::string& tag) { return tag.substr(0, 1) + "." + tag.substr(1); }
+
+// What can help a library that needs a newer glibc than a managed runtime's image.
+constexpr std::string_view kManagedGlibcFix =
+    "a managed runtime always starts on the image's glibc, so pack --with-libc cannot help: build it on Amazon "
+    "Linux 2023 (or in the Lambda build image), or use builds made for old glibc (manylinux wheels for Python, "
+    "JavaCPP's builds for Java)";
+
+// What the images give every function without a layer is pack::image_provides()
+// (pack/image.hpp), the list `pack` leaves out: the glibc family and libgcc_s.
+// glibc is 2.34 on AL2023 and 2.26 on AL2 (docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
+// names each runtime's OS: java21, python3.12+, nodejs20.x+ on AL2023; java17 on AL2).
 struct Problem {
   std::string where;  ///< archive path or app path
   std::string what;
@@ -94,10 +118,21 @@ class Checker {
   void run(const std::vector<std::string>& apps) {
     find_search_dirs();
     collect_objects();
+    read_left_out();
     machine_ = majority_machine();
-    // libc in the archive (pack --with-libc) decides the GLIBC_ level, not the target's.
-    for (const auto& d : dirs_) bundles_libc_ = bundles_libc_ || fs::exists(root_ / d.rel / "libc.so.6");
+    // libc in the archive (pack --with-libc: lib/libc/, or lib/ before) decides the
+    // GLIBC_ level, not the target's -- when bootstrap starts the function.
+    std::error_code ec;
+    bundles_libc_ = fs::exists(root_ / pack::kBundledLibcDir / "libc.so.6", ec) || fs::exists(root_ / "lib/libc.so.6", ec);
+    if (bundles_libc_ && !target_.managed.empty()) {
+      problems_.push_back({fs::exists(root_ / pack::kBundledLibcDir / "libc.so.6", ec) ? std::string(pack::kBundledLibcDir) + "/libc.so.6" : "lib/libc.so.6",
+                           fmt::format("bundles glibc (pack --with-libc), which {} never loads: only bootstrap's start "
+                                       "through the bundled loader uses it", target_.name),
+                           fmt::format("pack without --with-libc; for libraries that need a newer glibc than {}: {}",
+                                       elf::version_string(target_.glibc), kManagedGlibcFix)});
+    }
     for (const auto& [rel, info] : objects_) check_object(rel, root_ / rel, info, isa_limit(rel), false);
+    if (!target_.cpython.empty()) check_python_tags();
     for (const auto& app : apps) {
       auto info = elf::read_file(app);
       if (!info) {
@@ -112,9 +147,42 @@ class Checker {
   [[nodiscard]] std::size_t objects() const { return objects_.size(); }
   [[nodiscard]] const std::optional<std::vector<int>>& max_glibc() const { return max_glibc_; }
   [[nodiscard]] int max_isa() const { return max_isa_; }
-  [[nodiscard]] bool bundles_libc() const { return bundles_libc_; }
+  [[nodiscard]] bool bundles_libc() const { return bundles_libc_ && target_.managed.empty(); }
 
  private:
+  // What pack left out because the traced runtime brings it (the manifest's
+  // left_out): found, when the target is that runtime.
+  void read_left_out() {
+    if (target_.managed.empty()) return;
+    std::ifstream in(root_ / pack::kManifestPath, std::ios::binary);
+    std::string text;
+    for (char buf[4096]; in.read(buf, sizeof buf) || in.gcount() > 0;) text.append(buf, static_cast<std::size_t>(in.gcount()));
+    if (text.empty()) return;
+    auto manifest = pack::parse_manifest(text, pack::kManifestPath);
+    if (!manifest) return;
+    for (const auto& l : manifest->left_out) {
+      if (l.provided_by != target_.managed) continue;
+      runtime_names_.insert(fs::path(l.path).filename().string());
+      runtime_names_.insert(l.names.begin(), l.names.end());
+    }
+  }
+
+  // An extension module tagged for another CPython does not import.
+  void check_python_tags() {
+    for (const auto& [rel, info] : objects_) {
+      const auto tag = cpython_tag(fs::path(rel).filename().string());
+      if (!tag || *tag == target_.cpython) continue;
+      problems_.push_back(
+          {rel,
+           fmt::format("is an extension module for CPython {} (cpython-{}) but {} runs CPython {}; it will not import",
+                       python_version(*tag), *tag, target_.name, python_version(target_.cpython)),
+           fmt::format("install the package for Python {0}: pip install --target DIR --python-version {0} "
+                       "--only-binary=:all: --platform manylinux2014_x86_64 PACKAGE (wheels tagged cp{1}), then pack DIR "
+                       "with --add DIR=python",
+                       python_version(target_.cpython), target_.cpython)});
+    }
+  }
+
   void find_search_dirs() {
     dirs_.push_back({"lib", 1});
     std::error_code ec;
@@ -215,7 +283,7 @@ class Checker {
         std::error_code ec;
         return fs::is_regular_file(d / need, ec);
       });
-      if (found || base_libraries().contains(need)) continue;
+      if (found || pack::image_provides(need) || runtime_names_.contains(need)) continue;
       if (auto holder = soname_holder(need)) {
         problems_.push_back({where, fmt::format("needs {}; {} has that soname but no file or symlink named {} exists", need,
                                                 *holder, need),
@@ -229,7 +297,9 @@ class Checker {
     // glibc level.
     if (auto v = elf::max_glibc_version(info.version_needs)) {
       if (!max_glibc_ || *v > *max_glibc_) max_glibc_ = *v;
-      if (*v > target_.glibc && !bundles_libc_) {
+      // The bundled glibc itself comes with its own level; it is judged as a whole above.
+      const bool bundled_glibc = bundles_libc_ && pack::image_provides(path.filename().string());
+      if (*v > target_.glibc && (!bundles_libc_ || !target_.managed.empty()) && !bundled_glibc) {
         std::string symbols;
         for (const auto& n : info.version_needs) {
           auto nv = elf::parse_glibc_version(n.version);
@@ -239,8 +309,12 @@ class Checker {
         }
         problems_.push_back({where, fmt::format("needs GLIBC_{} ({}) but {} has glibc {}", elf::version_string(*v), symbols,
                                                 target_.name, elf::version_string(target_.glibc)),
-                             fmt::format("rebuild it on glibc {} or older (e.g. in the Lambda build image for {})",
-                                         elf::version_string(target_.glibc), target_.name)});
+                             target_.managed.empty()
+                                 ? fmt::format("rebuild it on glibc {} or older (e.g. in the Lambda build image for {}), "
+                                               "or bundle the build machine's glibc (pack --with-libc) for an "
+                                               "executable handler",
+                                               elf::version_string(target_.glibc), target_.name)
+                                 : std::string(kManagedGlibcFix)});
       }
     }
     // ISA level (x86-64 only).
@@ -273,6 +347,7 @@ class Checker {
   std::optional<std::vector<int>> max_glibc_;
   int max_isa_ = 0;
   bool bundles_libc_ = false;
+  std::set<std::string, std::less<>> runtime_names_;  ///< left out by pack, brought by the target runtime
 };
 
 // A private directory, removed with everything in it.
@@ -285,7 +360,9 @@ struct ScratchDir {
 };
 
 int run_check(const CheckOptions& o) {
-  const Target target = o.target == "al2" ? Target{"provided.al2", {2, 26, 0}} : Target{"provided.al2023", {2, 34, 0}};
+  const auto found_target = find_target(o.target);
+  if (!found_target) return report_error("check", {Errc::InvalidArgument, fmt::format("unknown --target {}", o.target)});
+  const Target& target = *found_target;
   for (const auto& app : o.apps) {
     auto opened = open_input_file(app);
     if (!opened) return report_error("check", with_context(opened.error(), "--app"));
@@ -354,8 +431,11 @@ Runner setup_check(CLI::App& sub) {
       "unpacked into a temporary directory under $TMPDIR, which is removed afterwards.");
   sub.add_option("ARCHIVE", o->archive, "The tmpdump archive")->required();
   sub.add_option("--app", o->apps, "The function's executable or handler .so, checked against the archive too");
-  sub.add_option("--target", o->target, "Lambda runtime: al2023 (glibc 2.34) or al2 (glibc 2.26)")
-      ->check(CLI::IsMember({"al2023", "al2"}))
+  sub.add_option("--target", o->target,
+                 "Lambda runtime: al2023 / provided.al2023, java21, python3.12, python3.13, nodejs20.x, nodejs22.x "
+                 "(glibc 2.34); al2 / provided.al2, java17 (glibc 2.26)")
+      ->check(CLI::IsMember({"al2023", "al2", "provided.al2023", "provided.al2", "java21", "java17", "python3.12",
+                             "python3.13", "nodejs20.x", "nodejs22.x"}))
       ->capture_default_str();
   sub.add_option("--ephemeral-mb", o->ephemeral_mb, "The function's /tmp size in MB (512 to 10240)")
       ->check(CLI::Range(512, 10240))

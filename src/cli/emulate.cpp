@@ -2,10 +2,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +21,9 @@ struct EmulateOptions {
   std::string function_dir = ".";
   std::vector<std::string> layers;
   std::string handler;
+  std::string runtime = "provided.al2023";
+  std::string runtime_dir;
+  std::string lang_dir;
   std::string name = "function";
   std::string region;
   double timeout = 3;
@@ -40,10 +43,31 @@ int run_emulate(const EmulateOptions& o) {
   eo.function_dir = o.function_dir;
   for (const auto& l : o.layers) eo.layers.emplace_back(l);
   eo.handler = o.handler;
+  auto runtime = emulator::parse_runtime(o.runtime);
+  if (!runtime) return report_error("emulate", runtime.error());
+  eo.runtime = *runtime;
+  if (runtime->language == emulator::Language::Provided && (!o.runtime_dir.empty() || !o.lang_dir.empty())) {
+    return report_error("emulate", {Errc::InvalidArgument,
+                                    "--runtime-dir and --lang-dir are for a managed runtime "
+                                    "(--runtime java21, python3.12, nodejs20.x...); " +
+                                        o.runtime + " runs a bootstrap"});
+  }
+  eo.runtime_dir = o.runtime_dir;
+  eo.lang_dir = o.lang_dir;
   eo.function_name = o.name;
   eo.region = o.region;
   if (o.timeout <= 0 || o.timeout > 900) return report_error("emulate", {Errc::InvalidArgument, "--timeout must be in (0, 900] seconds"});
   eo.timeout = std::chrono::milliseconds(static_cast<long>(o.timeout * 1000));
+  // For tests only (docs/cli.md): a shorter init limit than Lambda's 10 s.
+  if (const char* ms = std::getenv("TMPDUMP_EMULATE_INIT_TIMEOUT_MS"); ms != nullptr && *ms != '\0') {
+    char* end = nullptr;
+    const long v = std::strtol(ms, &end, 10);
+    if (*end != '\0' || v <= 0) {
+      return report_error("emulate",
+                          {Errc::InvalidArgument, "TMPDUMP_EMULATE_INIT_TIMEOUT_MS must be a positive number"});
+    }
+    eo.init_timeout = std::chrono::milliseconds(v);
+  }
   auto memory = emulator::check_memory_mb(o.memory);
   if (!memory) return report_error("emulate", memory.error());
   eo.memory_mb = *memory;
@@ -71,9 +95,15 @@ int run_emulate(const EmulateOptions& o) {
   if (one_shot) {
     std::ifstream in(o.event, std::ios::binary);
     if (!in) return report_error("emulate", {Errc::NotFound, "cannot read the event file " + o.event});
-    std::stringstream ss;
-    ss << in.rdbuf();
-    event = ss.str();
+    // Read up to one byte over Lambda's limit: such an event is refused as
+    // Lambda refuses the Invoke (413 RequestEntityTooLargeException).
+    event.resize(emulator::kMaxInvokePayload + 1);
+    in.read(event.data(), static_cast<std::streamsize>(event.size()));
+    event.resize(static_cast<std::size_t>(in.gcount()));
+    if (event.size() > emulator::kMaxInvokePayload) {
+      return report_error("emulate", {Errc::InvalidArgument,
+                                      "the event file " + o.event + ": " + emulator::request_too_large_message()});
+    }
   }
   // One-shot: logs on stderr, the response alone on stdout.
   eo.log_fd = one_shot ? 2 : 1;
@@ -124,9 +154,10 @@ int run_emulate(const EmulateOptions& o) {
 Runner setup_emulate(CLI::App& sub) {
   auto o = std::make_shared<EmulateOptions>();
   sub.footer(
-      "Starts the bootstrap (DIR/bootstrap of --function, else of the layers) with Lambda's environment and serves\n"
-      "it the Runtime API on 127.0.0.1. As root it runs in a Lambda-like sandbox: uid 993, the function read-only at\n"
-      "/var/task, the layers read-only at /opt, a fresh tmpfs /tmp, memory and CPU cgroups. Invoke with\n"
+      "Starts the bootstrap (DIR/bootstrap of --function, else of the layers), or with --runtime java21 (...)\n"
+      "that runtime as Lambda starts it, with Lambda's environment, and serves it the Runtime API on 127.0.0.1.\n"
+      "As root it runs in a Lambda-like sandbox: uid 993, the function read-only at /var/task, the layers read-only\n"
+      "at /opt, a fresh tmpfs /tmp, memory and CPU cgroups. Invoke with\n"
       "  curl -d '{}' http://127.0.0.1:9000/2015-03-31/functions/function/invocations\n"
       "or once with --event FILE (the response on stdout, logs on stderr; exit 14 when the function fails).\n"
       "Differences from Lambda: docs/cli.md#tmpdump-emulate.");
@@ -135,6 +166,16 @@ Runner setup_emulate(CLI::App& sub) {
   sub.add_option("--layer", o->layers,
                  "A layer, directory or zip (repeatable): merged in order, later ones winning, read-only at /opt");
   sub.add_option("--handler", o->handler, "_HANDLER: bin/myfn or lib/libmyfn.so:my_handler")->required();
+  sub.add_option("--runtime", o->runtime,
+                 "java17, java21, python3.12, python3.13, nodejs20.x, nodejs22.x (started as Lambda starts them), "
+                 "provided.al2023 or provided.al2 (the bootstrap)")
+      ->capture_default_str();
+  sub.add_option("--runtime-dir", o->runtime_dir,
+                 "A managed runtime's /var/runtime, mounted there: the interface client (java: DIR/lib/*.jar; "
+                 "python: DIR/awslambdaric; node: DIR/index.mjs or DIR/node_modules/aws-lambda-ric)");
+  sub.add_option("--lang-dir", o->lang_dir,
+                 "A managed runtime's /var/lang, mounted there: DIR/bin/java|python3.N|node (default: the host's "
+                 "on PATH)");
   sub.add_option("--name", o->name, "AWS_LAMBDA_FUNCTION_NAME")->capture_default_str();
   sub.add_option("--region", o->region, "AWS_REGION (default: $AWS_REGION, else us-east-1)");
   sub.add_option("--timeout", o->timeout, "Seconds an invocation may run before the runtime is killed")

@@ -129,6 +129,11 @@ int run_inspect(const InspectOptions& o) {
                 {"manifest", manifest ? json(true) : json(false)},
                 {"requirements", manifest ? manifest->requirements : json()},
                 {"entries", entries}};
+    if (manifest && !manifest->left_out.empty()) {
+      json left = json::array();
+      for (const auto& l : manifest->left_out) left.push_back({{"path", l.path}, {"provided_by", l.provided_by}});
+      out["left_out"] = std::move(left);
+    }
     fmt::print("{}\n", out.dump(2));
     return 0;
   }
@@ -149,6 +154,11 @@ int run_inspect(const InspectOptions& o) {
     fmt::print("requirements: glibc {}, x86-64 ISA level {}{}\n", manifest->glibc.value_or("?"),
                manifest->x86_isa_level ? std::to_string(*manifest->x86_isa_level) : "?",
                manifest->created_by.empty() ? "" : fmt::format(" (manifest by {})", manifest->created_by));
+  }
+  if (manifest && !manifest->left_out.empty()) {
+    fmt::print("left out: {} traced librar{} the runtime brings itself (pack --include-runtime packs them):\n",
+               manifest->left_out.size(), manifest->left_out.size() == 1 ? "y" : "ies");
+    for (const auto& l : manifest->left_out) fmt::print("  {} (provided by {})\n", l.path, l.provided_by);
   }
   fmt::print("\n{:>12} {:>12} {:>6} {:<8} {:<5} {}\n", "size", "compressed", "ratio", "method", "mode", "path");
   for (const auto& e : dir->entries) {

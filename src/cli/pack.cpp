@@ -26,6 +26,7 @@ struct PackCliOptions {
   std::string compress = "zstd";
   int level = 0;
   bool with_libc = false;
+  bool include_runtime = false;
   unsigned jobs = 0;
   std::string function_config;
   std::string source;
@@ -96,6 +97,7 @@ int run_pack(const PackCliOptions& o) {
   p.method = o.compress == "deflate" ? archive::Method::Deflate : archive::Method::Zstd;
   p.level = o.level != 0 ? o.level : (p.method == archive::Method::Zstd ? 19 : 9);
   p.with_libc = o.with_libc;
+  p.include_runtime = o.include_runtime;
   p.jobs = o.jobs;
   auto mtime = pack::reproducible_mtime(process_env()("SOURCE_DATE_EPOCH"));
   if (!mtime) return report_error("pack", mtime.error());
@@ -126,6 +128,11 @@ int run_pack(const PackCliOptions& o) {
       fmt::print("tmpdump pack: the closure added {} entries: {}\n", report->added_by_closure.size(),
                  fmt::join(report->added_by_closure, " "));
     }
+    if (!report->left_out.empty()) {
+      fmt::print("tmpdump pack: left out {} librar{} the {} runtime brings itself (-v lists them; --include-runtime "
+                 "packs them)\n",
+                 report->left_out.size(), report->left_out.size() == 1 ? "y" : "ies", report->left_out.front().provided_by);
+    }
     fmt::print("tmpdump pack: sha256 {}\n", report->sha256);
     if (!o.function_config.empty()) fmt::print("tmpdump pack: wrote {}\n", o.function_config);
   }
@@ -153,13 +160,16 @@ Runner setup_pack(CLI::App& sub) {
   sub.add_option("--compress", o->compress, "Compression: zstd (default) or deflate")
       ->check(CLI::IsMember({"zstd", "deflate"}));
   sub.add_option("--level", o->level, "Compression level: zstd 1-19 (default 19), deflate 1-9 (default 9)");
-  sub.add_flag("--with-libc", o->with_libc, "Bundle glibc and its loader (left to the Lambda image otherwise)");
+  sub.add_flag("--with-libc", o->with_libc,
+               "Bundle glibc, its loader and libgcc_s in lib/libc/, for bootstrap's start through that loader");
+  sub.add_flag("--include-runtime", o->include_runtime,
+               "Also pack what the trace marks as brought by the runtime (the JDK, Python's, Node's own libraries)");
   sub.add_option("-j,--jobs", o->jobs, "Compression threads (default: all cores)");
   sub.add_option("--function-config", o->function_config, "Also write a tmpdump.json for the function here");
   sub.add_option("--source", o->source, "Where the archive will be pushed (for --function-config)");
   sub.add_option("--function-root", o->function_root, "Root in tmpdump.json")->capture_default_str();
   sub.add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
-  sub.add_flag("-v,--verbose", o->verbose, "Say what is excluded, dropped and added by the closure");
+  sub.add_flag("-v,--verbose", o->verbose, "Say what is excluded, left out, dropped and added by the closure");
   return [o, closure] {
     o->closure_flag = closure->count() > 0;
     return run_pack(*o);

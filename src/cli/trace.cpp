@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,8 +40,14 @@ int run_trace(const TraceOptions& o, std::vector<std::string> command) {
     return report_error("trace", w.error());
   }
   if (!o.quiet) {
-    fmt::print(stderr, "tmpdump trace: {} libraries loaded by {}{}{}\n", outcome->trace.libraries.size(), command[0],
-               o.output.empty() || o.output == "-" ? "" : ", written to " + o.output,
+    std::map<std::string, std::size_t> runtime;
+    for (const auto& l : outcome->trace.libraries) {
+      if (!l.provided_by.empty()) ++runtime[l.provided_by];
+    }
+    std::string theirs;
+    for (const auto& [name, n] : runtime) theirs += fmt::format(", {} the {} runtime's own", n, name);
+    fmt::print(stderr, "tmpdump trace: {} libraries loaded by {}{}{}{}\n", outcome->trace.libraries.size(), command[0],
+               theirs, o.output.empty() || o.output == "-" ? "" : ", written to " + o.output,
                outcome->exit_status == 0 ? "" : fmt::format(" (the command exited with {})", outcome->exit_status));
   }
   // Like time(1) and strace(1): the command's own status, so scripts see its failures.

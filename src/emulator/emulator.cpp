@@ -5,7 +5,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -33,17 +35,76 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr std::string_view kRuntimePrefix = "/2018-06-01/runtime";
-constexpr std::string_view kInvokePath = "/2015-03-31/functions/function/invocations";
-constexpr std::size_t kMaxRequest = 6291556;
+// POST /2015-03-31/functions/NAME/invocations[?Qualifier=Q], Lambda's Invoke.
+constexpr std::string_view kFunctionsPrefix = "/2015-03-31/functions/";
+constexpr std::string_view kInvocationsSuffix = "/invocations";
+constexpr std::size_t kMaxResponse = runtime::kMaxBufferedResponse;
 constexpr std::size_t kMaxStream = 200u << 20;  // Lambda's streamed-response limit
 
-std::string new_request_id() {
+std::mt19937_64& random_source(std::unique_lock<std::mutex>& lock) {
   static std::mutex m;
   static std::mt19937_64 rng{std::random_device{}()};
-  std::lock_guard lock(m);
+  lock = std::unique_lock(m);
+  return rng;
+}
+
+std::string new_request_id() {
+  std::unique_lock<std::mutex> lock;
+  auto& rng = random_source(lock);
   const auto a = rng(), b = rng();
   return fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
                      0x8000 | ((b >> 48) & 0x3fff), b & 0xffffffffffffULL);
+}
+
+// An X-Ray trace header as Lambda makes one for an untraced call:
+// Root=1-<epoch seconds, 8 hex>-<24 hex>;Parent=<16 hex>;Sampled=0.
+std::string new_trace_id() {
+  std::unique_lock<std::mutex> lock;
+  auto& rng = random_source(lock);
+  const auto a = rng(), b = rng(), c = rng();
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return fmt::format("Root=1-{:08x}-{:016x}{:08x};Parent={:016x};Sampled=0", static_cast<std::uint32_t>(now), a,
+                     static_cast<std::uint32_t>(b), c);
+}
+
+// The Runtime API's error body, as the runtime interface emulator renders it
+// (internal/lambda/rapi/model/errorresponse.go: no stackTrace).
+std::string rapi_error(std::string_view type, std::string_view message) {
+  return "{\"errorMessage\":" + http::json_quote(message) + ",\"errorType\":" + http::json_quote(type) + "}";
+}
+
+// RIE's 403 for a call the runtime's state does not allow
+// (rapi/handler/constants.go StateTransitionFailedForRuntimeMessageFormat, core.ErrNotAllowed).
+std::string invalid_transition(std::string_view from, std::string_view to) {
+  return rapi_error("InvalidStateTransition", fmt::format("State transition from {} to {} failed for runtime. "
+                                                          "Error: State transition is not allowed",
+                                                          from, to));
+}
+
+// %XX-decoding of a path segment or query value; nullopt when malformed.
+std::optional<std::string> percent_decode(std::string_view in) {
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    if (i + 2 >= in.size()) return std::nullopt;
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(in.data() + i + 1, in.data() + i + 3, v, 16);
+    if (ec != std::errc() || p != in.data() + i + 3) return std::nullopt;
+    out += static_cast<char>(v);
+    i += 2;
+  }
+  return out;
+}
+
+// Lambda's Qualifier: a version, $LATEST or an alias, 1-128 of [a-zA-Z0-9$_-].
+bool valid_qualifier(std::string_view q) {
+  return !q.empty() && q.size() <= 128 && std::ranges::all_of(q, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '$' || c == '_' || c == '-';
+  });
 }
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
@@ -65,7 +126,7 @@ unsigned long max_memory_kib(pid_t pid) {
 bool fits_one_header(std::string_view value) { return value.find_first_of("\r\n") == std::string_view::npos; }
 
 struct Invocation {
-  std::string id, payload, client_context, cognito_identity, trace_id;
+  std::string id, payload, client_context, cognito_identity, trace_id, arn;
   std::int64_t deadline_ms = 0;
   bool delivered = false;
   enum class Phase { Pending, Streaming, Done } phase = Phase::Pending;
@@ -85,7 +146,11 @@ struct Emulator::State {
   Options options;
   std::unique_ptr<Server> server;
   int port = 0;
+  std::string region;  // --region, else $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1
   fs::path bootstrap;  // as the runtime sees it
+  std::vector<std::string> command;  // what starts the runtime: the bootstrap, or a managed runtime's command line
+  std::vector<std::pair<std::string, std::string>> launch_env;  // a managed runtime's bootstrap's variables
+  fs::path runtime_path, lang_path;  // a managed runtime's /var/runtime and /var/lang as it sees them
   // The runtime's /var/task and /opt as it sees them, and /opt on the host.
   fs::path task_path, opt_path, opt_host;
   fs::path layer_staging;  // merged layers, removed by stop()
@@ -112,6 +177,25 @@ struct Emulator::State {
   unsigned long peak_kib = 0;
 
   std::shared_ptr<Invocation> current;
+  // The invocation the runtime answered last, until its next /next: another
+  // answer to it is a state error, as in RIE.
+  std::string answered_id;
+
+  // The runtime's state as RIE names it (core/runtime_state_names.go), for
+  // its InvalidStateTransition messages; called with `mutex` held.
+  std::string_view runtime_state_locked() const {
+    if (!ready) return "Started";
+    if (current && current->delivered && current->phase == Invocation::Phase::Streaming) return "InvocationResponse";
+    if (current && current->delivered && current->phase == Invocation::Phase::Pending) return "Running";
+    if (!answered_id.empty()) return "RuntimeResponseSentState";
+    return "Ready";
+  }
+
+  std::string function_arn(std::string_view qualifier) const {
+    std::string arn = "arn:aws:lambda:" + region + ":000000000000:function:" + options.function_name;
+    if (!qualifier.empty()) arn.append(":").append(qualifier);
+    return arn;
+  }
 
   void log(std::string_view line) {
     std::lock_guard lock(log_mutex);
@@ -136,8 +220,6 @@ struct Emulator::State {
       std::string_view k = kv.substr(0, eq);
       if (k.starts_with("AWS_") && !k.starts_with("AWS_LAMBDA_")) vars[std::string(k)] = kv.substr(eq + 1);
     }
-    std::string region = options.region;
-    if (region.empty()) region = std::getenv("AWS_REGION") != nullptr ? std::getenv("AWS_REGION") : "us-east-1";
     // Without --layer the function's own bootstrap runs, and there is no /opt.
     const fs::path& task = task_path;
     const fs::path layer = opt_host.empty() ? fs::path() : opt_path;
@@ -148,6 +230,19 @@ struct Emulator::State {
                               (layer.empty() ? "" : ":" + (layer / "lib").string());
     vars["LAMBDA_TASK_ROOT"] = task.string();
     vars["LAMBDA_RUNTIME_DIR"] = layer.empty() ? task.string() : layer.string();
+    if (options.runtime.language != Language::Provided) {
+      // As Lambda's managed runtimes have them (java17, observed: PATH
+      // /var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin, LD_LIBRARY_PATH
+      // /var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib).
+      const fs::path lang = lang_path.empty() ? fs::path("/var/lang") : lang_path;
+      const fs::path opt = opt_path.empty() ? fs::path("/opt") : opt_path;
+      vars["PATH"] = (lang / "bin").string() + ":/usr/local/bin:/usr/bin/:/bin:" + (opt / "bin").string();
+      vars["LD_LIBRARY_PATH"] = (lang / "lib").string() + ":/lib64:/usr/lib64:" + runtime_path.string() + ":" +
+                                (runtime_path / "lib").string() + ":" + task.string() + ":" + (task / "lib").string() +
+                                ":" + (opt / "lib").string();
+      vars["LAMBDA_RUNTIME_DIR"] = runtime_path.string();
+      for (const auto& [k, v] : launch_env) vars[k] = v;
+    }
     vars["_HANDLER"] = options.handler;
     vars["AWS_LAMBDA_RUNTIME_API"] = "127.0.0.1:" + std::to_string(port);
     vars["AWS_LAMBDA_FUNCTION_NAME"] = options.function_name;
@@ -170,12 +265,16 @@ struct Emulator::State {
     std::vector<char*> envp;
     for (auto& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);
-    std::string path = bootstrap.string();
-    char* argv[] = {path.data(), nullptr};
+    std::vector<std::string> args = command;
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const std::string path = args.front();
     const std::string cwd = task_path.string();
     const std::string exec_failed = "tmpdump emulate: cannot execute " + path + ": ";
     const std::string exec_enoent =
-        sandbox ? std::string(" (its interpreter is missing)")
+        options.runtime.language != Language::Provided ? std::string()
+        : sandbox ? std::string(" (its interpreter is missing)")
                 : " (its ELF or #! interpreter is missing: a layer built for /opt, as layer.zip is, runs only at /opt, "
                   "in the sandbox: run as root without --sandbox=off)";
     if (sandbox) {
@@ -202,7 +301,7 @@ struct Emulator::State {
       ::dup2(options.log_fd, 2);
       if (confine != nullptr && !confine->enter()) ::_exit(126);
       if (::chdir(cwd.c_str()) != 0) ::_exit(126);
-      ::execve(path.c_str(), argv, envp.data());
+      ::execve(path.c_str(), argv.data(), envp.data());
       const int err = errno;
       const char* desc = ::strerrordesc_np(err);
       std::string_view line[] = {exec_failed, desc != nullptr ? desc : "", "", "\n"};
@@ -220,6 +319,7 @@ struct Emulator::State {
     exited = false;
     ready = false;
     init_error.reset();
+    answered_id.clear();
     init_ms.reset();
     restore_ms.reset();
     restore_started.reset();
@@ -282,7 +382,7 @@ struct Emulator::State {
   void handle(Exchange& ex);
   void handle_next(Exchange& ex);
   void handle_invocation_post(Exchange& ex, std::string_view id, std::string_view what);
-  void handle_invoke_endpoint(Exchange& ex);
+  void handle_invoke_endpoint(Exchange& ex, std::string_view name, std::string_view query);
 };
 
 InvokeResult Emulator::State::invoke(const InvokeRequest& request, const ChunkSink& sink) {
@@ -307,29 +407,38 @@ InvokeResult Emulator::State::invoke(const InvokeRequest& request, const ChunkSi
   inv->payload = request.payload;
   inv->client_context = request.client_context;
   inv->cognito_identity = request.cognito_identity;
-  {
-    std::string hex = inv->id;
-    std::erase(hex, '-');
-    inv->trace_id = fmt::format("Root=1-{:08x}-{};Parent={};Sampled=0",
-                                std::chrono::duration_cast<std::chrono::seconds>(
-                                    std::chrono::system_clock::now().time_since_epoch()).count(),
-                                hex.substr(0, 24), hex.substr(16, 16));
-  }
+  inv->trace_id = !request.trace_id.empty() && fits_one_header(request.trace_id) ? request.trace_id : new_trace_id();
+  inv->arn = function_arn(request.qualifier);
+
+  // Why init ended without a /next; called with `mutex` held.
+  auto init_failure = [&] {
+    if (init_error) return *init_error;
+    return InitError{"Runtime.ExitError",
+                     runtime::error_json("Runtime.ExitError", "RequestId: " + inv->id +
+                                                                  " Error: Runtime exited with error: " + exit_text())};
+  };
 
   // Init: until the runtime asks for its first invocation.
   const auto init_deadline = init_started + options.init_timeout;
   const bool init_ok = cv.wait_until(lock, init_deadline, [&] { return ready || init_error || exited || stopping; }) && ready;
-  if (!init_ok) {
+  // An init that ran out of time is run again inside this invoke, under the
+  // function's timeout, as Lambda does: "The Init phase is limited to 10
+  // seconds. If all three tasks do not complete within 10 seconds, Lambda
+  // retries the Init phase at the time of the first function invocation with
+  // the configured function timeout."
+  // (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html).
+  // Lambda reports the first as `INIT_REPORT Init Duration: … ms<TAB>Phase: init<TAB>Status: timeout`, and
+  // the one inside the invoke with `Phase: invoke`: the phase and status of the
+  // Telemetry API's platform.initReport (phase init|invoke, status
+  // success|error|timeout; docs.aws.amazon.com/lambda/latest/dg/telemetry-schema-reference.html).
+  const bool reinit = !init_ok && !init_error && !exited && !stopping;
+  if (!init_ok && !reinit) {
     const double ms = ms_between(init_started, Clock::now());
     InitError err;
-    if (init_error) {
-      err = *init_error;
-    } else if (exited) {
-      err = {"Runtime.ExitError", runtime::error_json("Runtime.ExitError", "RequestId: " + inv->id +
-                                                      " Error: Runtime exited with error: " + exit_text())};
+    if (stopping) {
+      err = {"Emulator.Stopped", runtime::error_json("Emulator.Stopped", "the emulator stopped during init")};
     } else {
-      err = {"Sandbox.Timedout", runtime::error_json("Sandbox.Timedout", fmt::format(
-                                     "INIT did not finish in {:.2f} seconds", static_cast<double>(options.init_timeout.count()) / 1000.0))};
+      err = init_failure();
     }
     update_peak();
     kill_runtime(lock);
@@ -344,42 +453,90 @@ InvokeResult Emulator::State::invoke(const InvokeRequest& request, const ChunkSi
     result.body = err.body.empty() ? runtime::error_json(err.type, "") : err.body;
     return result;
   }
+  if (reinit) {
+    log(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: init\tStatus: timeout",
+                    ms_between(init_started, Clock::now())));
+    update_peak();
+    kill_runtime(lock);
+  }
 
   const auto started = Clock::now();
   inv->deadline_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                          (std::chrono::system_clock::now() + options.timeout).time_since_epoch()).count();
   const auto deadline = started + options.timeout;
   log(fmt::format("START RequestId: {} Version: $LATEST", inv->id));
-  current = inv;
-  cv.notify_all();
 
-  enum class End { Done, Timeout, Exited, Stopped } end = End::Done;
-  for (;;) {
-    cv.wait_until(lock, deadline, [&] {
-      return inv->phase == Invocation::Phase::Done || !inv->chunks.empty() || exited || stopping;
-    });
-    while (!inv->chunks.empty()) {
-      std::string chunk = std::move(inv->chunks.front());
-      inv->chunks.pop_front();
-      result.streamed = true;
-      result.content_type = inv->content_type;
-      if (sink) {
-        lock.unlock();
-        sink(inv->content_type, chunk);
-        lock.lock();
-      } else {
-        result.body += chunk;
+  enum class End { Done, Timeout, Exited, Stopped, InitFailed } end = End::Done;
+  std::string status;
+  if (reinit) {
+    // The init's time is the invocation's: no Init Duration in its REPORT.
+    std::string why;
+    if (!spawn_locked(&why)) {
+      end = End::InitFailed;
+      result.body = runtime::error_json("Runtime.ExitError", why);
+      status = "\tStatus: error\tError Type: Runtime.ExitError";
+    } else {
+      report_init = false;
+      cv.wait_until(lock, deadline, [&] { return ready || init_error || exited || stopping; });
+      if (!ready) {
+        const double ms = ms_between(init_started, Clock::now());
+        if (stopping) {
+          end = End::Stopped;
+        } else if (init_error || exited) {
+          InitError err = init_failure();
+          log(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: invoke\tStatus: error\tError Type: {}", ms,
+                          err.type));
+          update_peak();
+          kill_runtime(lock);
+          end = End::InitFailed;
+          result.body = err.body.empty() ? runtime::error_json(err.type, "") : err.body;
+          status = "\tStatus: error\tError Type: " + err.type;
+        } else {
+          log(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: invoke\tStatus: timeout", ms));
+          end = End::Timeout;
+        }
       }
     }
-    if (inv->phase == Invocation::Phase::Done) break;
-    if (exited) { end = End::Exited; break; }
-    if (stopping) { end = End::Stopped; break; }
-    if (Clock::now() >= deadline) { end = End::Timeout; break; }
+  }
+
+  if (end == End::Done) {
+    current = inv;
+    cv.notify_all();
+    for (;;) {
+      cv.wait_until(lock, deadline, [&] {
+        return inv->phase == Invocation::Phase::Done || !inv->chunks.empty() || exited || stopping;
+      });
+      while (!inv->chunks.empty()) {
+        std::string chunk = std::move(inv->chunks.front());
+        inv->chunks.pop_front();
+        result.streamed = true;
+        result.content_type = inv->content_type;
+        if (sink) {
+          lock.unlock();
+          sink(inv->content_type, chunk);
+          lock.lock();
+        } else {
+          result.body += chunk;
+        }
+      }
+      if (inv->phase == Invocation::Phase::Done) break;
+      if (exited) {
+        end = End::Exited;
+        break;
+      }
+      if (stopping) {
+        end = End::Stopped;
+        break;
+      }
+      if (Clock::now() >= deadline) {
+        end = End::Timeout;
+        break;
+      }
+    }
   }
   const double duration = ms_between(started, Clock::now());
   update_peak();
   result.max_rss_kib = peak_kib;
-  std::string status;
   if (end == End::Done) {
     result.function_error = inv->error;
     if (inv->phase == Invocation::Phase::Done && !result.streamed) {
@@ -403,6 +560,8 @@ InvokeResult Emulator::State::invoke(const InvokeRequest& request, const ChunkSi
     result.function_error = true;
     result.body = runtime::error_json("Runtime.ExitError", msg);
     status = "\tStatus: error\tError Type: Runtime.ExitError";
+  } else if (end == End::InitFailed) {
+    result.function_error = true;
   } else {
     result.function_error = true;
     result.body = runtime::error_json("Emulator.Stopped", "the emulator stopped during the invocation");
@@ -427,6 +586,7 @@ InvokeResult Emulator::State::invoke(const InvokeRequest& request, const ChunkSi
 void Emulator::State::handle_next(Exchange& ex) {
   std::unique_lock lock(mutex);
   const auto gen = generation;
+  answered_id.clear();
   if (!ready) {
     ready = true;
     if (restore_started) {
@@ -448,9 +608,7 @@ void Emulator::State::handle_next(Exchange& ex) {
   lock.unlock();
   std::string headers = "Content-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: " + inv->id +
                         "\r\nLambda-Runtime-Deadline-Ms: " + std::to_string(inv->deadline_ms) +
-                        "\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:" +
-                        (options.region.empty() ? std::string("us-east-1") : options.region) +
-                        ":000000000000:function:" + options.function_name +
+                        "\r\nLambda-Runtime-Invoked-Function-Arn: " + inv->arn +
                         "\r\nLambda-Runtime-Trace-Id: " + inv->trace_id + "\r\n";
   if (!inv->client_context.empty() && fits_one_header(inv->client_context)) {
     headers += "Lambda-Runtime-Client-Context: " + inv->client_context + "\r\n";
@@ -463,15 +621,25 @@ void Emulator::State::handle_next(Exchange& ex) {
 
 void Emulator::State::handle_invocation_post(Exchange& ex, std::string_view id, std::string_view what) {
   std::shared_ptr<Invocation> inv;
+  std::string refusal;
   {
     std::lock_guard lock(mutex);
-    if (current && current->id == id && current->delivered && current->phase == Invocation::Phase::Pending) {
+    const bool is_current = current && current->id == id && current->delivered;
+    if (is_current && current->phase == Invocation::Phase::Pending) {
       inv = current;
+    } else if (is_current || (!answered_id.empty() && answered_id == id)) {
+      // Answered already (or being streamed): RIE's 403 (rapi/router_test.go TestInvokeResponseTwice).
+      refusal = invalid_transition(runtime_state_locked(),
+                                   what == "error" ? "InvocationErrorResponse" : "InvocationResponse");
     }
   }
+  if (!refusal.empty()) {
+    ex.respond(403, "Content-Type: application/json\r\n", refusal);
+    return;
+  }
   if (!inv) {
-    ex.respond(400, "Content-Type: application/json\r\n",
-               runtime::error_json("InvalidRequestID", "no invocation " + std::string(id) + " is awaiting an answer"));
+    // RIE's answer to an id that is not the current invocation's (rendering.RenderInvalidRequestID).
+    ex.respond(400, "Content-Type: application/json\r\n", rapi_error("InvalidRequestID", "Invalid request ID"));
     return;
   }
   const auto& h = ex.head().headers;
@@ -481,23 +649,26 @@ void Emulator::State::handle_invocation_post(Exchange& ex, std::string_view id, 
     inv->body = std::move(body);
     inv->content_type = std::move(content_type);
     inv->phase = Invocation::Phase::Done;
+    answered_id = inv->id;
     cv.notify_all();
   };
   // A buffered response or error body over the limit is answered alike, as
   // Lambda does: Function.ResponseSizeTooLarge instead of the payload.
   auto read_limited = [&]() -> std::optional<std::string> {
     auto framing = http::body_framing(h, std::numeric_limits<std::size_t>::max());
-    if (framing && !framing->chunked && framing->length > kMaxRequest) {
+    if (framing && !framing->chunked && framing->length > kMaxResponse) {
       const std::string msg = runtime::response_too_large_message(framing->length);
       finish(true, runtime::error_json("Function.ResponseSizeTooLarge", msg), "application/json");
       ex.close_after();  // the body is not read
       ex.respond(413, "Content-Type: application/json\r\n", runtime::error_json("RequestEntityTooLarge", msg));
       return std::nullopt;
     }
-    auto body = ex.read_all(kMaxRequest);
+    auto body = ex.read_all(kMaxResponse);
     if (!body) {
-      finish(true, runtime::error_json("Function.ResponseSizeTooLarge", "the response is malformed or larger than "
-                                       "6291556 bytes"), "application/json");
+      finish(true,
+             runtime::error_json("Function.ResponseSizeTooLarge",
+                                 fmt::format("the response is malformed or larger than {} bytes", kMaxResponse)),
+             "application/json");
       ex.respond(413, "Content-Type: application/json\r\n", runtime::error_json("RequestEntityTooLarge", "too large"));
     }
     return body;
@@ -544,16 +715,63 @@ void Emulator::State::handle_invocation_post(Exchange& ex, std::string_view id, 
   ex.respond(202, "Content-Type: application/json\r\n", "{\"status\":\"OK\"}");
 }
 
-void Emulator::State::handle_invoke_endpoint(Exchange& ex) {
-  auto body = ex.read_all(kMaxRequest);
+void Emulator::State::handle_invoke_endpoint(Exchange& ex, std::string_view name, std::string_view query) {
+  // Lambda's errors for the Invoke API: a JSON body with Type, a message, and
+  // the error's name in X-Amzn-ErrorType.
+  auto refuse = [&ex](int status, std::string_view type, std::string_view body) {
+    ex.respond(status, "Content-Type: application/json\r\nX-Amzn-ErrorType: " + std::string(type) + "\r\n", body);
+  };
+  InvokeRequest req;
+  // NAME is the RIE's `function` or --name, either with `:QUALIFIER`, as
+  // Lambda's FunctionName may be; ?Qualifier= names the version or alias too.
+  auto decoded_name = percent_decode(name);
+  std::string function = decoded_name.value_or(std::string(name));
+  if (auto colon = function.find(':'); colon != std::string::npos) {
+    req.qualifier = function.substr(colon + 1);
+    function.resize(colon);
+  }
+  for (std::string_view rest = query; !rest.empty();) {
+    const auto amp = rest.find('&');
+    const std::string_view param = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (!param.starts_with("Qualifier=")) continue;
+    const std::string value = percent_decode(param.substr(10)).value_or(std::string(param.substr(10)));
+    if (!req.qualifier.empty() && req.qualifier != value) {
+      return refuse(
+          400, "InvalidParameterValueException",
+          R"({"Type":"User","message":"The derived qualifier from the function name does not match the specified qualifier."})");
+    }
+    req.qualifier = value;
+  }
+  if (!req.qualifier.empty() && !valid_qualifier(req.qualifier)) {
+    const std::string message = "1 validation error detected: Value '" + req.qualifier +
+                                "' at 'qualifier' failed to satisfy constraint: Member must satisfy regular "
+                                "expression pattern: (|[a-zA-Z0-9$_-]+)";
+    return refuse(400, "ValidationException", "{\"message\":" + http::json_quote(message) + "}");
+  }
+  if (!decoded_name || (function != "function" && function != options.function_name)) {
+    std::string arn = "arn:aws:lambda:" + region + ":000000000000:function:" + function;
+    if (!req.qualifier.empty()) arn += ":" + req.qualifier;
+    return refuse(404, "ResourceNotFoundException",
+                  "{\"Message\":" + http::json_quote("Function not found: " + arn) + ",\"Type\":\"User\"}");
+  }
+  // Judged by its Content-Length before it is read: a client that sent
+  // Expect: 100-continue gets this instead of 100 Continue.
+  const std::string too_large = "{\"Type\":\"User\",\"message\":" + http::json_quote(request_too_large_message()) + "}";
+  auto framing = http::body_framing(ex.head().headers, std::numeric_limits<std::size_t>::max());
+  if (framing && !framing->chunked && framing->length > kMaxInvokePayload) {
+    ex.close_after();
+    return refuse(413, "RequestEntityTooLargeException", too_large);
+  }
+  auto body = ex.read_all(kMaxInvokePayload);
   if (!body) {
     ex.close_after();
-    ex.respond(413, "Content-Type: application/json\r\n",
-               runtime::error_json("RequestEntityTooLarge", "the request must be at most 6291556 bytes"));
-    return;
+    return refuse(413, "RequestEntityTooLargeException", too_large);
   }
-  InvokeRequest req;
   req.payload = std::move(*body);
+  if (auto trace = ex.head().headers.get("X-Amzn-Trace-Id"); trace && fits_one_header(*trace)) {
+    req.trace_id = *trace;
+  }
   if (auto cc = ex.head().headers.get("X-Amz-Client-Context")) {
     if (auto decoded = http::base64_decode(*cc)) req.client_context = *decoded;
   }
@@ -589,7 +807,16 @@ void Emulator::State::handle_invoke_endpoint(Exchange& ex) {
 void Emulator::State::handle(Exchange& ex) {
   const auto& method = ex.head().method;
   std::string_view target = ex.head().target;
-  if (method == "POST" && target == kInvokePath) return handle_invoke_endpoint(ex);
+  if (method == "POST" && target.starts_with(kFunctionsPrefix)) {
+    const auto question = target.find('?');
+    std::string_view path = target.substr(0, question);
+    const std::string_view query = question == std::string_view::npos ? "" : target.substr(question + 1);
+    if (path.ends_with(kInvocationsSuffix)) {
+      path.remove_prefix(kFunctionsPrefix.size());
+      path.remove_suffix(kInvocationsSuffix.size());
+      if (!path.empty() && path.find('/') == std::string_view::npos) return handle_invoke_endpoint(ex, path, query);
+    }
+  }
   if (!target.starts_with(kRuntimePrefix)) {
     ex.respond(404, "Content-Type: application/json\r\n", runtime::error_json("NotFound", std::string(target)));
     return;
@@ -605,7 +832,18 @@ void Emulator::State::handle(Exchange& ex) {
     }
   }
   if (method == "POST" && (target == "/init/error" || target == "/restore/error")) {
-    auto body = ex.read_all(kMaxRequest);
+    {
+      // Once the runtime has reached /next its init is over: RIE refuses
+      // (rapi/handler/initerror.go).
+      std::lock_guard lock(mutex);
+      if (ready) {
+        ex.respond(403, "Content-Type: application/json\r\n",
+                   invalid_transition(runtime_state_locked(),
+                                      target == "/init/error" ? "InitError" : "RuntimeRestoreErrorState"));
+        return;
+      }
+    }
+    auto body = ex.read_all(kMaxResponse);
     std::lock_guard lock(mutex);
     InitError err;
     err.type = ex.head().headers.get("Lambda-Runtime-Function-Error-Type").value_or("Unknown");
@@ -636,12 +874,23 @@ void Emulator::State::handle(Exchange& ex) {
              runtime::error_json("NotFound", method + " " + std::string(ex.head().target)));
 }
 
+std::string request_too_large_message() {
+  // Lambda's words for it (RequestEntityTooLargeException, 413).
+  return fmt::format("Request must be smaller than {} bytes for the InvokeFunction operation", kMaxInvokePayload);
+}
+
 Emulator::Emulator(Options options) : state_(std::make_unique<State>()) { state_->options = std::move(options); }
 
 Emulator::~Emulator() { stop(); }
 
 Result<int> Emulator::start(int port) {
   auto& s = *state_;
+  s.region = s.options.region;
+  for (const char* var : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
+    const char* value = std::getenv(var);
+    if (s.region.empty() && value != nullptr) s.region = value;
+  }
+  if (s.region.empty()) s.region = "us-east-1";
   std::error_code ec;
   if (!fs::is_directory(s.options.function_dir, ec)) {
     return fail(Errc::NotFound, "the function directory {} does not exist", s.options.function_dir.string());
@@ -660,8 +909,11 @@ Result<int> Emulator::start(int port) {
     if (auto merged = merge_layers(s.options.layers, s.opt_host); !merged) return std::unexpected(merged.error());
   }
   std::string notice;
+  const bool managed = s.options.runtime.language != Language::Provided;
   auto sandbox = Sandbox::create({.function_dir = s.options.function_dir,
                                   .opt_dir = s.opt_host,
+                                  .runtime_dir = managed ? s.options.runtime_dir : fs::path(),
+                                  .lang_dir = managed ? s.options.lang_dir : fs::path(),
                                   .memory_mb = s.options.memory_mb,
                                   .ephemeral_mb = s.options.ephemeral_mb,
                                   .cpus = s.options.cpus},
@@ -674,7 +926,26 @@ Result<int> Emulator::start(int port) {
   }
   s.task_path = s.sandbox ? fs::path("/var/task") : fs::absolute(s.options.function_dir);
   s.opt_path = s.sandbox ? fs::path("/opt") : s.opt_host;
-  if (fs::is_regular_file(s.options.function_dir / "bootstrap", ec)) {
+  if (managed) {
+    // Lambda's runtime bootstrap runs instead of the function's or a layer's.
+    auto seen = [&](const fs::path& host, const char* at) {
+      return host.empty() ? fs::path() : s.sandbox ? fs::path(at) : fs::absolute(host);
+    };
+    s.runtime_path = seen(s.options.runtime_dir, "/var/runtime");
+    s.lang_path = seen(s.options.lang_dir, "/var/lang");
+    auto launch = managed_launch(s.options.runtime,
+                                 {.runtime_host = s.options.runtime_dir,
+                                  .lang_host = s.options.lang_dir,
+                                  .runtime_seen = s.runtime_path,
+                                  .lang_seen = s.lang_path,
+                                  .task_seen = s.task_path,
+                                  .opt_seen = s.opt_path.empty() ? fs::path("/opt") : s.opt_path,
+                                  .sandboxed = s.sandbox != nullptr},
+                                 s.options.handler, s.options.memory_mb, s.options.env);
+    if (!launch) return std::unexpected(launch.error());
+    s.command = std::move(launch->argv);
+    s.launch_env = std::move(launch->env);
+  } else if (fs::is_regular_file(s.options.function_dir / "bootstrap", ec)) {
     s.bootstrap = s.task_path / "bootstrap";
   } else if (!s.opt_host.empty() && fs::is_regular_file(s.opt_host / "bootstrap", ec)) {
     s.bootstrap = s.opt_path / "bootstrap";
@@ -684,6 +955,7 @@ Result<int> Emulator::start(int port) {
                 "/opt/bootstrap)",
                 (s.options.function_dir / "bootstrap").string());
   }
+  if (!managed) s.command = {s.bootstrap.string()};
   s.server = std::make_unique<Server>([&s](Exchange& ex) { s.handle(ex); });
   auto bound = s.server->listen("127.0.0.1", port);
   if (!bound) return bound;

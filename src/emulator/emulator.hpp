@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "emulator/runtimes.hpp"
 #include "emulator/sandbox.hpp"
 #include "util/error.hpp"
 
@@ -28,9 +29,17 @@ struct Options {
   /// /opt; /opt/bootstrap starts the runtime when the function has none.
   std::vector<std::filesystem::path> layers;
   std::string handler;                 ///< _HANDLER
+  /// provided.*: the function's or the layers' bootstrap; a managed runtime:
+  /// its interpreter started as Lambda's bootstrap for it starts it.
+  Runtime runtime;
+  std::filesystem::path runtime_dir;  ///< a managed runtime's /var/runtime (its interface client)
+  std::filesystem::path lang_dir;     ///< a managed runtime's /var/lang (empty: the host's interpreter)
   std::string function_name = "function";
-  std::string region;                  ///< default: $AWS_REGION, else us-east-1
+  std::string region;  ///< default: $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1
   std::chrono::milliseconds timeout{3000};
+  /// Lambda's init limit: a runtime that has not asked for its first
+  /// invocation by then is restarted, and init runs again inside the first
+  /// invoke under `timeout`.
   std::chrono::milliseconds init_timeout{10000};
   unsigned memory_mb = 128;     ///< enforced with a memory cgroup when sandboxed
   unsigned ephemeral_mb = 512;  ///< the size of the sandbox's /tmp
@@ -41,11 +50,22 @@ struct Options {
   int log_fd = 1;           ///< where START/END/REPORT and the runtime's output go
 };
 
+/// Lambda's limit on a synchronous invoke's request payload, in bytes.
+inline constexpr std::size_t kMaxInvokePayload = 6291456;
+
+/// Lambda's message for a payload over kMaxInvokePayload (413, RequestEntityTooLargeException).
+[[nodiscard]] std::string request_too_large_message();
+
 /// An invocation as the invoke endpoint received it.
 struct InvokeRequest {
   std::string payload;
   std::string client_context;         ///< JSON (decoded from X-Amz-Client-Context)
   std::string cognito_identity = {};  ///< JSON (from X-Amz-Cognito-Identity, plain or base64)
+  /// The caller's X-Amzn-Trace-Id, passed on as Lambda-Runtime-Trace-Id;
+  /// empty: a new one is made. Must fit one header line.
+  std::string trace_id = {};
+  /// The version or alias invoked (`?Qualifier=`), appended to the function ARN.
+  std::string qualifier = {};
 };
 
 struct InvokeResult {

@@ -252,6 +252,12 @@ void Sandbox::Impl::build_plan() {
   add({MountOp::Mkdir, r + "/var", {}, {}});
   add({MountOp::Mkdir, r + "/var/task", {}, {}});
   add({MountOp::BindRo, fs::absolute(spec.function_dir).string(), r + "/var/task", {}});
+  // A managed runtime's interface client and interpreter (--runtime-dir, --lang-dir).
+  for (const auto& [host, at] : {std::pair{&spec.runtime_dir, "/var/runtime"}, std::pair{&spec.lang_dir, "/var/lang"}}) {
+    if (host->empty()) continue;
+    add({MountOp::Mkdir, r + at, {}, {}});
+    add({MountOp::BindRo, fs::absolute(*host).string(), r + at, {}});
+  }
   add({MountOp::Mkdir, r + "/opt", {}, {}});
   if (!spec.opt_dir.empty()) add({MountOp::BindRo, fs::absolute(spec.opt_dir).string(), r + "/opt", {}});
   add({MountOp::Mkdir, r + "/tmp", {}, {}});

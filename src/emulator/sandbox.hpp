@@ -58,6 +58,8 @@ struct CfsQuota {
 struct SandboxSpec {
   std::filesystem::path function_dir;  ///< host directory mounted at /var/task
   std::filesystem::path opt_dir;       ///< host directory mounted at /opt (empty: an empty /opt)
+  std::filesystem::path runtime_dir;   ///< host directory mounted at /var/runtime (empty: none)
+  std::filesystem::path lang_dir;      ///< host directory mounted at /var/lang (empty: none)
   unsigned memory_mb = 128;
   unsigned ephemeral_mb = 512;
   double cpus = 0;  ///< 0: lambda_cpus(memory_mb, cores)

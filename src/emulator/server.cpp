@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 
@@ -26,6 +28,18 @@ std::string_view reason(int status) noexcept {
   }
 }
 
+bool Exchange::expects_continue() const noexcept {
+  auto expect = head_.headers.get("Expect");
+  if (!expect) return false;
+  std::string_view v = *expect;
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  constexpr std::string_view token = "100-continue";
+  return std::ranges::equal(v, token, [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == static_cast<unsigned char>(b);
+  });
+}
+
 bool Exchange::read_body(std::size_t max_bytes, const std::function<bool(std::string_view)>& sink,
                          http::Headers* trailers) {
   body_read_ = true;
@@ -33,6 +47,15 @@ bool Exchange::read_body(std::size_t max_bytes, const std::function<bool(std::st
   if (!framing) {
     close_ = true;
     return false;
+  }
+  // curl sends `Expect: 100-continue` with a body over 1 KiB and then waits
+  // a second for this line before sending the body anyway (RFC 9110 10.1.1).
+  if (!continued_ && !responded_ && expects_continue() && (framing->chunked || framing->length > 0)) {
+    continued_ = true;
+    if (!socket_.send_all({"HTTP/1.1 100 Continue\r\n\r\n"})) {
+      close_ = true;
+      return false;
+    }
   }
   if (!socket_.read_body(*framing, max_bytes, sink, trailers)) {
     close_ = true;
@@ -54,6 +77,8 @@ std::optional<std::string> Exchange::read_all(std::size_t max_bytes) {
 
 bool Exchange::respond(int status, std::string_view headers, std::string_view body) {
   responded_ = true;
+  // Answered before its body, which its client holds back or sends late.
+  if (!body_read_ && expects_continue()) close_ = true;
   char length[24];
   auto [end, ec] = std::to_chars(length, length + sizeof length, body.size());
   (void)ec;
@@ -144,6 +169,9 @@ void Server::serve(int fd) {
       if (!ex.responded()) ex.respond(500, "", "");
       if (ex.closing() || stopping_) break;
       if (!ex.body_read()) {
+        // A client waiting for 100 Continue sends the body only after a
+        // delay, if at all: the connection cannot be reused.
+        if (ex.expects_continue()) break;
         // An unread body would be taken for the next request.
         if (!ex.read_body(64 << 20, [](std::string_view) { return true; })) break;
       }

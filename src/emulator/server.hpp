@@ -27,6 +27,7 @@ class Exchange {
 
   [[nodiscard]] const runtime::http::RequestHead& head() const noexcept { return head_; }
   /// Streams the request body to `sink`; trailers of a chunked body go to `trailers`.
+  /// A client that sent `Expect: 100-continue` is told `100 Continue` first.
   /// False when the body is malformed, larger than `max_bytes`, or the peer left.
   bool read_body(std::size_t max_bytes, const std::function<bool(std::string_view)>& sink,
                  runtime::http::Headers* trailers = nullptr);
@@ -42,6 +43,8 @@ class Exchange {
 
   [[nodiscard]] bool responded() const noexcept { return responded_; }
   [[nodiscard]] bool body_read() const noexcept { return body_read_; }
+  /// The client waits for `100 Continue` before it sends the body (`Expect: 100-continue`).
+  [[nodiscard]] bool expects_continue() const noexcept;
   /// Closes the connection after this exchange.
   void close_after() noexcept { close_ = true; }
   [[nodiscard]] bool closing() const noexcept { return close_; }
@@ -49,7 +52,7 @@ class Exchange {
  private:
   runtime::http::Socket& socket_;
   runtime::http::RequestHead head_;
-  bool responded_ = false, body_read_ = false, close_ = false;
+  bool responded_ = false, body_read_ = false, close_ = false, continued_ = false;
 };
 
 class Server {

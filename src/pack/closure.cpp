@@ -123,7 +123,8 @@ std::optional<fs::path> resolve_needed(std::string_view needed, const fs::path& 
   return std::nullopt;
 }
 
-Result<std::vector<std::string>> add_closure(std::map<std::string, PlannedEntry>& entries, const PackOptions& o) {
+Result<std::vector<std::string>> add_closure(std::map<std::string, PlannedEntry>& entries, const PackOptions& o,
+                                             const std::set<std::string>& runtime_names) {
   const auto system = o.system_library_path.empty() ? system_search_path() : o.system_library_path;
   // Names the loader will find in lib/ (or in a variant directory beside it).
   std::set<std::string> provided;
@@ -134,7 +135,7 @@ Result<std::vector<std::string>> add_closure(std::map<std::string, PlannedEntry>
   std::deque<Work> work;
   for (const auto& [path, e] : entries) {
     const auto parent = fs::path(path).parent_path().generic_string();
-    const bool in_lib = parent == "lib" || parent.starts_with("lib/glibc-hwcaps/");
+    const bool in_lib = parent == "lib" || parent == kBundledLibcDir || parent.starts_with("lib/glibc-hwcaps/");
     if (in_lib) provided.insert(fs::path(path).filename().string());
     if (e.type == archive::EntryType::File) work.push_back({e.source, path});
   }
@@ -171,8 +172,8 @@ Result<std::vector<std::string>> add_closure(std::map<std::string, PlannedEntry>
     }
     for (const auto& needed : info->needed) {
       const std::string name = fs::path(needed).filename().string();
-      if (provided.contains(name)) continue;
-      if (!o.with_libc && is_glibc_family(name)) continue;
+      if (provided.contains(name) || runtime_names.contains(name)) continue;
+      if (!o.with_libc && image_provides(name)) continue;
       auto found = resolve_needed(needed, item.file, *info, o.library_path, system);
       if (!found) {
         return fail(Errc::NotFound,
@@ -184,7 +185,8 @@ Result<std::vector<std::string>> add_closure(std::map<std::string, PlannedEntry>
       const auto real = fs::canonical(*found, ec);
       if (ec) return fail(Errc::Io, "{}: {}", found->string(), ec.message());
       const std::string base = real.filename().string();
-      const std::string path = "lib/" + base;
+      const std::string dir = image_provides(name) ? std::string(kBundledLibcDir) : "lib";
+      const std::string path = dir + "/" + base;
       if (auto it = entries.find(path); it != entries.end()) {
         if (it->second.type != archive::EntryType::File || it->second.source != real) {
           return fail(Errc::InvalidArgument, "{} (needed by {}) would be {}, which the archive already holds",
@@ -201,7 +203,7 @@ Result<std::vector<std::string>> add_closure(std::map<std::string, PlannedEntry>
       }
       provided.insert(base);
       for (const auto& [link, target] : links_to(name, real)) {
-        const std::string lpath = "lib/" + link;
+        const std::string lpath = dir + "/" + link;
         if (!entries.contains(lpath)) {
           entries[lpath] = PlannedEntry{lpath, archive::EntryType::Symlink, {}, target, 0777};
           added.push_back(lpath);

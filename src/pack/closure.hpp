@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,9 +39,12 @@ namespace tmpdump::pack {
 
 /// Adds to `entries` (archive path -> entry) every dependency of its ELF files
 /// and of options.closure_roots that lib/ does not provide, with the symlinks
-/// the names need; glibc's family only with options.with_libc. Returns the
-/// archive paths added. Errors: NotFound naming the dependency and who needs it.
+/// the names need; what the image provides (image_provides()) only with
+/// options.with_libc, and then under kBundledLibcDir; never the names in
+/// `runtime_names` (libraries the traced runtime brings). Returns the archive
+/// paths added. Errors: NotFound naming the dependency and who needs it.
 [[nodiscard]] Result<std::vector<std::string>> add_closure(std::map<std::string, PlannedEntry>& entries,
-                                                           const PackOptions& options);
+                                                           const PackOptions& options,
+                                                           const std::set<std::string>& runtime_names = {});
 
 }  // namespace tmpdump::pack

@@ -30,6 +30,20 @@ Result<Manifest> parse_manifest(std::string_view text, std::string_view name) {
       if (v.is_string()) (*m.variants)[k] = v.get<std::string>();
     }
   }
+  if (auto it = doc.find("left_out"); it != doc.end() && it->is_array()) {
+    for (const auto& l : *it) {
+      if (!l.is_object()) continue;
+      const auto path = l.find("path"), by = l.find("provided_by");
+      if (path == l.end() || by == l.end() || !path->is_string() || !by->is_string()) continue;
+      Manifest::LeftOut entry{path->get<std::string>(), by->get<std::string>(), {}};
+      if (auto names = l.find("names"); names != l.end() && names->is_array()) {
+        for (const auto& n : *names) {
+          if (n.is_string()) entry.names.push_back(n.get<std::string>());
+        }
+      }
+      m.left_out.push_back(std::move(entry));
+    }
+  }
   if (auto it = doc.find("requirements"); it != doc.end()) {
     m.requirements = *it;
     if (it->is_object()) {

@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +30,13 @@ struct Manifest {
   std::optional<std::string> glibc;              ///< requirements.glibc
   std::optional<std::int64_t> x86_isa_level;     ///< requirements.x86_isa_level when an integer
   nlohmann::json requirements;                   ///< "requirements" as written (null when absent)
+  /// "left_out": traced libraries not packed because the runtime brings them;
+  /// entries with a string path and provided_by only (names: its strings).
+  struct LeftOut {
+    std::string path, provided_by;
+    std::vector<std::string> names;
+  };
+  std::vector<LeftOut> left_out;
 };
 
 /// Parses a manifest's text. Errors: Corrupt when it is not a JSON object,

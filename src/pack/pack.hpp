@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "archive/zip.hpp"
+#include "pack/image.hpp"
 #include "util/error.hpp"
 
 namespace tmpdump::pack {
@@ -22,6 +23,13 @@ namespace tmpdump::pack {
 struct TracedLibrary {
   std::string path;                ///< real path, symlinks resolved
   std::vector<std::string> names;  ///< every name it was requested by
+  /// "java", "python" or "node" when the traced runtime brings it itself
+  /// ("provided_by"); empty for the function's own libraries.
+  std::string provided_by;
+  /// A Python extension module's path relative to its sys.path directory
+  /// ("python_module", e.g. "numpy/core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so"):
+  /// packed under python/ at that path instead of lib/.
+  std::string python_module;
 };
 
 /// A trace file, format 1.
@@ -36,10 +44,6 @@ struct Trace {
 /// Reads and parses a trace file. Errors: NotFound / Io naming the path, then as parse_trace().
 [[nodiscard]] Result<Trace> read_trace(const std::filesystem::path& path);
 
-/// True for the names of glibc's own objects (libc.so.6, libm.so.6,
-/// libpthread.so.0, ld-linux-x86-64.so.2, libnss_*.so.2, ...), which Lambda's
-/// image provides and `pack` leaves out unless asked to bundle them.
-[[nodiscard]] bool is_glibc_family(std::string_view file_name) noexcept;
 
 /// A directory tree added as is: its contents go under `prefix` in the archive.
 struct AddTree {
@@ -67,6 +71,8 @@ struct PackOptions {
   archive::Method method = archive::Method::Zstd;
   int level = 19;
   bool with_libc = false;
+  /// Pack the libraries the trace marks as provided by the runtime too.
+  bool include_runtime = false;
   unsigned jobs = 0;  ///< compression threads; 0 = hardware threads
   /// Every entry's time: SOURCE_DATE_EPOCH when set, else 1980-01-01 00:00:00 UTC.
   std::int64_t mtime = 315532800;
@@ -84,8 +90,16 @@ struct PlannedEntry {
   std::uint32_t mode = 0644;
 };
 
+/// A traced library `pack` left out because the runtime brings it.
+struct LeftOut {
+  std::string path;                ///< the traced real path
+  std::string provided_by;         ///< "java", "python", "node"
+  std::vector<std::string> names;  ///< the bare names it was loaded by (e.g. its soname)
+};
+
 /// What will be packed.
 struct Plan {
+  std::vector<LeftOut> left_out;              ///< runtime libraries not packed (without include_runtime)
   std::vector<PlannedEntry> entries;          ///< sorted by path, directories included
   std::vector<std::string> added_by_closure;  ///< archive paths the closure added
 };
@@ -103,6 +117,7 @@ struct PackReport {
   std::optional<std::string> glibc;  ///< highest GLIBC_x.y any non-variant file needs
   int x86_isa_level = 0;             ///< highest x86-64 level any non-variant file needs
   std::vector<std::string> added_by_closure;  ///< archive paths the closure added
+  std::vector<LeftOut> left_out;              ///< runtime libraries not packed, also in the manifest
   std::chrono::duration<double> elapsed{};
 };
 

@@ -64,6 +64,26 @@ Result<Trace> parse_trace(std::string_view json, std::string_view name) {
         t.names.push_back(n.get<std::string>());
       }
     }
+    // Fields a newer trace adds; an older tmpdump ignores them.
+    if (lib.contains("provided_by")) {
+      if (!lib["provided_by"].is_string()) {
+        return fail(Errc::InvalidArgument, "{}: libraries[{}]: \"provided_by\" must be a string", name, index);
+      }
+      t.provided_by = lib["provided_by"].get<std::string>();
+    }
+    if (lib.contains("python_module")) {
+      if (!lib["python_module"].is_string()) {
+        return fail(Errc::InvalidArgument, "{}: libraries[{}]: \"python_module\" must be a string", name, index);
+      }
+      t.python_module = lib["python_module"].get<std::string>();
+      const auto parts = fs::path(t.python_module);
+      const bool escapes = t.python_module.empty() || parts.is_absolute() ||
+                           std::any_of(parts.begin(), parts.end(), [](const fs::path& p) { return p == ".." || p == "."; });
+      if (escapes) {
+        return fail(Errc::InvalidArgument, "{}: libraries[{}]: python_module '{}' is not a relative path inside python/",
+                    name, index, t.python_module);
+      }
+    }
     trace.libraries.push_back(std::move(t));
     ++index;
   }
@@ -87,21 +107,6 @@ Result<Trace> read_trace(const fs::path& path) {
     text.append(buffer, static_cast<std::size_t>(n));
   }
   return parse_trace(text, path.string());
-}
-
-bool is_glibc_family(std::string_view n) noexcept {
-  // Names up to the first ".so": glibc's libraries keep their names across versions.
-  const auto so = n.find(".so");
-  if (so == std::string_view::npos) return false;
-  const std::string_view stem = n.substr(0, so);
-  static constexpr std::string_view kStems[] = {
-      "libc", "libm", "libpthread", "libdl", "librt", "libresolv", "libutil", "libanl", "libmvec",
-      "libBrokenLocale", "libthread_db", "libc_malloc_debug", "libmemusage", "libpcprofile", "libSegFault",
-      "ld-linux-x86-64", "ld-linux-aarch64", "ld-linux", "ld64", "libnsl", "libcidn"};
-  for (auto s : kStems) {
-    if (stem == s) return true;
-  }
-  return stem.starts_with("libnss_") || stem.starts_with("ld-");
 }
 
 Result<std::int64_t> reproducible_mtime(const std::optional<std::string>& sde) {
@@ -254,19 +259,20 @@ Result<void> add_tree(Layout& layout, const fs::path& dir, const std::string& pr
   return {};
 }
 
-/// With glibc bundled, its loader goes too (a trace file leaves it out).
+/// With glibc bundled, its loader goes too (a trace file leaves it out), into
+/// the same directory: kBundledLibcDir, which no library path names.
 Result<void> add_loader(Layout& layout) {
-  const bool has_libc = layout.entries().contains("lib/libc.so.6");
-  if (!has_libc) return {};
+  const std::string dir(kBundledLibcDir);
+  if (!layout.entries().contains(dir + "/libc.so.6")) return {};
   std::error_code ec;
   for (const char* loader : {"/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1"}) {
     if (!fs::exists(loader, ec)) continue;
     const auto real = fs::canonical(loader, ec);
     if (ec) continue;
-    if (auto r = layout.add_file("lib/" + real.filename().string(), real, 0755); !r) return r;
+    if (auto r = layout.add_file(dir + "/" + real.filename().string(), real, 0755); !r) return r;
     const auto name = fs::path(loader).filename().string();
     if (name != real.filename().string()) {
-      if (auto r = layout.add_symlink("lib/" + name, real.filename().string()); !r) return r;
+      if (auto r = layout.add_symlink(dir + "/" + name, real.filename().string()); !r) return r;
     }
     return {};
   }
@@ -296,6 +302,8 @@ std::vector<std::pair<std::string, std::string>> links_to(const std::string& nam
 
 Result<Plan> plan(const PackOptions& o) {
   Layout layout;
+  Plan result;
+  std::set<std::string> left_out_names;
   if (o.trace) {
     auto trace = read_trace(*o.trace);
     if (!trace) return std::unexpected(trace.error());
@@ -304,15 +312,39 @@ Result<Plan> plan(const PackOptions& o) {
       std::error_code ec;
       const fs::path real = fs::exists(lib.path, ec) ? fs::canonical(lib.path, ec) : fs::path(lib.path);
       const auto base = real.filename().string();
-      if (!o.with_libc && is_glibc_family(base)) continue;
+      // What the image gives is left to it, or bundled where only the bundled loader looks.
+      if (image_provides(base) && !o.with_libc) {
+        if (o.notice) o.notice(fmt::format("leaving out {}: the Lambda image provides it", lib.path));
+        continue;
+      }
+      if (!lib.provided_by.empty() && !image_provides(base) && !o.include_runtime) {
+        if (o.notice) {
+          o.notice(fmt::format("leaving out {}: the {} runtime brings its own (--include-runtime packs it)", lib.path,
+                               lib.provided_by));
+        }
+        std::vector<std::string> bare;
+        for (const auto& n : lib.names) {
+          if (!n.empty() && n.find('/') == std::string::npos) bare.push_back(n);
+        }
+        result.left_out.push_back({lib.path, lib.provided_by, std::move(bare)});
+        left_out_names.insert(lib.names.begin(), lib.names.end());
+        continue;
+      }
       if (!fs::is_regular_file(real, ec)) {
         return fail(Errc::NotFound, "{} (from {}) does not exist or is not a file", lib.path, o.trace->string());
       }
-      if (auto r = layout.add_file("lib/" + base, real, file_mode(real)); !r) return std::unexpected(r.error());
+      if (!lib.python_module.empty()) {
+        // An extension module is part of its package: same place under python/, never lib/.
+        const std::string path = "python/" + lib.python_module;
+        if (auto r = layout.add_file(path, real, file_mode(real)); !r) return std::unexpected(r.error());
+        continue;
+      }
+      const std::string dir = image_provides(base) ? std::string(kBundledLibcDir) : "lib";
+      if (auto r = layout.add_file(dir + "/" + base, real, file_mode(real)); !r) return std::unexpected(r.error());
       for (const auto& name : lib.names) {
         if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") continue;
         for (const auto& [link, target] : links_to(name, fs::canonical(real))) {
-          if (auto r = layout.add_symlink("lib/" + link, target); !r) return std::unexpected(r.error());
+          if (auto r = layout.add_symlink(dir + "/" + link, target); !r) return std::unexpected(r.error());
         }
       }
     }
@@ -328,14 +360,18 @@ Result<Plan> plan(const PackOptions& o) {
     layout.add_directory("lib/glibc-hwcaps");
     if (auto r = add_tree(layout, dir, "lib/glibc-hwcaps/" + name); !r) return std::unexpected(r.error());
   }
-  if (o.with_libc) {
-    if (auto r = add_loader(layout); !r) return std::unexpected(r.error());
-  }
-  Plan result;
   if (o.closure) {
-    auto added = add_closure(layout.entries(), o);
+    std::set<std::string> runtime_names;
+    for (const auto& l : result.left_out) runtime_names.insert(fs::path(l.path).filename().string());
+    for (const auto& n : left_out_names) runtime_names.insert(n);
+    auto added = add_closure(layout.entries(), o, runtime_names);
     if (!added) return std::unexpected(added.error());
     result.added_by_closure = std::move(*added);
+  }
+
+  // After the closure, which may be what brought libc.so.6.
+  if (o.with_libc) {
+    if (auto r = add_loader(layout); !r) return std::unexpected(r.error());
   }
 
   auto& entries = layout.entries();

@@ -491,6 +491,14 @@ Result<PackReport> write_archive(const PackOptions& o, const Plan& plan, int tmp
   if (report.x86_isa_level > 0) requirements["x86_isa_level"] = report.x86_isa_level;
   manifest["requirements"] = std::move(requirements);
   manifest["unpacked_bytes"] = report.unpacked_bytes;
+  // Only when something was: archives without it stay byte for byte as before.
+  if (!plan.left_out.empty()) {
+    nlohmann::ordered_json left = nlohmann::ordered_json::array();
+    for (const auto& l : plan.left_out) {
+      left.push_back({{"path", l.path}, {"provided_by", l.provided_by}, {"names", l.names}});
+    }
+    manifest["left_out"] = std::move(left);
+  }
   const std::string text = manifest.dump(2) + "\n";
   if (auto r = writer->add_file(".tmpdump/manifest.json", text, 0644, {o.method, o.level}, o.mtime); !r) {
     return std::unexpected(r.error());
@@ -541,6 +549,7 @@ Result<PackReport> pack(const PackOptions& options, const fs::path& output) {
   if (!digest) return std::unexpected(digest.error());
   report->sha256 = std::move(*digest);
   report->added_by_closure = planned->added_by_closure;
+  report->left_out = planned->left_out;
   report->elapsed = std::chrono::steady_clock::now() - start;
   return report;
 }

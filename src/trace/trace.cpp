@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "elf/elf.hpp"
+#include "trace/runtime.hpp"
 
 extern char** environ;
 
@@ -92,7 +93,7 @@ std::vector<Library> libraries_from_events(std::string_view events, const fs::pa
     if (it == by_path.end()) {
       i = libs.size();
       by_path.emplace(path, i);
-      libs.push_back({path, {}});
+      libs.push_back({path, {}, {}, {}});
       seen_names.emplace_back();
     } else {
       i = it->second;
@@ -249,12 +250,19 @@ Result<RunOutcome> run(const RunOptions& options) {
   ss << in.rdbuf();
   outcome.trace.command = options.command;
   outcome.trace.libraries = libraries_from_events(ss.str(), options.audit_library);
+  const char* path = std::getenv("PATH");
+  mark_runtime_libraries(outcome.trace.libraries, options.command, path != nullptr ? path : "");
   return outcome;
 }
 
 std::string to_json(const Trace& trace) {
   json libs = json::array();
-  for (const auto& l : trace.libraries) libs.push_back({{"path", l.path}, {"names", l.names}});
+  for (const auto& l : trace.libraries) {
+    json j = {{"path", l.path}, {"names", l.names}};
+    if (!l.provided_by.empty()) j["provided_by"] = l.provided_by;
+    if (!l.python_module.empty()) j["python_module"] = l.python_module;
+    libs.push_back(std::move(j));
+  }
   const json doc = {{"format", 1}, {"command", trace.command}, {"libraries", libs}};
   // One library per line keeps diffs of trace files readable.
   std::string out = "{\n  \"format\": 1,\n  \"command\": " + doc["command"].dump() + ",\n  \"libraries\": [";
@@ -280,6 +288,8 @@ Result<Trace> parse_json(std::string_view text, std::string_view name) {
       Library lib;
       lib.path = l.at("path").get<std::string>();
       if (auto n = l.find("names"); n != l.end()) lib.names = n->get<std::vector<std::string>>();
+      if (auto n = l.find("provided_by"); n != l.end()) lib.provided_by = n->get<std::string>();
+      if (auto n = l.find("python_module"); n != l.end()) lib.python_module = n->get<std::string>();
       t.libraries.push_back(std::move(lib));
     }
   } catch (const json::exception& e) {

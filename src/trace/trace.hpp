@@ -16,6 +16,8 @@ namespace tmpdump::trace {
 struct Library {
   std::string path;                ///< real path, symlinks resolved
   std::vector<std::string> names;  ///< every name it was requested or opened by, first seen first; plus its DT_SONAME
+  std::string provided_by;    ///< "java", "python", "node": the runtime brings it (runtime.hpp); "" when the function does
+  std::string python_module;  ///< an extension module's path under python/ (runtime.hpp); "" for other libraries
 };
 
 /// The contents of a trace file (docs/formats.md, "Trace file"), format 1.
@@ -56,6 +58,7 @@ struct RunOutcome {
                                                          const std::filesystem::path& audit_library);
 
 /// The trace file's JSON text (format 1), with a trailing newline.
+/// "provided_by" and "python_module" appear only on libraries that have them.
 [[nodiscard]] std::string to_json(const Trace& trace);
 
 /// Reads a trace file's JSON text. Errors: Corrupt (not JSON, wrong shape) or

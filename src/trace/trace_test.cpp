@@ -61,7 +61,7 @@ TEST(LibrariesFromEvents, LeavesOutLoaderVdsoAndAuditLibraryAndStopsAtTruncatedR
 }
 
 TEST(TraceJson, RoundTripsAndRefusesUnknownFormat) {
-  Trace t{{"java", "-jar", "app.jar"}, {{"/usr/lib/libx.so.1.2", {"libx.so.1", "/usr/lib/libx.so.1"}}}};
+  Trace t{{"java", "-jar", "app.jar"}, {{"/usr/lib/libx.so.1.2", {"libx.so.1", "/usr/lib/libx.so.1"}, {}, {}}}};
   auto back = parse_json(to_json(t), "t.json");
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->command, t.command);

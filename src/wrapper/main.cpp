@@ -27,13 +27,14 @@ namespace {
 constexpr std::string_view kUsage =
     "usage: tmpdump-exec-wrapper PROGRAM [ARG]...\n"
     "\n"
-    "Lambda runs it for managed runtimes (Java, Python) when the function sets\n"
+    "Lambda runs it for managed runtimes (Java, Python, Node) when the function sets\n"
     "AWS_LAMBDA_EXEC_WRAPPER=/opt/tmpdump-exec-wrapper. It installs the tmpdumps named by\n"
     "TMPDUMP_SOURCES, TMPDUMP_BUCKET, HUMANGRAPHICS_BUCKET or $LAMBDA_TASK_ROOT/tmpdump.json\n"
     "into TMPDUMP_ROOT (default /tmp), then runs PROGRAM with the library paths pointed at them:\n"
     "  java:    -classpath += $LAMBDA_TASK_ROOT:$LAMBDA_TASK_ROOT/lib/*, tmpdump lib/ ahead of\n"
     "           -Djava.library.path; TMPDUMP_JAVA_REMOVE_FLAGS, TMPDUMP_JAVA_ADD_FLAGS edit JVM options\n"
     "  python*: tmpdump python/ ahead of PYTHONPATH\n"
+    "  node:    tmpdump nodejs/node_modules and node_modules/ ahead of NODE_PATH\n"
     "  all:     tmpdump lib/ (and lib/glibc-hwcaps/x86-64-v3 on AVX2 CPUs) ahead of LD_LIBRARY_PATH\n"
     "\n"
     "Documentation: docs/exec-wrapper.md\n";

@@ -147,6 +147,7 @@ Runtime classify(std::string_view program) noexcept {
   const auto slash = program.rfind('/');
   const std::string_view name = slash == std::string_view::npos ? program : program.substr(slash + 1);
   if (name == "java") return Runtime::Java;
+  if (name == "node" || name == "nodejs") return Runtime::Node;
   if (name.starts_with("python") &&
       std::ranges::all_of(name.substr(6), [](char c) { return (c >= '0' && c <= '9') || c == '.'; })) {
     return Runtime::Python;
@@ -189,8 +190,22 @@ Result<Launch> rewrite(std::span<const std::string> command, const Layout& layou
   out.argv.assign(command.begin(), command.end());
   out.runtime = classify(command.front());
 
-  const std::string library_path = bootstrap::library_path(layout.root, layout.pulled, layout.task_root,
-                                                           env("LD_LIBRARY_PATH").value_or(""), layout.cpu_has_v3);
+  std::error_code ec;
+  const bool libc_in_lib = layout.pulled && fs::exists(layout.root / "lib/libc.so.6", ec);
+  std::string library_path;
+  if (!libc_in_lib) {
+    library_path = bootstrap::library_path(layout.root, layout.pulled, layout.task_root,
+                                           env("LD_LIBRARY_PATH").value_or(""), layout.cpu_has_v3);
+  } else {
+    // An older pack --with-libc put glibc in lib/ itself: lib/ goes last, so
+    // the image's glibc (on Lambda's LD_LIBRARY_PATH as /lib64) is found first.
+    const fs::path v3 = layout.root / "lib/glibc-hwcaps/x86-64-v3";
+    std::string front = layout.cpu_has_v3 && fs::is_directory(v3, ec) ? v3.string() : "";
+    library_path = bootstrap::library_path(layout.root, false, layout.task_root,
+                                           env("LD_LIBRARY_PATH").value_or(""), false);
+    library_path = append_path_entries(front.empty() ? library_path : front + ":" + library_path,
+                                       {(layout.root / "lib").string()});
+  }
   out.env.emplace_back("LD_LIBRARY_PATH", library_path);
 
   switch (out.runtime) {
@@ -202,7 +217,6 @@ Result<Launch> rewrite(std::span<const std::string> command, const Layout& layou
     }
     case Runtime::Python: {
       out.what = "python: environment only";
-      std::error_code ec;
       const fs::path python = layout.root / "python";
       if (layout.pulled && fs::is_directory(python, ec)) {
         std::string value = python.string();
@@ -214,9 +228,30 @@ Result<Launch> rewrite(std::span<const std::string> command, const Layout& layou
       }
       break;
     }
+    case Runtime::Node: {
+      out.what = "node: environment only";
+      std::vector<std::string> dirs;
+      for (const char* d : {"nodejs/node_modules", "node_modules"}) {
+        const fs::path p = layout.root / d;
+        if (layout.pulled && fs::is_directory(p, ec)) dirs.push_back(p.string());
+      }
+      if (!dirs.empty()) {
+        std::string value;
+        for (const auto& d : dirs) value += (value.empty() ? "" : ":") + d;
+        if (auto inherited = env("NODE_PATH"); inherited && !inherited->empty()) value += ':' + *inherited;
+        out.env.emplace_back("NODE_PATH", value);
+        out.what = "node: NODE_PATH +" + dirs.front() + (dirs.size() > 1 ? " +" + dirs.back() : "");
+      }
+      break;
+    }
     case Runtime::Other:
       out.what = basename_of(command.front()) + ": environment only";
       break;
+  }
+  if (libc_in_lib) {
+    out.what += "; " + (layout.root / "lib").string() +
+                " holds glibc (an older pack --with-libc), so it goes after LD_LIBRARY_PATH: repack with this "
+                "tmpdump, which keeps glibc in lib/libc/";
   }
   return out;
 }

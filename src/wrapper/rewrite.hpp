@@ -17,10 +17,10 @@
 namespace tmpdump::wrapper {
 
 /// Which runtime the command starts, by the basename of its program.
-enum class Runtime { Java, Python, Other };
+enum class Runtime { Java, Python, Node, Other };
 
 /// "java" is Java; "python", "python3", "python3.12" (digits and dots after
-/// "python") are Python; anything else is Other.
+/// "python") are Python; "node" and "nodejs" are Node; anything else is Other.
 [[nodiscard]] Runtime classify(std::string_view program) noexcept;
 
 /// Where things are after the pull.
@@ -51,7 +51,11 @@ inline constexpr std::string_view kJdkDefaultLibraryPath = "/usr/java/packages/l
 
 /// The rewrite for every runtime:
 /// - all: LD_LIBRARY_PATH = bootstrap::library_path(...) (CPU variant dir,
-///   <root>/lib, <task>/lib, inherited).
+///   <root>/lib, <task>/lib, inherited). The glibc that `pack --with-libc`
+///   bundles (lib/libc/) is never on it: the runtime runs on the image's
+///   loader, which cannot use a newer libc. An archive from an older pack
+///   that has libc.so.6 in lib/ itself gets <root>/lib after the inherited
+///   value instead (on Lambda, after /lib64: the image's glibc wins).
 /// - Java: appends <task> and <task>/lib/* to the last -classpath/-cp/
 ///   --class-path (adds one from $CLASSPATH or "." when there is none and the
 ///   application is not -jar); puts the same directories as LD_LIBRARY_PATH
@@ -60,6 +64,8 @@ inline constexpr std::string_view kJdkDefaultLibraryPath = "/usr/java/packages/l
 ///   options matching TMPDUMP_JAVA_REMOVE_FLAGS and inserts
 ///   TMPDUMP_JAVA_ADD_FLAGS just before the main class.
 /// - Python: prepends <root>/python (when it exists) to PYTHONPATH.
+/// - Node: prepends <root>/nodejs/node_modules and <root>/node_modules (those
+///   that exist) to NODE_PATH, as Lambda does for layers under /opt.
 /// Arguments not named above keep their bytes and order. Errors:
 /// InvalidArgument for an empty command or a TMPDUMP_JAVA_ADD_FLAGS item that
 /// is not an option.

@@ -1,8 +1,11 @@
 #include "wrapper/rewrite.hpp"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -44,14 +47,16 @@ std::string env_of(const Launch& l, const std::string& name) {
   return "<unset>";
 }
 
-TEST(Classify, JavaAndPythonByBasename) {
+TEST(Classify, JavaPythonAndNodeByBasename) {
   EXPECT_EQ(classify("/var/lang/bin/java"), Runtime::Java);
   EXPECT_EQ(classify("java"), Runtime::Java);
   EXPECT_EQ(classify("/var/lang/bin/python3.12"), Runtime::Python);
   EXPECT_EQ(classify("python3"), Runtime::Python);
   EXPECT_EQ(classify("/usr/bin/python"), Runtime::Python);
   EXPECT_EQ(classify("/usr/bin/python3-config"), Runtime::Other);
-  EXPECT_EQ(classify("/var/lang/bin/node"), Runtime::Other);
+  EXPECT_EQ(classify("/var/lang/bin/node"), Runtime::Node);
+  EXPECT_EQ(classify("nodejs"), Runtime::Node);
+  EXPECT_EQ(classify("/usr/bin/node-gyp"), Runtime::Other);
   EXPECT_EQ(classify("/usr/bin/javac"), Runtime::Other);
   EXPECT_EQ(classify("/java/bin/sh"), Runtime::Other);
 }
@@ -194,7 +199,7 @@ TEST(Rewrite, CpuVariantDirectoryComesFirstWhenTheCpuHasIt) {
 }
 
 TEST(Rewrite, OtherRuntimesKeepTheCommandAndGetTheLibraryPath) {
-  Strings cmd{"/var/lang/bin/node", "--expose-gc", "", "a b", "x=\"y\""};
+  Strings cmd{"/var/lang/bin/ruby", "--expose-gc", "", "a b", "x=\"y\""};
   auto l = rewrite(cmd, pulled_layout(), fixed_env({{"LD_LIBRARY_PATH", "/var/lang/lib"}}));
   ASSERT_TRUE(l);
   EXPECT_EQ(l->argv, cmd);
@@ -208,6 +213,67 @@ TEST(Rewrite, NothingPulledStillPutsTheTaskOnTheClasspathButNoTmpdumpDirectory) 
   ASSERT_TRUE(l);
   EXPECT_EQ(env_of(*l, "LD_LIBRARY_PATH"), "/var/task/lib");
   EXPECT_EQ(l->argv[9], kRuntimeJars[0] + ":/var/task:/var/task/lib/*");
+}
+
+// A root laid out as the pull leaves it, removed afterwards.
+struct ScratchRoot {
+  fs::path path = fs::temp_directory_path() / fmt::format("wrapper-rewrite-{}-{}", ::getpid(), counter()++);
+  explicit ScratchRoot(std::initializer_list<const char*> dirs, std::initializer_list<const char*> files = {}) {
+    for (const char* d : dirs) fs::create_directories(path / d);
+    for (const char* f : files) std::ofstream(path / f) << "x";
+  }
+  ~ScratchRoot() { fs::remove_all(path); }
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+};
+
+TEST(Rewrite, NodeGetsTheDumpsNodeModulesAheadOfNodePath) {
+  ScratchRoot root({"nodejs/node_modules", "node_modules", "lib"});
+  const Layout layout{.root = root.path, .pulled = true, .task_root = "/var/task", .cpu_has_v3 = false};
+  Strings cmd{"/var/lang/bin/node", "--expose-gc", "/var/runtime/index.mjs"};
+  auto l = rewrite(cmd, layout, fixed_env({{"NODE_PATH", "/opt/nodejs/node_modules:/var/runtime/node_modules"}}));
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->runtime, Runtime::Node);
+  EXPECT_EQ(l->argv, cmd);
+  EXPECT_EQ(env_of(*l, "NODE_PATH"), (root.path / "nodejs/node_modules").string() + ":" +
+                                         (root.path / "node_modules").string() +
+                                         ":/opt/nodejs/node_modules:/var/runtime/node_modules");
+  EXPECT_NE(l->what.find("NODE_PATH"), std::string::npos) << l->what;
+
+  // Without them, or without a pull, NODE_PATH is left alone.
+  ScratchRoot bare({"lib"});
+  auto none = rewrite(cmd, {.root = bare.path, .pulled = true}, fixed_env({{"NODE_PATH", "/x"}}));
+  ASSERT_TRUE(none);
+  EXPECT_EQ(env_of(*none, "NODE_PATH"), "<unset>");
+  auto unpulled = rewrite(cmd, {.root = root.path, .pulled = false}, fixed_env({}));
+  ASSERT_TRUE(unpulled);
+  EXPECT_EQ(env_of(*unpulled, "NODE_PATH"), "<unset>");
+}
+
+TEST(Rewrite, GlibcBundledInLibcDirectoryIsOnNoPath) {
+  // Today's pack --with-libc: lib/libc/ holds glibc and the loader; only bootstrap's start names it.
+  ScratchRoot root({"lib/libc"}, {"lib/libc/libc.so.6", "lib/libc/ld-linux-x86-64.so.2"});
+  const Layout layout{.root = root.path, .pulled = true, .task_root = "/var/task", .cpu_has_v3 = false};
+  auto l = rewrite(lambda_java(), layout, fixed_env({{"LD_LIBRARY_PATH", "/var/lang/lib:/lib64"}}));
+  ASSERT_TRUE(l);
+  EXPECT_EQ(env_of(*l, "LD_LIBRARY_PATH"), (root.path / "lib").string() + ":/var/task/lib:/var/lang/lib:/lib64");
+  for (const auto& a : l->argv) EXPECT_EQ(a.find("lib/libc"), std::string::npos) << a;
+}
+
+TEST(Rewrite, OlderArchiveWithGlibcInLibPutsLibAfterTheInheritedPath) {
+  // An archive from an older pack --with-libc: libc.so.6 in lib/ itself. lib/
+  // first would make the image's loader load that newer libc and fail.
+  ScratchRoot root({"lib/glibc-hwcaps/x86-64-v3"}, {"lib/libc.so.6", "lib/ld-linux-x86-64.so.2"});
+  const Layout layout{.root = root.path, .pulled = true, .task_root = "/var/task", .cpu_has_v3 = true};
+  auto l = rewrite(Strings{"/var/lang/bin/python3.12", "-m", "awslambdaric"}, layout,
+                   fixed_env({{"LD_LIBRARY_PATH", "/var/lang/lib:/lib64:/usr/lib64"}}));
+  ASSERT_TRUE(l);
+  EXPECT_EQ(env_of(*l, "LD_LIBRARY_PATH"), (root.path / "lib/glibc-hwcaps/x86-64-v3").string() +
+                                               ":/var/task/lib:/var/lang/lib:/lib64:/usr/lib64:" +
+                                               (root.path / "lib").string());
+  EXPECT_NE(l->what.find("holds glibc"), std::string::npos) << l->what;
 }
 
 TEST(Rewrite, EmptyCommandIsRefused) {

@@ -191,6 +191,21 @@ inline InvokeReply invoke(int port, const std::string& event) {
   return reply;
 }
 
+/// The Java runtime interface client stand-in (tests/runtimes/java) as a jar
+/// in `runtime_dir`/lib, what Lambda has in /var/runtime/lib; built with javac
+/// and jar in `scratch`. False without them.
+inline bool build_java_runtime_client(const fs::path& runtime_dir, const fs::path& scratch) {
+  if (run({"sh", "-c", "command -v javac && command -v jar"}).exit_code != 0) return false;
+  const fs::path classes = scratch / "ric-classes";
+  auto compiled = run({"javac", "-d", classes.string(), (source_dir() / "tests/runtimes/java/AWSLambda.java").string()});
+  EXPECT_EQ(compiled.exit_code, 0) << compiled.all();
+  fs::create_directories(runtime_dir / "lib");
+  auto jarred = run({"jar", "cf", (runtime_dir / "lib/aws-lambda-java-runtime-interface-client.jar").string(), "-C",
+                     classes.string(), "."});
+  EXPECT_EQ(jarred.exit_code, 0) << jarred.all();
+  return compiled.exit_code == 0 && jarred.exit_code == 0;
+}
+
 inline bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
