@@ -33,3 +33,40 @@ median() {
 
 # ratio A B: A / B with two decimals, "-" when B is not above 0.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+# CPU quotas, as Lambda sets them (a share of one core), in cgroup v1 ("cpu"
+# hierarchy) or v2 ("cpu.max").
+#   cpu_group_probe                 true when a group can be made here
+#   cpu_group_create NAME SHARE     makes (or resets) the group; prints its path
+#   cpu_group_join_cmd PATH         a shell command that moves the shell running it into PATH
+#   cpu_group_remove PATH           removes it (once its processes have ended)
+cpu_group_root() {
+  if [[ -d /sys/fs/cgroup/cpu && -f /sys/fs/cgroup/cpu/cgroup.procs ]]; then echo /sys/fs/cgroup/cpu
+  elif [[ -f /sys/fs/cgroup/cgroup.controllers ]] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers; then echo /sys/fs/cgroup
+  else return 1
+  fi
+}
+cpu_group_probe() {
+  local root g
+  root=$(cpu_group_root) || return 1
+  g="$root/tmpdump-probe-$$"
+  mkdir "$g" 2>/dev/null || return 1
+  rmdir "$g"
+}
+cpu_group_create() {
+  local root g quota
+  root=$(cpu_group_root)
+  g="$root/$1"
+  mkdir -p "$g"
+  quota=$(printf '%.0f' "$(echo "$2 * 100000" | bc -l)")
+  if [[ -f "$g/cpu.cfs_quota_us" ]]; then
+    echo 100000 >"$g/cpu.cfs_period_us"
+    echo "$quota" >"$g/cpu.cfs_quota_us"
+  else
+    grep -qw cpu "$root/cgroup.subtree_control" || echo +cpu >"$root/cgroup.subtree_control"
+    echo "$quota 100000" >"$g/cpu.max"
+  fi
+  echo "$g"
+}
+cpu_group_join_cmd() { printf 'echo $$ >%q/cgroup.procs' "$1"; }
+cpu_group_remove() { rmdir "$1" 2>/dev/null || true; }

@@ -97,6 +97,21 @@ TEST_F(CheckTest, PassesCompleteArchiveOfOldSymbolsAndApp) {
   expect_no_scratch_left();
 }
 
+TEST_F(CheckTest, EstimatesThePullAtTheFunctionsMemorySize) {
+  const auto zip = zip_tree({{"lib/libold.so.1", "libold.so.1"}}, {});
+  auto r = check({zip.string(), "--memory", "512"});
+  EXPECT_EQ(r.exit_code, 0) << r.all();
+  // A tiny archive: its download bounds nothing, so the estimate is small and
+  // says which resource it is.
+  EXPECT_NE(r.err.find("the pull takes about 0.0 s at 512 MB (0.29 vCPU)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("-bound ("), std::string::npos) << r.err;
+  auto quiet = check({zip.string(), "-q"});
+  EXPECT_TRUE(quiet.err.empty()) << quiet.err;
+  auto bad = check({zip.string(), "--memory", "100"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.all();
+  EXPECT_NE(bad.err.find("--memory"), std::string::npos) << bad.err;
+}
+
 TEST_F(CheckTest, CatchesMissingDependency) {
   const auto zip = zip_tree({{"lib/libuser.so.1", "libuser.so.1"}});
   auto r = check({zip.string()});

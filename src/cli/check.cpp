@@ -1,4 +1,4 @@
-// tmpdump check ARCHIVE [--app FILE...] [--target al2023|al2|java21|python3.12|...] [--ephemeral-mb N] [--snapstart]
+// tmpdump check ARCHIVE [--app FILE...] [--target al2023|al2|java21|python3.12|...] [--ephemeral-mb N] [--snapstart] [--memory MB]
 //
 // Extracts the archive into a private temporary directory (archive::extract:
 // the same secure path as pull) and checks, as the dynamic loader on Lambda
@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "archive/cost.hpp"
 #include "archive/extract.hpp"
 #include "cli/commands.hpp"
 #include "elf/elf.hpp"
@@ -38,6 +39,7 @@ struct CheckOptions {
   std::vector<std::string> apps;
   std::string target = "al2023";
   std::uint64_t ephemeral_mb = 512;
+  std::uint64_t memory_mb = 1024;
   bool snapstart = false;
   bool quiet = false;
 };
@@ -87,6 +89,18 @@ constexpr std::string_view kManagedGlibcFix =
 // (pack/image.hpp), the list `pack` leaves out: the glibc family and libgcc_s.
 // glibc is 2.34 on AL2023 and 2.26 on AL2 (docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
 // names each runtime's OS: java21, python3.12+, nodejs20.x+ on AL2023; java17 on AL2).
+/// The archive's manifest (pack writes it), read from the unpacked tree;
+/// nullopt when there is none or it does not parse.
+std::optional<pack::Manifest> read_manifest(const fs::path& root) {
+  std::ifstream in(root / pack::kManifestPath, std::ios::binary);
+  std::string text;
+  for (char buf[4096]; in.read(buf, sizeof buf) || in.gcount() > 0;) text.append(buf, static_cast<std::size_t>(in.gcount()));
+  if (text.empty()) return std::nullopt;
+  auto manifest = pack::parse_manifest(text, pack::kManifestPath);
+  if (!manifest) return std::nullopt;
+  return std::move(*manifest);
+}
+
 struct Problem {
   std::string where;  ///< archive path or app path
   std::string what;
@@ -154,11 +168,7 @@ class Checker {
   // left_out): found, when the target is that runtime.
   void read_left_out() {
     if (target_.managed.empty()) return;
-    std::ifstream in(root_ / pack::kManifestPath, std::ios::binary);
-    std::string text;
-    for (char buf[4096]; in.read(buf, sizeof buf) || in.gcount() > 0;) text.append(buf, static_cast<std::size_t>(in.gcount()));
-    if (text.empty()) return;
-    auto manifest = pack::parse_manifest(text, pack::kManifestPath);
+    auto manifest = read_manifest(root_);
     if (!manifest) return;
     for (const auto& l : manifest->left_out) {
       if (l.provided_by != target_.managed) continue;
@@ -417,6 +427,12 @@ int run_check(const CheckOptions& o) {
                shown, problems.empty() ? "ok" : fmt::format("{} problem(s)", problems.size()), target.name,
                checker.objects(), glibc, elf::version_string(target.glibc),
                checker.max_isa() > 0 ? isa_name(checker.max_isa()) : "not marked", mib(on_disk), limit_mb);
+    // How long the pull takes at this memory size (its CPU share): a model
+    // from bench/cpu, using the level pack recorded in the manifest.
+    std::optional<int> level;
+    if (auto m = read_manifest(scratch.path); m && m->compression == "zstd") level = m->level;
+    const auto estimate = archive::estimate_pull(*dir, level, archive::lambda_vcpus(o.memory_mb));
+    fmt::print(stderr, "tmpdump check: {}: {}\n", shown, archive::describe(estimate, o.memory_mb));
   }
   return problems.empty() ? 0 : kExitProblemsFound;
 }
@@ -441,6 +457,10 @@ Runner setup_check(CLI::App& sub) {
       ->check(CLI::Range(512, 10240))
       ->capture_default_str();
   sub.add_flag("--snapstart", o->snapstart, "The function uses SnapStart: /tmp is limited to 512 MB");
+  sub.add_option("--memory", o->memory_mb,
+                 "The function's memory in MB (128 to 10240): its CPU share, for the pull time estimate")
+      ->check(CLI::Range(128, 10240))
+      ->capture_default_str();
   sub.add_flag("-q,--quiet", o->quiet, "No summary line on stderr");
   return [o] { return run_check(*o); };
 }

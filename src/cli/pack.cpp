@@ -95,7 +95,7 @@ int run_pack(const PackCliOptions& o) {
                                                         "the archive will be pushed)"});
   }
   p.method = o.compress == "deflate" ? archive::Method::Deflate : archive::Method::Zstd;
-  p.level = o.level != 0 ? o.level : (p.method == archive::Method::Zstd ? 19 : 9);
+  p.level = o.level != 0 ? o.level : (p.method == archive::Method::Zstd ? pack::kDefaultZstdLevel : 9);
   p.with_libc = o.with_libc;
   p.include_runtime = o.include_runtime;
   p.jobs = o.jobs;
@@ -159,7 +159,7 @@ Runner setup_pack(CLI::App& sub) {
   sub.add_option("--variant", o->variants, "A CPU variant tree, e.g. x86-64-v3=DIR -> lib/glibc-hwcaps/x86-64-v3/");
   sub.add_option("--compress", o->compress, "Compression: zstd (default) or deflate")
       ->check(CLI::IsMember({"zstd", "deflate"}));
-  sub.add_option("--level", o->level, "Compression level: zstd 1-19 (default 19), deflate 1-9 (default 9)");
+  sub.add_option("--level", o->level, "Compression level: zstd 1-19 (default 12), deflate 1-9 (default 9)");
   sub.add_flag("--with-libc", o->with_libc,
                "Bundle glibc, its loader and libgcc_s in lib/libc/, for bootstrap's start through that loader");
   sub.add_flag("--include-runtime", o->include_runtime,

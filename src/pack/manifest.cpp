@@ -24,6 +24,12 @@ Result<Manifest> parse_manifest(std::string_view text, std::string_view name) {
       m.symlinks[path->get<std::string>()] = target->get<std::string>();
     }
   }
+  if (auto it = doc.find("compression"); it != doc.end() && it->is_string()) m.compression = it->get<std::string>();
+  if (auto it = doc.find("level"); it != doc.end() && it->is_number_integer()) {
+    // Read as signed only when it fits: a huge unsigned value is no level.
+    const bool fits = !it->is_number_unsigned() || it->get<std::uint64_t>() <= 22;
+    if (const auto l = fits ? it->get<std::int64_t>() : 0; l >= 1 && l <= 22) m.level = static_cast<int>(l);
+  }
   if (auto it = doc.find("variants"); it != doc.end() && it->is_object()) {
     m.variants.emplace();
     for (const auto& [k, v] : it->items()) {

@@ -24,6 +24,8 @@ inline constexpr std::string_view kManifestPath = ".tmpdump/manifest.json";
 /// What readers use of a manifest. Fields of the wrong type are ignored, as if absent.
 struct Manifest {
   std::string created_by;                        ///< "" when absent
+  std::string compression;                       ///< "zstd", "deflate", "stored"; "" when absent
+  std::optional<int> level;                      ///< the compression level pack used, when an integer 1-22
   std::map<std::string, std::string> symlinks;   ///< path -> target, well-formed entries only
   /// CPU variant name -> archive directory; nullopt when "variants" is not an object.
   std::optional<std::map<std::string, std::string>> variants;

@@ -19,6 +19,15 @@
 
 namespace tmpdump::pack {
 
+/// pack's zstd level. Chosen by bench/cpu (docs/benchmarks.md, "bench/cpu"):
+/// on ~275 MB of real libraries at ~75 MB/s and 0.58 of a core (a 1,024 MB
+/// function), level 12 pulls in 1.10 s, 1.09x its own download, against 1.23 s
+/// (1.38x) for level 19 and 1.22 s for deflate: level 19's archive is 11 %
+/// smaller but takes 45 % more CPU to decode, and below one core the pull is
+/// CPU-bound. At a full core level 19 is ~9 % faster (the download bounds it):
+/// `tmpdump check --memory` says which bounds a given function.
+inline constexpr int kDefaultZstdLevel = 12;
+
 /// One shared object a traced program loaded (docs/formats.md, trace file).
 struct TracedLibrary {
   std::string path;                ///< real path, symlinks resolved
@@ -69,7 +78,7 @@ struct PackOptions {
   /// CPU variants: {"x86-64-v3", DIR} puts DIR's tree under lib/glibc-hwcaps/x86-64-v3/.
   std::vector<std::pair<std::string, std::filesystem::path>> variants;
   archive::Method method = archive::Method::Zstd;
-  int level = 19;
+  int level = kDefaultZstdLevel;
   bool with_libc = false;
   /// Pack the libraries the trace marks as provided by the runtime too.
   bool include_runtime = false;
