@@ -32,18 +32,6 @@ bool have(const std::string& program) {
   return run({"sh", "-c", "command -v " + program}).exit_code == 0;
 }
 
-/// libtmpdump_testdep.so compiled here without the build's sanitizer flags
-/// (java, python and node are not instrumented).
-fs::path plain_testdep(const fs::path& dir) {
-  const fs::path out = dir / "libtmpdump_testdep.so";
-  if (!fs::exists(out)) {
-    fs::create_directories(dir);
-    compile({"-shared", "-fPIC", "-I" + (source_dir() / "include").string(),
-             (source_dir() / "tests/functions/testdep.cpp").string(), "-o", out.string()});
-  }
-  return out;
-}
-
 void run_ok(const std::vector<std::string>& argv) {
   auto r = run(argv);
   ASSERT_EQ(r.exit_code, 0) << argv.front() << ": " << r.all();

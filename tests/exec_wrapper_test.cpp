@@ -24,19 +24,6 @@ const std::string kJavaMain = "com.amazonaws.services.lambda.runtime.api.client.
 fs::path wrapper_bin() { return build_dir() / "src/wrapper/tmpdump-exec-wrapper"; }
 fs::path fixtures() { return source_dir() / "tests/wrapper"; }
 
-/// libtmpdump_testdep.so compiled here without the build's sanitizer flags:
-/// java and python are not instrumented, so they could not load the build's
-/// copy in a sanitizer build.
-fs::path plain_testdep(const fs::path& dir) {
-  const fs::path out = dir / "libtmpdump_testdep.so";
-  if (!fs::exists(out)) {
-    fs::create_directories(dir);
-    compile({"-shared", "-fPIC", "-I" + (source_dir() / "include").string(),
-             (source_dir() / "tests/functions/testdep.cpp").string(), "-o", out.string()});
-  }
-  return out;
-}
-
 std::size_t lines(const std::string& text) { return static_cast<std::size_t>(std::ranges::count(text, '\n')); }
 
 // The NUL-separated output of printargs, split.

@@ -33,16 +33,6 @@ constexpr const char* kCascadeDir = nullptr;
   GTEST_SKIP() << "examples/face-detect was not built (OpenCV or opencv-data missing when cmake ran: " \
                   "libopencv-{core,imgproc,imgcodecs,objdetect}-dev opencv-data)"
 
-/// The portrait (python3-skimage's astronaut.png, sha256-checked), kept in the
-/// build directory so later runs do not fetch it again.
-fs::path astronaut() {
-  const fs::path dir = build_dir() / "examples/face-detect/data";
-  auto r = run({(source_dir() / "examples/face-detect/fetch-test-image").string(), dir.string()},
-               {.timeout = std::chrono::seconds(240)});
-  EXPECT_EQ(r.exit_code, 0) << r.all();
-  return dir / "astronaut.png";
-}
-
 /// {"image": "<base64 of file>"}, encoded by coreutils, not by the code under test.
 std::string event_for(const fs::path& image) {
   auto r = run({"base64", "-w0", image.string()});

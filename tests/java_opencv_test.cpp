@@ -37,16 +37,6 @@ const fs::path kJniDir;
   GTEST_SKIP() << "examples/java-opencv was not built (needs javac and libopencv-java libopencv406-jni), or ASan"
 #endif
 
-/// The portrait the face-detect example uses (python3-skimage's astronaut.png,
-/// sha256-checked), fetched once into the build tree.
-fs::path astronaut() {
-  const fs::path dir = build_dir() / "examples/face-detect/data";
-  auto r = run({(source_dir() / "examples/face-detect/fetch-test-image").string(), dir.string()},
-               {.timeout = std::chrono::seconds(300)});
-  EXPECT_EQ(r.exit_code, 0) << r.all();
-  return dir / "astronaut.png";
-}
-
 RunResult tmpdump(std::vector<std::string> args, EnvChanges env = {}) {
   args.insert(args.begin(), tmpdump_binary().string());
   return run(args, {.env = std::move(env), .timeout = std::chrono::seconds(240)});

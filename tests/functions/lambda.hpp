@@ -191,6 +191,30 @@ inline InvokeReply invoke(int port, const std::string& event) {
   return reply;
 }
 
+/// libtmpdump_testdep.so compiled here without the build's sanitizer flags:
+/// java, python and node are not instrumented, so they could not load the
+/// build's copy in a sanitizer build.
+inline fs::path plain_testdep(const fs::path& dir) {
+  const fs::path out = dir / "libtmpdump_testdep.so";
+  if (!fs::exists(out)) {
+    fs::create_directories(dir);
+    compile({"-shared", "-fPIC", "-I" + (source_dir() / "include").string(),
+             (source_dir() / "tests/functions/testdep.cpp").string(), "-o", out.string()});
+  }
+  return out;
+}
+
+/// The portrait the examples' tests use (python3-skimage's astronaut.png,
+/// sha256-checked by examples/face-detect/fetch-test-image), kept in the
+/// build directory so later runs do not fetch it again.
+inline fs::path astronaut() {
+  const fs::path dir = build_dir() / "examples/face-detect/data";
+  auto r = run({(source_dir() / "examples/face-detect/fetch-test-image").string(), dir.string()},
+               {.timeout = std::chrono::seconds(240)});
+  EXPECT_EQ(r.exit_code, 0) << r.all();
+  return dir / "astronaut.png";
+}
+
 /// The Java runtime interface client stand-in (tests/runtimes/java) as a jar
 /// in `runtime_dir`/lib, what Lambda has in /var/runtime/lib; built with javac
 /// and jar in `scratch`. False without them.
