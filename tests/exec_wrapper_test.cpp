@@ -191,7 +191,8 @@ TEST(ExecWrapper, PythonImportsAPureModuleAndACExtensionThatLiveOnlyInTheTmpdump
   const std::vector<std::string> command{
       "/usr/bin/python3", "-c",
       "import puremod, tmpdump_cext\nprint(puremod.hello())\nprint(tmpdump_cext.greeting())\nprint(puremod.__file__)"};
-  const auto env = d.env({{"TMPDUMP_SOURCES", zip.string()}, {"PYTHONPATH", "/nonexistent/runtime"}});
+  // TMPDUMP_METRICS=0: stdout is then exactly the program's.
+  const auto env = d.env({{"TMPDUMP_SOURCES", zip.string()}, {"PYTHONPATH", "/nonexistent/runtime"}, {"TMPDUMP_METRICS", "0"}});
   auto bare = run(command, {.env = env});
   EXPECT_NE(bare.exit_code, 0);
   EXPECT_TRUE(contains(bare.err, "ModuleNotFoundError")) << bare.all();
