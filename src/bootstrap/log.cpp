@@ -57,15 +57,17 @@ std::optional<std::string> Logger::format(LogLevel level, std::string_view messa
                                           Clock::time_point now) const {
   if (settings_.format == LogFormat::Text) return fmt::format("{}: {}", prefix_, message);
   if (level < settings_.level) return std::nullopt;
-  nlohmann::json line = {{"timestamp", rfc3339_ms(now)},
+  nlohmann::ordered_json line = {{"timestamp", rfc3339_ms(now)},
                          {"level", level_name(level)},
                          {"message", message},
                          {"logger", "tmpdump"}};
   if (fields.is_object()) {
-    for (const auto& [k, v] : fields.items()) line.emplace(k, v);  // emplace keeps the four above
+    for (const auto& [k, v] : fields.items()) {
+      if (!line.contains(k)) line[k] = v;  // never replaces the four above
+    }
   }
   // Replace invalid UTF-8 (a path is bytes) rather than throw.
-  return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 void Logger::write(LogLevel level, std::string_view message, const nlohmann::json& fields, std::FILE* out) const {
@@ -106,15 +108,15 @@ std::string emf_record(const InitStats& stats, const Env& env, Logger::Clock::ti
   nlohmann::json dims = nlohmann::json::array();
   if (function && !function->empty()) dims.push_back("FunctionName");
   const auto metric = [](std::string_view name, std::string_view unit) {
-    return nlohmann::json{{"Name", name}, {"Unit", unit}};
+    return nlohmann::ordered_json{{"Name", name}, {"Unit", unit}};
   };
-  nlohmann::json record = {
+  nlohmann::ordered_json record = {
       {"_aws",
        {{"Timestamp", std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count()},
         {"CloudWatchMetrics",
-         nlohmann::json::array({{{"Namespace", ns},
-                                 {"Dimensions", nlohmann::json::array({dims})},
-                                 {"Metrics", nlohmann::json::array({metric("PullSeconds", "Seconds"),
+         nlohmann::ordered_json::array({{{"Namespace", ns},
+                                 {"Dimensions", nlohmann::ordered_json::array({dims})},
+                                 {"Metrics", nlohmann::ordered_json::array({metric("PullSeconds", "Seconds"),
                                                                     metric("BytesRead", "Bytes"),
                                                                     metric("BytesUnpacked", "Bytes"),
                                                                     metric("Archives", "Count"),
@@ -125,7 +127,7 @@ std::string emf_record(const InitStats& stats, const Env& env, Logger::Clock::ti
       {"Archives", stats.archives},
       {"CacheHit", stats.cache_hit ? 1 : 0}};
   if (!dims.empty()) record["FunctionName"] = *function;
-  return record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return record.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 void write_emf(const InitStats& stats, const Env& env) {
