@@ -40,8 +40,6 @@ constexpr std::string_view kUsage =
     "\n"
     "Documentation: docs/exec-wrapper.md\n";
 
-// One line on stderr, an init error for Lambda when the Runtime API is there,
-// and an exit before the runtime starts.
 using tmpdump::bootstrap::LogLevel;
 
 // Text, or JSON under Lambda's advanced logging controls (bootstrap/log.hpp).
@@ -50,6 +48,9 @@ const tmpdump::bootstrap::Logger& logger() {
                                               tmpdump::bootstrap::LogSettings::from_env(tmpdump::process_env()));
   return log;
 }
+
+// One line on stderr, an init error for Lambda when the Runtime API is there,
+// and an exit before the runtime starts.
 
 [[noreturn]] void init_fail(std::string_view error_type, const std::string& message, int code) {
   logger().write(LogLevel::Error, fmt::format("{}: {}", error_type, message), {{"errorType", error_type}});
