@@ -24,22 +24,33 @@ LogSettings LogSettings::from_env(const Env& env) {
   LogSettings s;
   if (upper(env("AWS_LAMBDA_LOG_FORMAT").value_or("")) == "JSON") s.format = LogFormat::Json;
   const std::string level = upper(env("AWS_LAMBDA_LOG_LEVEL").value_or(""));
-  if (level == "TRACE") s.level = LogLevel::Trace;
-  else if (level == "DEBUG") s.level = LogLevel::Debug;
-  else if (level == "WARN") s.level = LogLevel::Warn;
-  else if (level == "ERROR") s.level = LogLevel::Error;
-  else if (level == "FATAL") s.level = LogLevel::Fatal;
+  if (level == "TRACE")
+    s.level = LogLevel::Trace;
+  else if (level == "DEBUG")
+    s.level = LogLevel::Debug;
+  else if (level == "WARN")
+    s.level = LogLevel::Warn;
+  else if (level == "ERROR")
+    s.level = LogLevel::Error;
+  else if (level == "FATAL")
+    s.level = LogLevel::Fatal;
   return s;
 }
 
 std::string_view level_name(LogLevel level) {
   switch (level) {
-    case LogLevel::Trace: return "TRACE";
-    case LogLevel::Debug: return "DEBUG";
-    case LogLevel::Info: return "INFO";
-    case LogLevel::Warn: return "WARN";
-    case LogLevel::Error: return "ERROR";
-    case LogLevel::Fatal: return "FATAL";
+    case LogLevel::Trace:
+      return "TRACE";
+    case LogLevel::Debug:
+      return "DEBUG";
+    case LogLevel::Info:
+      return "INFO";
+    case LogLevel::Warn:
+      return "WARN";
+    case LogLevel::Error:
+      return "ERROR";
+    case LogLevel::Fatal:
+      return "FATAL";
   }
   return "INFO";
 }
@@ -57,10 +68,8 @@ std::optional<std::string> Logger::format(LogLevel level, std::string_view messa
                                           Clock::time_point now) const {
   if (settings_.format == LogFormat::Text) return fmt::format("{}: {}", prefix_, message);
   if (level < settings_.level) return std::nullopt;
-  nlohmann::ordered_json line = {{"timestamp", rfc3339_ms(now)},
-                         {"level", level_name(level)},
-                         {"message", message},
-                         {"logger", "tmpdump"}};
+  nlohmann::ordered_json line = {
+      {"timestamp", rfc3339_ms(now)}, {"level", level_name(level)}, {"message", message}, {"logger", "tmpdump"}};
   if (fields.is_object()) {
     for (const auto& [k, v] : fields.items()) {
       if (!line.contains(k)) line[k] = v;  // never replaces the four above
@@ -90,15 +99,17 @@ nlohmann::json init_fields(const Config& config, const Pulled& pulled, double se
   const InitStats s = init_stats(config, pulled, seconds);
   nlohmann::json sources = nlohmann::json::array();
   for (const auto& spec : config.sources) sources.push_back(display_source(spec.location));
-  nlohmann::json f = {{"seconds", s.seconds},       {"sources", sources},
-                      {"origin", config.origin},    {"root", config.root.string()},
-                      {"archives", s.archives},     {"bytes", s.archive_bytes},
-                      {"bytesRead", s.bytes_read},  {"bytesUnpacked", s.bytes_unpacked}};
+  nlohmann::json f = {{"seconds", s.seconds},      {"sources", sources},
+                      {"origin", config.origin},   {"root", config.root.string()},
+                      {"archives", s.archives},    {"bytes", s.archive_bytes},
+                      {"bytesRead", s.bytes_read}, {"bytesUnpacked", s.bytes_unpacked}};
   if (pulled.pulled) f["cache"] = s.cache_hit ? "hit" : "miss";
   return f;
 }
 
-bool metrics_enabled(const Env& env) { return env("TMPDUMP_METRICS").value_or("") != "0"; }
+bool metrics_enabled(const Env& env) {
+  return env("TMPDUMP_METRICS").value_or("") != "0";
+}
 
 std::string emf_record(const InitStats& stats, const Env& env, Logger::Clock::time_point now) {
   // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
@@ -113,14 +124,13 @@ std::string emf_record(const InitStats& stats, const Env& env, Logger::Clock::ti
   nlohmann::ordered_json record = {
       {"_aws",
        {{"Timestamp", std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count()},
-        {"CloudWatchMetrics",
-         nlohmann::ordered_json::array({{{"Namespace", ns},
-                                 {"Dimensions", nlohmann::ordered_json::array({dims})},
-                                 {"Metrics", nlohmann::ordered_json::array({metric("PullSeconds", "Seconds"),
-                                                                    metric("BytesRead", "Bytes"),
-                                                                    metric("BytesUnpacked", "Bytes"),
-                                                                    metric("Archives", "Count"),
-                                                                    metric("CacheHit", "Count")})}}})}}},
+        {"CloudWatchMetrics", nlohmann::ordered_json::array(
+                                  {{{"Namespace", ns},
+                                    {"Dimensions", nlohmann::ordered_json::array({dims})},
+                                    {"Metrics", nlohmann::ordered_json::array(
+                                                    {metric("PullSeconds", "Seconds"), metric("BytesRead", "Bytes"),
+                                                     metric("BytesUnpacked", "Bytes"), metric("Archives", "Count"),
+                                                     metric("CacheHit", "Count")})}}})}}},
       {"PullSeconds", stats.seconds},
       {"BytesRead", stats.bytes_read},
       {"BytesUnpacked", stats.bytes_unpacked},

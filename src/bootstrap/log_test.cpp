@@ -10,7 +10,9 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono;
 
-Env env_of(std::map<std::string, std::string, std::less<>> v) { return fixed_env(std::move(v)); }
+Env env_of(std::map<std::string, std::string, std::less<>> v) {
+  return fixed_env(std::move(v));
+}
 
 const Logger::Clock::time_point kNoon{milliseconds(1764678600123)};  // 2025-12-02T12:30:00.123Z
 
@@ -25,10 +27,10 @@ Logger json_logger(std::string level = "") {
 /// that a record must meet; returns the first broken one, or "".
 std::string emf_violation(const json& r) {
   static const std::set<std::string> kUnits{
-      "Seconds",       "Microseconds",   "Milliseconds",   "Bytes",           "Kilobytes",        "Megabytes",
-      "Gigabytes",     "Terabytes",      "Bits",           "Kilobits",        "Megabits",         "Gigabits",
-      "Terabits",      "Percent",        "Count",          "Bytes/Second",    "Kilobytes/Second", "Megabytes/Second",
-      "Gigabytes/Second", "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second", "Gigabits/Second",
+      "Seconds",          "Microseconds",     "Milliseconds", "Bytes",           "Kilobytes",        "Megabytes",
+      "Gigabytes",        "Terabytes",        "Bits",         "Kilobits",        "Megabits",         "Gigabits",
+      "Terabits",         "Percent",          "Count",        "Bytes/Second",    "Kilobytes/Second", "Megabytes/Second",
+      "Gigabytes/Second", "Terabytes/Second", "Bits/Second",  "Kilobits/Second", "Megabits/Second",  "Gigabits/Second",
       "Terabits/Second",  "Count/Second",     "None"};
   if (!r.is_object()) return "root is not an object";
   if (!r.contains("_aws") || !r["_aws"].is_object()) return "no _aws object";
@@ -114,7 +116,8 @@ TEST(BootstrapLog, InitFieldsNeverCarryAPresignedQuery) {
                        .location = "https://b.s3.amazonaws.com/f.zip?X-Amz-Signature=deadbeef&X-Amz-Security-Token=tok",
                        .sha256 = std::nullopt});
   c.origin = "TMPDUMP_SOURCES";
-  const Pulled p{.pulled = true, .summary = "s", .cached = false, .archive_bytes = 10, .bytes_read = 10, .bytes_unpacked = 30};
+  const Pulled p{
+      .pulled = true, .summary = "s", .cached = false, .archive_bytes = 10, .bytes_read = 10, .bytes_unpacked = 30};
   const auto line = *json_logger().format(LogLevel::Info, "init", init_fields(c, p, 0.5));
   EXPECT_EQ(line.find("deadbeef"), std::string::npos) << line;
   EXPECT_EQ(line.find("tok"), std::string::npos) << line;
@@ -134,7 +137,11 @@ TEST(BootstrapLog, ErrorLineCarriesItsErrorType) {
 }
 
 TEST(BootstrapMetrics, RecordMeetsTheEmbeddedMetricFormatSpec) {
-  const InitStats s{.seconds = 0.25, .archives = 2, .archive_bytes = 100, .bytes_read = 100, .bytes_unpacked = 300,
+  const InitStats s{.seconds = 0.25,
+                    .archives = 2,
+                    .archive_bytes = 100,
+                    .bytes_read = 100,
+                    .bytes_unpacked = 300,
                     .cache_hit = false};
   const json r = json::parse(emf_record(s, env_of({{"AWS_LAMBDA_FUNCTION_NAME", "fn"}}), kNoon));
   EXPECT_EQ(emf_violation(r), "");
