@@ -22,5 +22,9 @@ extern "C" __attribute__((visibility("default"))) tmpdump::Result<tmpdump::boots
   if (!report) return std::unexpected(report.error());
   return bootstrap::Pulled{.pulled = true,
                            .summary = bootstrap::pull_summary(config, report->cached, report->archive_bytes,
-                                                              report->bytes_read)};
+                                                              report->bytes_read),
+                           .cached = report->cached,
+                           .archive_bytes = report->archive_bytes,
+                           .bytes_read = report->bytes_read,
+                           .bytes_unpacked = report->cached ? 0 : report->bytes_written};
 }
