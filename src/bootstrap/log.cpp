@@ -108,7 +108,11 @@ nlohmann::json init_fields(const Config& config, const Pulled& pulled, double se
 }
 
 bool metrics_enabled(const Env& env) {
-  return env("TMPDUMP_METRICS").value_or("") != "0";
+  // Only in a function (Lambda and `tmpdump emulate` set its name): run by
+  // hand, the wrapper's stdout is the program's own and stays clean, and a
+  // record without its FunctionName dimension would be of no use.
+  const auto function = env("AWS_LAMBDA_FUNCTION_NAME");
+  return function && !function->empty() && env("TMPDUMP_METRICS").value_or("") != "0";
 }
 
 std::string emf_record(const InitStats& stats, const Env& env, Logger::Clock::time_point now) {

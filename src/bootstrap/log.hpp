@@ -86,7 +86,8 @@ struct InitStats {
 /// "miss"; absent when no tmpdump is configured).
 [[nodiscard]] nlohmann::json init_fields(const Config& config, const Pulled& pulled, double seconds);
 
-/// Whether the EMF record is written: unless TMPDUMP_METRICS=0.
+/// Whether the EMF record is written: in a function (AWS_LAMBDA_FUNCTION_NAME
+/// set), unless TMPDUMP_METRICS=0.
 [[nodiscard]] bool metrics_enabled(const Env& env);
 
 /// The init's CloudWatch Embedded Metric Format record (one JSON object, no

@@ -177,10 +177,13 @@ TEST(BootstrapMetrics, ValidatorRejectsBrokenRecords) {
   EXPECT_NE(emf_violation(seconds_ts), "");
 }
 
-TEST(BootstrapMetrics, OffWithTmpdumpMetricsZero) {
-  EXPECT_TRUE(metrics_enabled(env_of({})));
-  EXPECT_TRUE(metrics_enabled(env_of({{"TMPDUMP_METRICS", "1"}})));
-  EXPECT_FALSE(metrics_enabled(env_of({{"TMPDUMP_METRICS", "0"}})));
+TEST(BootstrapMetrics, OnInAFunctionOffWithTmpdumpMetricsZeroOrOutsideOne) {
+  EXPECT_TRUE(metrics_enabled(env_of({{"AWS_LAMBDA_FUNCTION_NAME", "fn"}})));
+  EXPECT_TRUE(metrics_enabled(env_of({{"AWS_LAMBDA_FUNCTION_NAME", "fn"}, {"TMPDUMP_METRICS", "1"}})));
+  EXPECT_FALSE(metrics_enabled(env_of({{"AWS_LAMBDA_FUNCTION_NAME", "fn"}, {"TMPDUMP_METRICS", "0"}})));
+  // Run by hand (no function): stdout stays the program's.
+  EXPECT_FALSE(metrics_enabled(env_of({})));
+  EXPECT_FALSE(metrics_enabled(env_of({{"AWS_LAMBDA_FUNCTION_NAME", ""}})));
 }
 
 }  // namespace
