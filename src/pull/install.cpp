@@ -200,11 +200,12 @@ std::string_view errc_word(Errc code) {
   }
 }
 
-/// "kind: message", prefixed by the place's name when the message does not say it.
+/// "NAME: kind: message", without the name twice when the message starts with it.
 std::string describe(const SourceSpec& place, const Error& e) {
   const std::string name = display_name(place);
-  if (e.message.find(name) != std::string::npos) return fmt::format("{}: {}", errc_word(e.code), e.message);
-  return fmt::format("{}: {}: {}", name, errc_word(e.code), e.message);
+  std::string_view rest = e.message;
+  if (rest.starts_with(name + ": ")) rest.remove_prefix(name.size() + 2);
+  return fmt::format("{}: {}: {}", name, errc_word(e.code), rest);
 }
 
 Result<OpenedSource> open_first_answering(const SourceSpec& spec, const Env& env,
