@@ -159,7 +159,8 @@ TEST_F(AlternatesTest, MirrorWithOtherBytesIsRefusedByThePin) {
                 work / "root", server_->endpoint());
   report_outcome("alternates", "a mirror serves other bytes than the #sha256= pin", o.result, o.seconds);
   EXPECT_EQ(o.result.exit_code, 7) << o.result.all();
-  EXPECT_NE(o.result.err.find("s3://dumps/mirror/fn.zip"), std::string::npos) << o.result.err;
+  EXPECT_NE(o.result.err.find("served by s3://dumps/mirror/fn.zip, an alternate of s3://dumps/tmpdump/missing.zip; the #sha256= pin"),
+            std::string::npos) << o.result.err;
   EXPECT_FALSE(fs::exists(work / "root/lib"));
   EXPECT_FALSE(has_staging_debris(work / "root"));
 }

@@ -382,9 +382,12 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
     Error e = stats.error();
     // Which place served matters when it was an alternate: a mirror with other bytes is refused by the pin.
     for (std::size_t i = 0; i < specs.size(); ++i) {
-      if (!specs[i].alternates.empty() && report.served[i] != wanted[i].source &&
-          e.message.find(report.served[i]) == std::string::npos) {
-        e.message = fmt::format("{} (served by alternate {})", e.message, report.served[i]);
+      if (!specs[i].alternates.empty() && report.served[i] != wanted[i].source) {
+        e.message = fmt::format("{} (served by {}, an alternate of {}{})", e.message, report.served[i],
+                                wanted[i].source,
+                                e.code == Errc::ChecksumMismatch
+                                    ? "; the #sha256= pin applies to every place, and no other is tried"
+                                    : "");
       }
     }
     return std::unexpected(std::move(e));
