@@ -76,45 +76,45 @@ int run_push(const PushOptions& o) {
   }
   std::string sha256;
   for (std::size_t d = 0; d < uris.size(); ++d) {
-  const std::string& uri = uris[d];
-  std::atomic<std::uint64_t> sent{0};
-  s3::UploadOptions uo;
-  uo.jobs = std::max(1u, o.jobs);
-  uo.part_bytes = o.part_size_mb << 20;
-  uo.multipart_threshold = 2 * uo.part_bytes;
-  uo.force = o.force;
-  uo.progress = &sent;
-  const auto start = std::chrono::steady_clock::now();
-  ProgressLine line(
-      [&sent, size](double secs) {
-        const double mb_sent = static_cast<double>(sent.load()) / 1e6;
-        return fmt::format("uploading {:.1f}/{:.1f} MB  {:.1f} MB/s", mb_sent, static_cast<double>(size) / 1e6,
-                           secs > 0 ? mb_sent / secs : 0.0);
-      },
-      !o.quiet && !o.no_progress && progress_wanted());
-  auto result = s3::upload_file(o.file, locations[d], *config, *transport, uo);
-  line.stop();
-  if (!result) {
-    // The destinations before this one hold the archive (their lines were printed); the rest were not tried.
-    return report_error("push", uris.size() == 1 ? result.error()
-                                                 : with_context(result.error(), fmt::format("destination {} of {}",
-                                                                                            d + 1, uris.size())));
-  }
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!o.quiet) {
-    if (result->skipped) {
-      fmt::print("tmpdump push: {}: already there ({}, same sha256); nothing uploaded\n", uri, mb(result->bytes));
-    } else {
-      fmt::print("tmpdump push: {} -> {}: {}{} in {:.2f} s ({:.0f} MB/s)\n", o.file, uri, mb(result->bytes),
-                 result->parts > 0 ? fmt::format(" in {} parts", result->parts) : std::string(), secs,
-                 secs > 0 ? static_cast<double>(result->bytes) / 1e6 / secs : 0.0);
+    const std::string& uri = uris[d];
+    std::atomic<std::uint64_t> sent{0};
+    s3::UploadOptions uo;
+    uo.jobs = std::max(1u, o.jobs);
+    uo.part_bytes = o.part_size_mb << 20;
+    uo.multipart_threshold = 2 * uo.part_bytes;
+    uo.force = o.force;
+    uo.progress = &sent;
+    const auto start = std::chrono::steady_clock::now();
+    ProgressLine line(
+        [&sent, size](double secs) {
+          const double mb_sent = static_cast<double>(sent.load()) / 1e6;
+          return fmt::format("uploading {:.1f}/{:.1f} MB  {:.1f} MB/s", mb_sent, static_cast<double>(size) / 1e6,
+                             secs > 0 ? mb_sent / secs : 0.0);
+        },
+        !o.quiet && !o.no_progress && progress_wanted());
+    auto result = s3::upload_file(o.file, locations[d], *config, *transport, uo);
+    line.stop();
+    if (!result) {
+      // The destinations before this one hold the archive (their lines were printed); the rest were not tried.
+      return report_error("push", uris.size() == 1 ? result.error()
+                                                   : with_context(result.error(), fmt::format("destination {} of {}",
+                                                                                              d + 1, uris.size())));
     }
-    fmt::print("tmpdump push: source for tmpdump.json / TMPDUMP_SOURCES: {}#sha256={}\n", uri, result->sha256);
-  }
-  if (!sha256.empty() && sha256 != result->sha256) {
-    return report_error("push", {Errc::Conflict, fmt::format("{} changed while it was being pushed", o.file)});
-  }
-  sha256 = result->sha256;
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!o.quiet) {
+      if (result->skipped) {
+        fmt::print("tmpdump push: {}: already there ({}, same sha256); nothing uploaded\n", uri, mb(result->bytes));
+      } else {
+        fmt::print("tmpdump push: {} -> {}: {}{} in {:.2f} s ({:.0f} MB/s)\n", o.file, uri, mb(result->bytes),
+                   result->parts > 0 ? fmt::format(" in {} parts", result->parts) : std::string(), secs,
+                   secs > 0 ? static_cast<double>(result->bytes) / 1e6 / secs : 0.0);
+      }
+      fmt::print("tmpdump push: source for tmpdump.json / TMPDUMP_SOURCES: {}#sha256={}\n", uri, result->sha256);
+    }
+    if (!sha256.empty() && sha256 != result->sha256) {
+      return report_error("push", {Errc::Io, fmt::format("{} changed while it was being pushed", o.file)});
+    }
+    sha256 = result->sha256;
   }
   if (!o.quiet && uris.size() > 1) {
     std::string joined;
