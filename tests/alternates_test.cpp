@@ -45,8 +45,9 @@ class AlternatesTest : public ::testing::Test {
     server_ = new S3Server();
     corpus_ = new TempDir();
     make_real_library_tree(*corpus_ / "src");
-    ASSERT_EQ(run({"zip", "-q", "-y", "-r", (*corpus_ / "dump.zip").string(), "lib"}, {.cwd = *corpus_ / "src"}).exit_code,
-              0);
+    ASSERT_EQ(
+        run({"zip", "-q", "-y", "-r", (*corpus_ / "dump.zip").string(), "lib"}, {.cwd = *corpus_ / "src"}).exit_code,
+        0);
     server_->put(*corpus_ / "dump.zip", "tmpdump/fn.zip");
     // A mirror that serves other bytes under the same name: a valid archive, not the pinned one.
     fs::create_directories(*corpus_ / "other/lib");
@@ -96,7 +97,7 @@ std::string* AlternatesTest::pin_ = nullptr;
 
 TEST_F(AlternatesTest, ThrottledFirstPlaceIsPassedOverAndTheSecondServes) {
   FaultProxy proxy(server_->port());
-  proxy.inject_every_request(Fault::SlowDown503);  // the first bucket's endpoint throttles everything
+  proxy.inject_every_request(Fault::SlowDown503);                 // the first bucket's endpoint throttles everything
   const std::string mirror = server_->presign("tmpdump/fn.zip");  // straight to the server
   TempDir work;
   auto o = pull("s3://dumps/tmpdump/fn.zip|" + mirror + *pin_, work / "root", proxy.endpoint());
@@ -113,14 +114,14 @@ TEST_F(AlternatesTest, ThrottledFirstPlaceIsPassedOverAndTheSecondServes) {
 TEST_F(AlternatesTest, MissingOrUnreachablePlacesArePassedOver) {
   const std::string down = fmt::format("http://127.0.0.1:{}/fn.zip", closed_port());
   TempDir work;
-  auto o = pull("s3://dumps/tmpdump/missing.zip|" + down + "|s3://dumps/tmpdump/fn.zip", work / "root",
-                server_->endpoint());
+  auto o =
+      pull("s3://dumps/tmpdump/missing.zip|" + down + "|s3://dumps/tmpdump/fn.zip", work / "root", server_->endpoint());
   EXPECT_EQ(o.result.exit_code, 0) << o.result.all();
   EXPECT_EQ(describe_tree(work / "root"), *expected_);
   EXPECT_NE(o.result.out.find("served by alternate s3://dumps/tmpdump/fn.zip"), std::string::npos) << o.result.out;
   // Pulling again is a cache hit although the first place is still missing.
-  auto again = pull("s3://dumps/tmpdump/missing.zip|" + down + "|s3://dumps/tmpdump/fn.zip", work / "root",
-                    server_->endpoint());
+  auto again =
+      pull("s3://dumps/tmpdump/missing.zip|" + down + "|s3://dumps/tmpdump/fn.zip", work / "root", server_->endpoint());
   EXPECT_EQ(again.result.exit_code, 0) << again.result.all();
   EXPECT_NE(again.result.out.find("up to date"), std::string::npos) << again.result.out;
 }
@@ -159,8 +160,10 @@ TEST_F(AlternatesTest, MirrorWithOtherBytesIsRefusedByThePin) {
                 work / "root", server_->endpoint());
   report_outcome("alternates", "a mirror serves other bytes than the #sha256= pin", o.result, o.seconds);
   EXPECT_EQ(o.result.exit_code, 7) << o.result.all();
-  EXPECT_NE(o.result.err.find("served by s3://dumps/mirror/fn.zip, an alternate of s3://dumps/tmpdump/missing.zip; the #sha256= pin"),
-            std::string::npos) << o.result.err;
+  EXPECT_NE(o.result.err.find(
+                "served by s3://dumps/mirror/fn.zip, an alternate of s3://dumps/tmpdump/missing.zip; the #sha256= pin"),
+            std::string::npos)
+      << o.result.err;
   EXPECT_FALSE(fs::exists(work / "root/lib"));
   EXPECT_FALSE(has_staging_debris(work / "root"));
 }

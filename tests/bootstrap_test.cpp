@@ -63,7 +63,8 @@ TEST(Bootstrap, InitLineSaysWhichAlternateServed) {
   dirs.sandbox = "off";  // local paths as the bootstrap sees them
   const auto zip = dirs.make_tmpdump();
   const std::string missing = (dirs.tmp / "nowhere/dump.zip").string();
-  auto r = dirs.emulate_once("bin/echo_fn_dep", R"("dep")", {"--env", "TMPDUMP_SOURCES=" + missing + "|" + zip.string()});
+  auto r =
+      dirs.emulate_once("bin/echo_fn_dep", R"("dep")", {"--env", "TMPDUMP_SOURCES=" + missing + "|" + zip.string()});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_EQ(r.out, "\"hello from the tmpdump\"\n");
   EXPECT_TRUE(contains(r.err, missing + " served by alternate " + zip.string())) << r.err;

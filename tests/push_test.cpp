@@ -126,11 +126,15 @@ TEST_F(PushTest, SeveralDestinationsEachGetTheFileAndOneAlternatesLine) {
   EXPECT_NE(r.out.find("s3://dumps/tmpdump/multi.zip#sha256=" + digest), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("s3://dumps/mirror/multi.zip#sha256=" + digest), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("alternates for tmpdump.json / TMPDUMP_SOURCES: s3://dumps/tmpdump/multi.zip|"
-                       "s3://dumps/mirror/multi.zip#sha256=" + digest),
-            std::string::npos) << r.out;
+                       "s3://dumps/mirror/multi.zip#sha256=" +
+                       digest),
+            std::string::npos)
+      << r.out;
   for (const char* key : {"tmpdump/multi.zip", "mirror/multi.zip"}) {
-    ASSERT_EQ(aws({"s3", "cp", "--only-show-errors", fmt::format("s3://dumps/{}", key), (work_ / "back").string()})
-                  .exit_code, 0) << key;
+    ASSERT_EQ(
+        aws({"s3", "cp", "--only-show-errors", fmt::format("s3://dumps/{}", key), (work_ / "back").string()}).exit_code,
+        0)
+        << key;
     EXPECT_EQ(read_file(work_ / "back"), read_file(file)) << key;
   }
   // A bad destination anywhere in the list is refused before anything is uploaded.

@@ -55,9 +55,10 @@ Result<std::optional<FileConfig>> read_function_config(const fs::path& path) {
   }
   FileConfig fc;
   if (doc.contains("sources")) {
-    const std::string want = fmt::format("{}: \"sources\" must be an array of strings or objects "
-                                         "{{\"source\": \"...\", \"alternates\": [\"...\"], \"sha256\": \"...\"}}",
-                                         path.string());
+    const std::string want = fmt::format(
+        "{}: \"sources\" must be an array of strings or objects "
+        "{{\"source\": \"...\", \"alternates\": [\"...\"], \"sha256\": \"...\"}}",
+        path.string());
     if (!doc["sources"].is_array()) return fail(Errc::InvalidArgument, "{}", want);
     for (const auto& s : doc["sources"]) {
       if (s.is_string()) {
@@ -85,7 +86,8 @@ Result<std::optional<FileConfig>> read_function_config(const fs::path& path) {
         }
       }
       if (s.contains("sha256")) {
-        if (!s["sha256"].is_string()) return fail(Errc::InvalidArgument, "{}: \"sha256\" must be a string", path.string());
+        if (!s["sha256"].is_string())
+          return fail(Errc::InvalidArgument, "{}: \"sha256\" must be a string", path.string());
         text += "#sha256=" + s["sha256"].get<std::string>();
       }
       fc.sources.push_back(std::move(text));

@@ -65,8 +65,9 @@ TEST(BootstrapConfig, EnvironmentWinsOverFunctionConfigurationFile) {
 
 TEST(BootstrapConfig, SourcesListTakesAlternates) {
   const std::string digest(64, 'e');
-  auto c = load_config(env_of({{"LAMBDA_TASK_ROOT", "/nonexistent"},
-                               {"TMPDUMP_SOURCES", "s3://bkt-a/one.zip|https://m/one.zip#sha256=" + digest + ", s3://bkt-a/two.zip"}}));
+  auto c = load_config(
+      env_of({{"LAMBDA_TASK_ROOT", "/nonexistent"},
+              {"TMPDUMP_SOURCES", "s3://bkt-a/one.zip|https://m/one.zip#sha256=" + digest + ", s3://bkt-a/two.zip"}}));
   ASSERT_TRUE(c) << (c ? "" : c.error().message);
   ASSERT_EQ(c->sources.size(), 2u);
   ASSERT_EQ(c->sources[0].alternates.size(), 1u);
@@ -85,7 +86,8 @@ TEST(BootstrapConfig, FunctionConfigurationFileTakesSourceObjectsWithAlternates)
   const fs::path dir = tmpl;
   const std::string digest(64, 'f');
   std::ofstream(dir / "tmpdump.json") << R"({"format":1,"sources":["s3://old/style.zip",
-      {"source":"s3://bkt-a/k.zip","alternates":["s3://bkt-b/k.zip","https://m/k.zip"],"sha256":")" << digest << R"("}]})";
+      {"source":"s3://bkt-a/k.zip","alternates":["s3://bkt-b/k.zip","https://m/k.zip"],"sha256":")"
+                                      << digest << R"("}]})";
   auto c = load_config(env_of({{"LAMBDA_TASK_ROOT", dir.string()}}));
   ASSERT_TRUE(c) << (c ? "" : c.error().message);
   ASSERT_EQ(c->sources.size(), 2u);
@@ -94,10 +96,11 @@ TEST(BootstrapConfig, FunctionConfigurationFileTakesSourceObjectsWithAlternates)
   ASSERT_EQ(c->sources[1].alternates.size(), 2u);
   EXPECT_EQ(c->sources[1].alternates[1].location, "https://m/k.zip");
   EXPECT_EQ(c->sources[1].sha256, digest);
-  for (const char* bad : {R"({"format":1,"sources":[{"alternates":["s3://bkt-b/k.zip"]}]})",
-                          R"({"format":1,"sources":[{"source":"s3://bkt-a/k.zip","mirrors":[]}]})",
-                          R"({"format":1,"sources":[{"source":"s3://bkt-a/k.zip","alternates":[""]}]})",
-                          R"({"format":1,"sources":[{"source":"s3://bkt-a/k.zip","alternates":"s3://bkt-b/k.zip"}]})"}) {
+  for (const char* bad :
+       {R"({"format":1,"sources":[{"alternates":["s3://bkt-b/k.zip"]}]})",
+        R"({"format":1,"sources":[{"source":"s3://bkt-a/k.zip","mirrors":[]}]})",
+        R"({"format":1,"sources":[{"source":"s3://bkt-a/k.zip","alternates":[""]}]})",
+        R"({"format":1,"sources":[{"source":"s3://bkt-a/k.zip","alternates":"s3://bkt-b/k.zip"}]})"}) {
     std::ofstream(dir / "tmpdump.json", std::ios::trunc) << bad;
     auto r = load_config(env_of({{"LAMBDA_TASK_ROOT", dir.string()}}));
     ASSERT_FALSE(r) << bad;

@@ -100,9 +100,10 @@ Runner setup_pull(CLI::App& sub) {
   sub.footer(
       "SOURCE is s3://bucket/key, an https:// URL (e.g. presigned) or a local path, optionally with\n"
       "#sha256=HEX. Places holding the same archive are separated by '|' and tried in order\n"
-      "(s3://a/k.zip|https://mirror/k.zip#sha256=HEX; the pin applies to each). S3 credentials, region and endpoint come from the usual AWS environment\n"
-      "variables and ~/.aws files (docs/configuration.md). Pulling the same archives again costs one\n"
-      "HEAD each and transfers no body.");
+      "(s3://a/k.zip|https://mirror/k.zip#sha256=HEX; the pin applies to each). S3 credentials,\n"
+      "region and endpoint come from the usual AWS environment variables and ~/.aws files\n"
+      "(docs/configuration.md). Pulling the same archives again costs one HEAD each and transfers\n"
+      "no body.");
   sub.add_option("SOURCE", o->sources, "Archives to install (their union)")->required();
   sub.add_option("--root", o->root, "Directory to unpack into")->capture_default_str();
   sub.add_option("--sha256", o->sha256, "Expected sha256 of the archive (one SOURCE only)");

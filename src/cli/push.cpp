@@ -52,7 +52,8 @@ int run_push(const PushOptions& o) {
     if (!location) return report_error("push", location.error());
     if (uri.find(pull::kAlternateSeparator) != std::string::npos) {
       return report_error("push", {Errc::InvalidArgument, fmt::format("{}: a destination cannot hold '{}', which "
-                                   "separates alternates in a source", uri, pull::kAlternateSeparator)});
+                                                                      "separates alternates in a source",
+                                                                      uri, pull::kAlternateSeparator)});
     }
     locations.push_back(std::move(*location));
   }

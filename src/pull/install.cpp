@@ -193,10 +193,14 @@ bool try_next_place(Errc code) {
 
 std::string_view errc_word(Errc code) {
   switch (code) {
-    case Errc::NotFound: return "not found";
-    case Errc::Forbidden: return "forbidden";
-    case Errc::Network: return "network";
-    default: return "error";
+    case Errc::NotFound:
+      return "not found";
+    case Errc::Forbidden:
+      return "forbidden";
+    case Errc::Network:
+      return "network";
+    default:
+      return "error";
   }
 }
 
@@ -264,8 +268,8 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
     auto opened = open_first_answering(spec, env, report.passed_over);
     if (!opened) return std::unexpected(opened.error());
     // The stamp names the primary, so a cache check does not depend on which place served.
-    wanted.push_back({display_name(spec), opened->info.size, opened->info.etag, spec.sha256,
-                      query_digest(opened->place)});
+    wanted.push_back(
+        {display_name(spec), opened->info.size, opened->info.etag, spec.sha256, query_digest(opened->place)});
     report.archive_bytes += opened->info.size;
     report.served.push_back(display_name(opened->place));
     sources.push_back(std::move(opened->source));
@@ -383,11 +387,9 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
     // Which place served matters when it was an alternate: a mirror with other bytes is refused by the pin.
     for (std::size_t i = 0; i < specs.size(); ++i) {
       if (!specs[i].alternates.empty() && report.served[i] != wanted[i].source) {
-        e.message = fmt::format("{} (served by {}, an alternate of {}{})", e.message, report.served[i],
-                                wanted[i].source,
-                                e.code == Errc::ChecksumMismatch
-                                    ? "; the #sha256= pin applies to every place, and no other is tried"
-                                    : "");
+        e.message = fmt::format(
+            "{} (served by {}, an alternate of {}{})", e.message, report.served[i], wanted[i].source,
+            e.code == Errc::ChecksumMismatch ? "; the #sha256= pin applies to every place, and no other is tried" : "");
       }
     }
     return std::unexpected(std::move(e));

@@ -68,12 +68,16 @@ Result<SourceSpec> parse_source(std::string_view text) {
   for (std::size_t i = 0; i < parts.size(); ++i) {
     const std::string_view part = parts[i];
     if (part.empty() && parts.size() > 1) {
-      return fail(Errc::InvalidArgument, "alternate {} of {} is empty ('|' separates places that hold the same "
-                  "archive: s3://a/k.zip|https://mirror/k.zip#sha256=HEX)", i + 1, parts.size());
+      return fail(Errc::InvalidArgument,
+                  "alternate {} of {} is empty ('|' separates places that hold the same "
+                  "archive: s3://a/k.zip|https://mirror/k.zip#sha256=HEX)",
+                  i + 1, parts.size());
     }
     if (part.find(kShaSuffix) != std::string_view::npos) {
-      return fail(Errc::InvalidArgument, "'{}': a #sha256= pin goes once, at the end, and applies to every "
-                  "alternate", display_source(part.substr(0, part.find(kShaSuffix))));
+      return fail(Errc::InvalidArgument,
+                  "'{}': a #sha256= pin goes once, at the end, and applies to every "
+                  "alternate",
+                  display_source(part.substr(0, part.find(kShaSuffix))));
     }
     auto loc = parse_location(part);
     if (!loc) return std::unexpected(loc.error());
