@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "support/s3_server.hpp"
 #include "util/sha256.hpp"
@@ -86,6 +87,75 @@ TEST(Bootstrap, SharedLibraryHandlerWhoseDependencyLivesOnlyInTheTmpdumpLoadsIt)
       dirs.emulate_once("lib/libecho_dep.so:echo_handler", R"("dep")", {"--env", "TMPDUMP_SOURCES=" + dirs.seen(zip)});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_EQ(r.out, "hello from the tmpdump\n");
+}
+
+// The lines of `text` that parse as JSON objects having `member`.
+std::vector<nlohmann::json> json_lines_with(const std::string& text, const std::string& member) {
+  std::vector<nlohmann::json> out;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    auto j = nlohmann::json::parse(text.substr(at, end - at), nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.contains(member)) out.push_back(std::move(j));
+    at = end + 1;
+  }
+  return out;
+}
+
+TEST(Bootstrap, JsonLogFormatGivesAJsonInitLineAndAnEmfRecord) {
+  LambdaDirs dirs;
+  const auto zip = dirs.make_tmpdump();
+  auto r = dirs.emulate_once("bin/echo_fn_dep", R"("dep")",
+                             {"--env", "TMPDUMP_SOURCES=" + dirs.seen(zip), "--log-format", "json", "--name", "logs-fn"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(r.out, "\"hello from the tmpdump\"\n");
+  // emulate --event puts the runtime's output (stdout and stderr) on stderr.
+  const auto lines = json_lines_with(r.err, "logger");
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  const auto& init = lines[0];
+  EXPECT_EQ(init["logger"], "tmpdump");
+  EXPECT_EQ(init["level"], "INFO");
+  EXPECT_TRUE(init["message"].get<std::string>().starts_with("init in ")) << init;
+  EXPECT_TRUE(init["timestamp"].get<std::string>().ends_with("Z")) << init;
+  EXPECT_EQ(init["cache"], "miss");
+  EXPECT_EQ(init["archives"], 1);
+  EXPECT_EQ(init["sources"], nlohmann::json::array({dirs.seen(zip)}));
+  EXPECT_GT(init["bytesRead"].get<std::uint64_t>(), 0u);
+  EXPECT_GT(init["bytesUnpacked"].get<std::uint64_t>(), 0u);
+  EXPECT_EQ(init["handler"], "bin/echo_fn_dep");
+  EXPECT_FALSE(contains(r.err, "tmpdump bootstrap: init in")) << r.err;  // no text line besides
+
+  const auto emf = json_lines_with(r.err, "_aws");
+  ASSERT_EQ(emf.size(), 1u) << r.err;
+  EXPECT_EQ(emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "tmpdump");
+  EXPECT_EQ(emf[0]["FunctionName"], "logs-fn");
+  EXPECT_EQ(emf[0]["Archives"], 1);
+  EXPECT_EQ(emf[0]["CacheHit"], 0);
+  EXPECT_EQ(emf[0]["BytesRead"], init["bytesRead"]);
+}
+
+TEST(Bootstrap, MetricsOffWritesNoEmfRecordAndTextStaysTheDefault) {
+  LambdaDirs dirs;
+  const auto zip = dirs.make_tmpdump();
+  auto r = dirs.emulate_once("bin/echo_fn_dep", R"("dep")",
+                             {"--env", "TMPDUMP_SOURCES=" + dirs.seen(zip), "--env", "TMPDUMP_METRICS=0"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_TRUE(contains(r.err, "tmpdump bootstrap: init in ")) << r.err;
+  EXPECT_TRUE(json_lines_with(r.err, "_aws").empty()) << r.err;
+  EXPECT_TRUE(json_lines_with(r.err, "logger").empty()) << r.err;
+}
+
+TEST(Bootstrap, JsonLogFormatFailureIsAnErrorLineWithItsType) {
+  LambdaDirs dirs;
+  const std::string missing = (dirs.tmp / "nowhere/dump.zip").string();
+  auto r = dirs.emulate_once("bin/echo_fn", "{}", {"--env", "TMPDUMP_SOURCES=" + missing, "--log-format", "json"});
+  EXPECT_EQ(r.exit_code, 14) << r.all();
+  const auto lines = json_lines_with(r.err, "logger");
+  ASSERT_FALSE(lines.empty()) << r.err;
+  EXPECT_EQ(lines.back()["level"], "ERROR");
+  EXPECT_EQ(lines.back()["errorType"], "TmpDump.NotFound");
+  EXPECT_TRUE(json_lines_with(r.err, "_aws").empty()) << r.err;  // no record for an init that failed
 }
 
 TEST(Bootstrap, MissingTmpdumpIsAnInitErrorWithTypeAndMessage) {

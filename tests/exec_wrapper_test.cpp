@@ -4,6 +4,7 @@
 // arguments; plus the ways it must fail before the runtime starts. Fixtures
 // (tests/wrapper/) are compiled here with javac and gcc.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -73,7 +74,9 @@ struct Dirs {
   }
 
   /// The environment every wrapper run gets: this task and root, nothing
-  /// configured unless the test says so.
+  /// configured unless the test says so, text lines and no EMF record (so
+  /// stdout is exactly the program's; WritesItsEmfRecordBeforeTheProgram
+  /// turns them on).
   EnvChanges env(EnvChanges more = {}) const {
     EnvChanges e{{"LAMBDA_TASK_ROOT", task.string()},
                  {"TMPDUMP_ROOT", root.string()},
@@ -86,7 +89,10 @@ struct Dirs {
                  {"TMPDUMP_JAVA_ADD_FLAGS", std::nullopt},
                  {"PYTHONPATH", std::nullopt},
                  {"LD_LIBRARY_PATH", std::nullopt},
-                 {"TMPDUMP_PROGRESS", "0"}};
+                 {"TMPDUMP_PROGRESS", "0"},
+                 {"TMPDUMP_METRICS", "0"},
+                 {"AWS_LAMBDA_LOG_FORMAT", std::nullopt},
+                 {"AWS_LAMBDA_LOG_LEVEL", std::nullopt}};
     for (auto& [k, v] : more) e[k] = v;
     return e;
   }
@@ -191,7 +197,8 @@ TEST(ExecWrapper, PythonImportsAPureModuleAndACExtensionThatLiveOnlyInTheTmpdump
   const std::vector<std::string> command{
       "/usr/bin/python3", "-c",
       "import puremod, tmpdump_cext\nprint(puremod.hello())\nprint(tmpdump_cext.greeting())\nprint(puremod.__file__)"};
-  const auto env = d.env({{"TMPDUMP_SOURCES", zip.string()}, {"PYTHONPATH", "/nonexistent/runtime"}});
+  // TMPDUMP_METRICS=0: stdout is then exactly the program's.
+  const auto env = d.env({{"TMPDUMP_SOURCES", zip.string()}, {"PYTHONPATH", "/nonexistent/runtime"}, {"TMPDUMP_METRICS", "0"}});
   auto bare = run(command, {.env = env});
   EXPECT_NE(bare.exit_code, 0);
   EXPECT_TRUE(contains(bare.err, "ModuleNotFoundError")) << bare.all();
@@ -312,6 +319,33 @@ TEST(ExecWrapper, SnapStartPullsWithContainerCredentials) {
   ASSERT_TRUE(request);
   EXPECT_EQ(*request, "request /2021-04-23/credentials auth=ok");
   EXPECT_FALSE(contains(r.all(), token));
+}
+
+TEST(ExecWrapper, WritesItsEmfRecordBeforeTheProgramAndAJsonInitLine) {
+  Dirs d;
+  const fs::path zip = d.zip();
+  auto r = run({wrapper_bin().string(), d.printargs().string()},
+               {.env = d.env({{"TMPDUMP_SOURCES", zip.string()},
+                              {"TMPDUMP_METRICS", std::nullopt},
+                              {"AWS_LAMBDA_FUNCTION_NAME", "wrapped-fn"},
+                              {"AWS_LAMBDA_LOG_FORMAT", "JSON"}})});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  // The record is the first line of stdout; the program's output follows it untouched.
+  const auto nl = r.out.find('\n');
+  ASSERT_NE(nl, std::string::npos) << r.out;
+  const auto emf = nlohmann::json::parse(r.out.substr(0, nl), nullptr, false);
+  ASSERT_TRUE(emf.is_object()) << r.out;
+  EXPECT_EQ(emf["FunctionName"], "wrapped-fn");
+  EXPECT_EQ(emf["_aws"]["CloudWatchMetrics"][0]["Dimensions"], nlohmann::json::parse(R"([["FunctionName"]])"));
+  EXPECT_EQ(emf["CacheHit"], 0);
+  EXPECT_TRUE(r.out.substr(nl + 1).starts_with(d.printargs().string() + '\0')) << r.out;
+  // stderr: the init summary as one JSON line.
+  ASSERT_EQ(lines(r.err), 1u) << r.err;
+  const auto init = nlohmann::json::parse(r.err, nullptr, false);
+  ASSERT_TRUE(init.is_object()) << r.err;
+  EXPECT_EQ(init["level"], "INFO");
+  EXPECT_EQ(init["cache"], "miss");
+  EXPECT_EQ(init["sources"][0], zip.string());
 }
 
 TEST(ExecWrapper, BadJavaFlagConfigurationFailsBeforeTheJvmStarts) {

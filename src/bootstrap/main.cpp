@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "bootstrap/config.hpp"
+#include "bootstrap/log.hpp"
 #include "bootstrap/prepare.hpp"
 #include "runtime/c_handler.hpp"
 #include "tmpdump/runtime.hpp"
@@ -29,11 +30,19 @@ using tmpdump::bootstrap::HandlerSpec;
 constexpr const char* kStageVar = "TMPDUMP_BOOTSTRAP_STAGE";
 constexpr const char* kBundledLoader = "ld-linux-x86-64.so.2";
 
+using tmpdump::bootstrap::LogLevel;
+
+// Text, or JSON under Lambda's advanced logging controls (bootstrap/log.hpp).
+const tmpdump::bootstrap::Logger& logger() {
+  static const tmpdump::bootstrap::Logger log("tmpdump bootstrap",
+                                              tmpdump::bootstrap::LogSettings::from_env(tmpdump::process_env()));
+  return log;
+}
+
 [[noreturn]] void init_fail(std::string_view error_type, const std::string& message, int code) {
-  fmt::print(stderr, "tmpdump bootstrap: {}: {}\n", error_type, message);
-  std::fflush(stderr);
+  logger().write(LogLevel::Error, fmt::format("{}: {}", error_type, message), {{"errorType", error_type}});
   if (!tmpdump::runtime::report_init_error(error_type, message)) {
-    fmt::print(stderr, "tmpdump bootstrap: could not post /runtime/init/error (AWS_LAMBDA_RUNTIME_API unset or unreachable)\n");
+    logger().write(LogLevel::Warn, "could not post /runtime/init/error (AWS_LAMBDA_RUNTIME_API unset or unreachable)");
   }
   std::_Exit(code);
 }
@@ -98,7 +107,7 @@ int main(int argc, char** argv) {
   auto handler = tmpdump::bootstrap::parse_handler(config->handler_text, config->task_root);
   if (!handler) init_fail("Runtime.HandlerNotFound", handler.error().message, 3);
 
-  auto pull = tmpdump::bootstrap::pull_configured(*config, env, [](std::string_view msg) { fmt::print(stderr, "tmpdump bootstrap: {}\n", msg); });
+  auto pull = tmpdump::bootstrap::pull_configured(*config, env, [](std::string_view msg) { logger().write(LogLevel::Info, msg); });
   if (!pull) init_fail(pull.error());
   const bool pulled = pull->pulled;
   const std::string& summary = pull->summary;
@@ -107,8 +116,11 @@ int main(int argc, char** argv) {
   const std::string ld_path = tmpdump::bootstrap::library_path(
       config->root, pulled, config->task_root, inherited != nullptr ? inherited : "", tmpdump::bootstrap::cpu_has_x86_64_v3());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  fmt::print(stderr, "tmpdump bootstrap: init in {:.3f} s: {}; handler {}\n", secs, summary, handler->text);
-  std::fflush(stderr);
+  auto fields = tmpdump::bootstrap::init_fields(*config, *pull, secs);
+  fields["handler"] = handler->text;
+  logger().write(LogLevel::Info, fmt::format("init in {:.3f} s: {}; handler {}", secs, summary, handler->text), fields);
+  // Before the handler owns stdout (exec or the runtime loop).
+  if (pulled) tmpdump::bootstrap::write_emf(tmpdump::bootstrap::init_stats(*config, *pull, secs), env);
 
   if (handler->kind == HandlerSpec::Kind::Library) {
     if (inherited != nullptr && ld_path == inherited) return run_library(*handler);

@@ -88,6 +88,8 @@ Result<Pulled> pull_configured(const Config& config, const Env& env, const Notic
   if (auto hit = pull::installed_locally(config.sources, config.root)) {
     out.pulled = true;
     out.summary = pull_summary(config, /*cached=*/true, hit->archive_bytes, 0);
+    out.cached = true;
+    out.archive_bytes = hit->archive_bytes;
     return out;
   }
   auto pull = load_module();

@@ -38,6 +38,10 @@ using Notice = std::function<void(std::string_view)>;
 struct Pulled {
   bool pulled = false;   ///< sources were configured and are now installed under config.root
   std::string summary;   ///< "1 archive(s) of 14.4 MB from TMPDUMP_BUCKET, cache miss (...) into /tmp"
+  bool cached = false;              ///< the root held these archives already
+  std::uint64_t archive_bytes = 0;  ///< sum of the archives' sizes
+  std::uint64_t bytes_read = 0;     ///< archive bytes transferred (0 when cached)
+  std::uint64_t bytes_unpacked = 0; ///< bytes written into the root (0 when cached)
 };
 
 /// Installs `config.sources` into `config.root` (nothing to do when there are

@@ -28,5 +28,10 @@ extern "C" __attribute__((visibility("default"))) tmpdump::Result<tmpdump::boots
     }
   }
   for (const auto& skipped : report->passed_over) summary += fmt::format("; passed over {}", skipped);
-  return bootstrap::Pulled{.pulled = true, .summary = std::move(summary)};
+  return bootstrap::Pulled{.pulled = true,
+                           .summary = std::move(summary),
+                           .cached = report->cached,
+                           .archive_bytes = report->archive_bytes,
+                           .bytes_read = report->bytes_read,
+                           .bytes_unpacked = report->cached ? 0 : report->bytes_written};
 }

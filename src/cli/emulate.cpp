@@ -36,6 +36,8 @@ struct EmulateOptions {
   std::string event;
   int port = 9000;
   bool snap_start = false;
+  std::string log_format;  ///< "text" or "json": AWS_LAMBDA_LOG_FORMAT, as Lambda's LoggingConfig sets it
+  std::string log_level;   ///< AWS_LAMBDA_LOG_LEVEL (with --log-format json, as in Lambda)
 };
 
 int run_emulate(const EmulateOptions& o) {
@@ -83,6 +85,14 @@ int run_emulate(const EmulateOptions& o) {
   if (!mode) return report_error("emulate", mode.error());
   eo.sandbox = *mode;
   eo.snap_start = o.snap_start;
+  // Lambda's advanced logging controls; --env can still override them.
+  if (!o.log_format.empty()) eo.env.emplace_back("AWS_LAMBDA_LOG_FORMAT", o.log_format == "json" ? "JSON" : "Text");
+  if (!o.log_level.empty()) {
+    if (o.log_format != "json") {
+      return report_error("emulate", {Errc::InvalidArgument, "--log-level needs --log-format json (as in Lambda)"});
+    }
+    eo.env.emplace_back("AWS_LAMBDA_LOG_LEVEL", o.log_level);
+  }
   for (const auto& kv : o.env) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -194,6 +204,11 @@ Runner setup_emulate(CLI::App& sub) {
   sub.add_option("--event", o->event, "Invoke once with this event file, print the response, exit");
   sub.add_option("--port", o->port, "Port on 127.0.0.1 for the invoke endpoint and the Runtime API (0: any)")
       ->capture_default_str();
+  sub.add_option("--log-format", o->log_format, "Lambda's log format: text or json (sets AWS_LAMBDA_LOG_FORMAT)")
+      ->check(CLI::IsMember({"text", "json"}));
+  sub.add_option("--log-level", o->log_level,
+                 "Application log level with --log-format json (sets AWS_LAMBDA_LOG_LEVEL)")
+      ->check(CLI::IsMember({"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}));
   sub.add_flag("--snap-start", o->snap_start, "Initialise as SnapStart does (before-snapshot, restore hooks)");
   return [o] { return run_emulate(*o); };
 }

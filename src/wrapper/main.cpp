@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "bootstrap/config.hpp"
+#include "bootstrap/log.hpp"
 #include "bootstrap/prepare.hpp"
 #include "tmpdump/runtime.hpp"
 #include "wrapper/rewrite.hpp"
@@ -39,11 +40,20 @@ constexpr std::string_view kUsage =
     "\n"
     "Documentation: docs/exec-wrapper.md\n";
 
+using tmpdump::bootstrap::LogLevel;
+
+// Text, or JSON under Lambda's advanced logging controls (bootstrap/log.hpp).
+const tmpdump::bootstrap::Logger& logger() {
+  static const tmpdump::bootstrap::Logger log("tmpdump-exec-wrapper",
+                                              tmpdump::bootstrap::LogSettings::from_env(tmpdump::process_env()));
+  return log;
+}
+
 // One line on stderr, an init error for Lambda when the Runtime API is there,
 // and an exit before the runtime starts.
+
 [[noreturn]] void init_fail(std::string_view error_type, const std::string& message, int code) {
-  fmt::print(stderr, "tmpdump-exec-wrapper: {}: {}\n", error_type, message);
-  std::fflush(stderr);
+  logger().write(LogLevel::Error, fmt::format("{}: {}", error_type, message), {{"errorType", error_type}});
   const char* api = std::getenv("AWS_LAMBDA_RUNTIME_API");
   if (api != nullptr && *api != '\0') (void)tmpdump::runtime::report_init_error(error_type, message);
   std::_Exit(code);
@@ -77,7 +87,7 @@ int main(int argc, char** argv) {
   if (!config) init_fail(config.error());
 
   auto pulled = tmpdump::bootstrap::pull_configured(
-      *config, env, [](std::string_view msg) { fmt::print(stderr, "tmpdump-exec-wrapper: {}\n", msg); });
+      *config, env, [](std::string_view msg) { logger().write(LogLevel::Info, msg); });
   if (!pulled) init_fail(pulled.error());
 
   const std::vector<std::string> command(argv + 1, argv + argc);
@@ -97,8 +107,11 @@ int main(int argc, char** argv) {
   }
   for (const auto& [name, value] : launch->env) ::setenv(name.c_str(), value.c_str(), 1);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  fmt::print(stderr, "tmpdump-exec-wrapper: init in {:.3f} s: {}; {}\n", secs, pulled->summary, launch->what);
-  std::fflush(stderr);
+  auto fields = tmpdump::bootstrap::init_fields(*config, *pulled, secs);
+  fields["command"] = launch->what;
+  logger().write(LogLevel::Info, fmt::format("init in {:.3f} s: {}; {}", secs, pulled->summary, launch->what), fields);
+  // EMF is read from stdout, which the runtime owns after the exec.
+  if (pulled->pulled) tmpdump::bootstrap::write_emf(tmpdump::bootstrap::init_stats(*config, *pulled, secs), env);
 
   std::vector<char*> args;
   args.reserve(launch->argv.size() + 1);
