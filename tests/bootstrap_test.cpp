@@ -59,6 +59,19 @@ TEST(Bootstrap, ExecutableWhoseLibraryLivesOnlyInTheTmpdumpLoadsIt) {
   EXPECT_TRUE(contains(again.err, "cache hit")) << again.err;
 }
 
+TEST(Bootstrap, InitLineSaysWhichAlternateServed) {
+  LambdaDirs dirs;
+  dirs.sandbox = "off";  // local paths as the bootstrap sees them
+  const auto zip = dirs.make_tmpdump();
+  const std::string missing = (dirs.tmp / "nowhere/dump.zip").string();
+  auto r =
+      dirs.emulate_once("bin/echo_fn_dep", R"("dep")", {"--env", "TMPDUMP_SOURCES=" + missing + "|" + zip.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(r.out, "\"hello from the tmpdump\"\n");
+  EXPECT_TRUE(contains(r.err, missing + " served by alternate " + zip.string())) << r.err;
+  EXPECT_TRUE(contains(r.err, "passed over " + missing + ": not found:")) << r.err;
+}
+
 TEST(Bootstrap, WithoutTheTmpdumpTheSameExecutableCannotStart) {
   LambdaDirs dirs;
   auto r = dirs.emulate_once("bin/echo_fn_dep", R"("dep")");

@@ -118,6 +118,36 @@ TEST_F(PushTest, MissingBucketIsNotFound) {
   EXPECT_NE(r.err.find("no-such-bucket"), std::string::npos) << r.err;
 }
 
+TEST_F(PushTest, SeveralDestinationsEachGetTheFileAndOneAlternatesLine) {
+  const auto file = random_file("multi.zip", 200'000);
+  auto r = push({file.string(), "s3://dumps/tmpdump/multi.zip", "s3://dumps/mirror/multi.zip"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  const std::string digest = sha256_hex(read_file(file));
+  EXPECT_NE(r.out.find("s3://dumps/tmpdump/multi.zip#sha256=" + digest), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("s3://dumps/mirror/multi.zip#sha256=" + digest), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("alternates for tmpdump.json / TMPDUMP_SOURCES: s3://dumps/tmpdump/multi.zip|"
+                       "s3://dumps/mirror/multi.zip#sha256=" +
+                       digest),
+            std::string::npos)
+      << r.out;
+  for (const char* key : {"tmpdump/multi.zip", "mirror/multi.zip"}) {
+    ASSERT_EQ(
+        aws({"s3", "cp", "--only-show-errors", fmt::format("s3://dumps/{}", key), (work_ / "back").string()}).exit_code,
+        0)
+        << key;
+    EXPECT_EQ(read_file(work_ / "back"), read_file(file)) << key;
+  }
+  // A bad destination anywhere in the list is refused before anything is uploaded.
+  server_->clear_log();
+  auto bad = push({file.string(), "s3://dumps/tmpdump/multi2.zip", "dumps/nope.zip"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.all();
+  EXPECT_TRUE(server_->requests().empty());
+  // A destination that fails stops the push with its error, naming which one it was.
+  auto missing = push({file.string(), "s3://dumps/tmpdump/multi3.zip", "s3://no-such-bucket/x.zip"});
+  EXPECT_EQ(missing.exit_code, 3) << missing.all();
+  EXPECT_NE(missing.err.find("destination 2 of 2"), std::string::npos) << missing.err;
+}
+
 TEST_F(PushTest, MissingFileAndBadDestinationAreClearErrors) {
   EXPECT_EQ(push({(work_ / "absent.zip").string(), "s3://dumps/a.zip"}).exit_code, 3);
   const auto file = random_file("x.zip", 10);

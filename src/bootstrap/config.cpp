@@ -55,10 +55,42 @@ Result<std::optional<FileConfig>> read_function_config(const fs::path& path) {
   }
   FileConfig fc;
   if (doc.contains("sources")) {
-    if (!doc["sources"].is_array()) return fail(Errc::InvalidArgument, "{}: \"sources\" must be an array of strings", path.string());
+    const std::string want = fmt::format(
+        "{}: \"sources\" must be an array of strings or objects "
+        "{{\"source\": \"...\", \"alternates\": [\"...\"], \"sha256\": \"...\"}}",
+        path.string());
+    if (!doc["sources"].is_array()) return fail(Errc::InvalidArgument, "{}", want);
     for (const auto& s : doc["sources"]) {
-      if (!s.is_string()) return fail(Errc::InvalidArgument, "{}: \"sources\" must be an array of strings", path.string());
-      fc.sources.push_back(s.get<std::string>());
+      if (s.is_string()) {
+        fc.sources.push_back(s.get<std::string>());
+        continue;
+      }
+      // {"source": FIRST, "alternates": [MORE...], "sha256": HEX}: the same as "FIRST|MORE...#sha256=HEX".
+      if (!s.is_object() || !s.contains("source") || !s["source"].is_string()) {
+        return fail(Errc::InvalidArgument, "{}", want);
+      }
+      for (const auto& [key, value] : s.items()) {
+        if (key != "source" && key != "alternates" && key != "sha256") {
+          return fail(Errc::InvalidArgument, "{}: unknown key \"{}\" in a source object", path.string(), key);
+        }
+      }
+      std::string text = s["source"].get<std::string>();
+      if (s.contains("alternates")) {
+        if (!s["alternates"].is_array()) return fail(Errc::InvalidArgument, "{}", want);
+        for (const auto& a : s["alternates"]) {
+          if (!a.is_string() || a.get<std::string>().empty()) {
+            return fail(Errc::InvalidArgument, "{}: \"alternates\" must hold non-empty strings", path.string());
+          }
+          text += pull::kAlternateSeparator;
+          text += a.get<std::string>();
+        }
+      }
+      if (s.contains("sha256")) {
+        if (!s["sha256"].is_string())
+          return fail(Errc::InvalidArgument, "{}: \"sha256\" must be a string", path.string());
+        text += "#sha256=" + s["sha256"].get<std::string>();
+      }
+      fc.sources.push_back(std::move(text));
     }
   }
   if (doc.contains("root")) {

@@ -63,6 +63,53 @@ TEST(BootstrapConfig, EnvironmentWinsOverFunctionConfigurationFile) {
   fs::remove_all(dir);
 }
 
+TEST(BootstrapConfig, SourcesListTakesAlternates) {
+  const std::string digest(64, 'e');
+  auto c = load_config(
+      env_of({{"LAMBDA_TASK_ROOT", "/nonexistent"},
+              {"TMPDUMP_SOURCES", "s3://bkt-a/one.zip|https://m/one.zip#sha256=" + digest + ", s3://bkt-a/two.zip"}}));
+  ASSERT_TRUE(c) << (c ? "" : c.error().message);
+  ASSERT_EQ(c->sources.size(), 2u);
+  ASSERT_EQ(c->sources[0].alternates.size(), 1u);
+  EXPECT_EQ(c->sources[0].alternates[0].location, "https://m/one.zip");
+  EXPECT_EQ(c->sources[0].sha256, digest);
+  EXPECT_TRUE(c->sources[1].alternates.empty());
+  auto bad = load_config(env_of({{"LAMBDA_TASK_ROOT", "/nonexistent"}, {"TMPDUMP_SOURCES", "s3://bkt-a/one.zip|"}}));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, Errc::InvalidArgument);
+  EXPECT_NE(bad.error().message.find("TMPDUMP_SOURCES"), std::string::npos) << bad.error().message;
+}
+
+TEST(BootstrapConfig, FunctionConfigurationFileTakesSourceObjectsWithAlternates) {
+  char tmpl[] = "/tmp/bootstrap-config-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const fs::path dir = tmpl;
+  const std::string digest(64, 'f');
+  std::ofstream(dir / "tmpdump.json") << R"({"format":1,"sources":["s3://old/style.zip",
+      {"source":"s3://bkt-a/k.zip","alternates":["s3://bkt-b/k.zip","https://m/k.zip"],"sha256":")"
+                                      << digest << R"("}]})";
+  auto c = load_config(env_of({{"LAMBDA_TASK_ROOT", dir.string()}}));
+  ASSERT_TRUE(c) << (c ? "" : c.error().message);
+  ASSERT_EQ(c->sources.size(), 2u);
+  EXPECT_TRUE(c->sources[0].alternates.empty());
+  EXPECT_EQ(c->sources[1].location, "s3://bkt-a/k.zip");
+  ASSERT_EQ(c->sources[1].alternates.size(), 2u);
+  EXPECT_EQ(c->sources[1].alternates[1].location, "https://m/k.zip");
+  EXPECT_EQ(c->sources[1].sha256, digest);
+  for (const char* bad :
+       {R"({"format":1,"sources":[{"alternates":["s3://bkt-b/k.zip"]}]})",
+        R"({"format":1,"sources":[{"source":"s3://bkt-a/k.zip","mirrors":[]}]})",
+        R"({"format":1,"sources":[{"source":"s3://bkt-a/k.zip","alternates":[""]}]})",
+        R"({"format":1,"sources":[{"source":"s3://bkt-a/k.zip","alternates":"s3://bkt-b/k.zip"}]})"}) {
+    std::ofstream(dir / "tmpdump.json", std::ios::trunc) << bad;
+    auto r = load_config(env_of({{"LAMBDA_TASK_ROOT", dir.string()}}));
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, Errc::InvalidArgument) << bad;
+    EXPECT_NE(r.error().message.find("tmpdump.json"), std::string::npos) << r.error().message;
+  }
+  fs::remove_all(dir);
+}
+
 TEST(BootstrapConfig, RelativeRootIsRefused) {
   EXPECT_FALSE(load_config(env_of({{"TMPDUMP_ROOT", "tmp"}})));
 }

@@ -20,9 +20,16 @@ extern "C" __attribute__((visibility("default"))) tmpdump::Result<tmpdump::boots
   }
   auto report = pull::install(config.sources, options, env);
   if (!report) return std::unexpected(report.error());
+  std::string summary = bootstrap::pull_summary(config, report->cached, report->archive_bytes, report->bytes_read);
+  // Which alternate served, when it was not the first place named (docs/pull.md, "Alternates").
+  for (std::size_t i = 0; i < report->served.size() && i < config.sources.size(); ++i) {
+    if (report->served[i] != pull::display_name(config.sources[i])) {
+      summary += fmt::format("; {} served by alternate {}", pull::display_name(config.sources[i]), report->served[i]);
+    }
+  }
+  for (const auto& skipped : report->passed_over) summary += fmt::format("; passed over {}", skipped);
   return bootstrap::Pulled{.pulled = true,
-                           .summary = bootstrap::pull_summary(config, report->cached, report->archive_bytes,
-                                                              report->bytes_read),
+                           .summary = std::move(summary),
                            .cached = report->cached,
                            .archive_bytes = report->archive_bytes,
                            .bytes_read = report->bytes_read,

@@ -71,6 +71,13 @@ int run_pull(const PullOptions& o) {
   if (!report) return report_error("pull", report.error());
 
   if (!o.quiet) {
+    // Which place served each source, when it was not the first one named.
+    for (const auto& skipped : report->passed_over) fmt::print("tmpdump pull: passed over {}\n", skipped);
+    for (std::size_t i = 0; i < report->served.size() && i < specs.size(); ++i) {
+      if (report->served[i] != pull::display_name(specs[i])) {
+        fmt::print("tmpdump pull: {} served by alternate {}\n", pull::display_name(specs[i]), report->served[i]);
+      }
+    }
     const double secs = report->elapsed.count();
     if (report->cached) {
       fmt::print("tmpdump pull: up to date: {} already holds {} archive(s) ({}), checked in {:.3f} s\n", o.root,
@@ -92,9 +99,11 @@ Runner setup_pull(CLI::App& sub) {
   auto o = std::make_shared<PullOptions>();
   sub.footer(
       "SOURCE is s3://bucket/key, an https:// URL (e.g. presigned) or a local path, optionally with\n"
-      "#sha256=HEX. S3 credentials, region and endpoint come from the usual AWS environment\n"
-      "variables and ~/.aws files (docs/configuration.md). Pulling the same archives again costs one\n"
-      "HEAD each and transfers no body.");
+      "#sha256=HEX. Places holding the same archive are separated by '|' and tried in order\n"
+      "(s3://a/k.zip|https://mirror/k.zip#sha256=HEX; the pin applies to each). S3 credentials,\n"
+      "region and endpoint come from the usual AWS environment variables and ~/.aws files\n"
+      "(docs/configuration.md). Pulling the same archives again costs one HEAD each and transfers\n"
+      "no body.");
   sub.add_option("SOURCE", o->sources, "Archives to install (their union)")->required();
   sub.add_option("--root", o->root, "Directory to unpack into")->capture_default_str();
   sub.add_option("--sha256", o->sha256, "Expected sha256 of the archive (one SOURCE only)");

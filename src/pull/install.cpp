@@ -178,6 +178,69 @@ struct StagingGuard {
   }
 };
 
+/// A source opened at the place that answered.
+struct OpenedSource {
+  SourceSpec place;
+  std::unique_ptr<ByteSource> source;
+  ObjectInfo info;
+};
+
+/// Errors after which the next alternate is worth trying: that place does not
+/// have the archive, does not let us read it, or cannot be reached.
+bool try_next_place(Errc code) {
+  return code == Errc::NotFound || code == Errc::Forbidden || code == Errc::Network;
+}
+
+std::string_view errc_word(Errc code) {
+  switch (code) {
+    case Errc::NotFound:
+      return "not found";
+    case Errc::Forbidden:
+      return "forbidden";
+    case Errc::Network:
+      return "network";
+    default:
+      return "error";
+  }
+}
+
+/// "NAME: kind: message", without the name twice when the message starts with it.
+std::string describe(const SourceSpec& place, const Error& e) {
+  const std::string name = display_name(place);
+  std::string_view rest = e.message;
+  if (rest.starts_with(name + ": ")) rest.remove_prefix(name.size() + 2);
+  return fmt::format("{}: {}: {}", name, errc_word(e.code), rest);
+}
+
+Result<OpenedSource> open_first_answering(const SourceSpec& spec, const Env& env,
+                                          std::vector<std::string>& passed_over) {
+  const std::vector<SourceSpec> places = candidates(spec);
+  std::vector<Error> failures;
+  for (const auto& place : places) {
+    auto src = open_source(place, env);
+    Result<ObjectInfo> info = src ? (*src)->stat() : Result<ObjectInfo>(std::unexpected(src.error()));
+    if (info) {
+      for (std::size_t i = 0; i < failures.size(); ++i) {
+        passed_over.push_back(describe(places[i], failures[i]));
+      }
+      return OpenedSource{place, std::move(*src), *info};
+    }
+    if (places.size() == 1 || !try_next_place(info.error().code)) return std::unexpected(info.error());
+    failures.push_back(info.error());
+  }
+  // Sources name themselves in their messages; the first error decides the kind.
+  Error first = failures.front();
+  if (first.message.find(display_name(places[0])) == std::string::npos) {
+    first.message = fmt::format("{}: {}", display_name(places[0]), first.message);
+  }
+  std::string others;
+  for (std::size_t i = 1; i < failures.size(); ++i) {
+    others += fmt::format("{}{}", i == 1 ? "" : "; ", describe(places[i], failures[i]));
+  }
+  first.message = fmt::format("{} (all {} alternates failed; also tried: {})", first.message, places.size(), others);
+  return std::unexpected(std::move(first));
+}
+
 }  // namespace
 
 Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOptions& options, const Env& env) {
@@ -202,13 +265,14 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
   std::vector<std::unique_ptr<ByteSource>> sources;
   std::vector<StampedArchive> wanted;
   for (const auto& spec : specs) {
-    auto src = open_source(spec, env);
-    if (!src) return std::unexpected(src.error());  // sources name themselves in messages
-    auto info = (*src)->stat();
-    if (!info) return std::unexpected(info.error());
-    wanted.push_back({display_name(spec), info->size, info->etag, spec.sha256, query_digest(spec)});
-    report.archive_bytes += info->size;
-    sources.push_back(std::move(*src));
+    auto opened = open_first_answering(spec, env, report.passed_over);
+    if (!opened) return std::unexpected(opened.error());
+    // The stamp names the primary, so a cache check does not depend on which place served.
+    wanted.push_back(
+        {display_name(spec), opened->info.size, opened->info.etag, spec.sha256, query_digest(opened->place)});
+    report.archive_bytes += opened->info.size;
+    report.served.push_back(display_name(opened->place));
+    sources.push_back(std::move(opened->source));
   }
 
   auto opened = open_or_make_root(root);
@@ -241,7 +305,7 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
   for (std::size_t i = 0; i < sources.size(); ++i) {
     ObjectInfo info{wanted[i].size, wanted[i].etag};
     auto cd = archive::read_central_directory(*sources[i], info);
-    if (!cd) return std::unexpected(with_context(cd.error(), wanted[i].source));
+    if (!cd) return std::unexpected(with_context(cd.error(), report.served[i]));
     tree_bytes += cd->total_uncompressed;
     entries += cd->entries.size();
     for (const auto& e : cd->entries) {
@@ -318,7 +382,18 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
   xo.progress = options.progress != nullptr ? options.progress : &local_progress;
   if (options.on_start) options.on_start(report.archive_bytes, tree_bytes);
   auto stats = archive::extract(inputs, tree_path, xo);
-  if (!stats) return std::unexpected(stats.error());
+  if (!stats) {
+    Error e = stats.error();
+    // Which place served matters when it was an alternate: a mirror with other bytes is refused by the pin.
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      if (!specs[i].alternates.empty() && report.served[i] != wanted[i].source) {
+        e.message = fmt::format(
+            "{} (served by {}, an alternate of {}{})", e.message, report.served[i], wanted[i].source,
+            e.code == Errc::ChecksumMismatch ? "; the #sha256= pin applies to every place, and no other is tried" : "");
+      }
+    }
+    return std::unexpected(std::move(e));
+  }
 
   // From here on the root changes. A pending stamp (no archives, every name
   // owned) makes an interrupted swap cost a re-extraction, never a Conflict.

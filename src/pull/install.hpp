@@ -41,6 +41,11 @@ struct InstallReport {
   std::uint64_t bytes_written = 0;
   std::uint64_t files = 0, directories = 0, symlinks = 0;
   std::vector<std::string> top_level;  ///< names installed directly under the root
+  /// For each source opened (none when cached without opening any): the
+  /// display name of the place that served it, the primary or an alternate.
+  std::vector<std::string> served;
+  /// "NAME: kind: message" for each alternate that failed before one served.
+  std::vector<std::string> passed_over;
   std::chrono::duration<double> elapsed{};
 };
 
@@ -59,6 +64,14 @@ struct InstallReport {
 /// the stamp. Any failure leaves the previous install and stamp as they were
 /// and removes the staging directory. A top-level path that exists but was
 /// not installed by tmpdump is a Conflict, never overwritten.
+///
+/// A source with alternates is opened at each place in turn until one answers
+/// stat(): a place that fails with NotFound, Forbidden or Network (after its
+/// own retries, throttling included) is passed over; any other error stops.
+/// When every place fails, the error is the first one's (its kind and exit
+/// code), with the others listed after it on the same line. The place that
+/// served is the one read; a #sha256= mismatch from it fails the pull
+/// (ChecksumMismatch naming that place), never falls back silently.
 ///
 /// Nothing is created before every source has answered. The root (made with
 /// its missing parents) is opened once, its last component O_NOFOLLOW, and

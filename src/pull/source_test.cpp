@@ -29,13 +29,60 @@ TEST(ParseSourceTest, TakesSha256SuffixInEitherCase) {
 
 TEST(ParseSourceTest, RejectsBadInputWithReason) {
   EXPECT_EQ(parse_source("").error().code, Errc::InvalidArgument);
-  EXPECT_EQ(parse_source("s3://b/k#sha256=abc").error().code, Errc::InvalidArgument);
+  EXPECT_EQ(parse_source("s3://bkt-b/k#sha256=abc").error().code, Errc::InvalidArgument);
   auto ftp = parse_source("ftp://host/x.zip");
   ASSERT_FALSE(ftp);
   EXPECT_NE(ftp.error().message.find("ftp://"), std::string::npos);
   EXPECT_FALSE(parse_source("s3://"));
   EXPECT_FALSE(parse_source("s3://bucket-only"));
   EXPECT_FALSE(parse_source(std::string("a\0b", 3)));
+}
+
+TEST(ParseSourceTest, AlternatesShareOnePinAtTheEnd) {
+  const std::string digest(64, 'b');
+  auto s = parse_source("s3://bkt-a/k.zip|s3://bkt-b/k.zip|https://m/k.zip?X-Amz-Signature=x%7Cy#sha256=" + digest);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->kind, SourceKind::S3);
+  EXPECT_EQ(s->location, "s3://bkt-a/k.zip");
+  EXPECT_EQ(s->sha256, digest);
+  ASSERT_EQ(s->alternates.size(), 2u);
+  EXPECT_EQ(s->alternates[0].location, "s3://bkt-b/k.zip");
+  EXPECT_EQ(s->alternates[1].kind, SourceKind::Url);
+  EXPECT_EQ(s->alternates[1].location, "https://m/k.zip?X-Amz-Signature=x%7Cy");
+  const auto all = candidates(*s);
+  ASSERT_EQ(all.size(), 3u);
+  for (const auto& c : all) {
+    EXPECT_EQ(c.sha256, digest);  // the pin applies to every place
+    EXPECT_TRUE(c.alternates.empty());
+  }
+  EXPECT_EQ(all[2].location, "https://m/k.zip?X-Amz-Signature=x%7Cy");
+  EXPECT_EQ(display_name(all[2]).find("Signature"), std::string::npos);
+}
+
+TEST(ParseSourceTest, OldSyntaxHasNoAlternates) {
+  auto s = parse_source("s3://bucket/k.zip#sha256=" + std::string(64, 'c'));
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->alternates.empty());
+  EXPECT_EQ(candidates(*s).size(), 1u);
+}
+
+TEST(ParseSourceTest, MalformedAlternatesAreRefusedWithReason) {
+  const std::string pin = "#sha256=" + std::string(64, 'd');
+  for (const std::string bad : {"s3://bkt-a/k.zip|", "|s3://bkt-a/k.zip", "s3://bkt-a/k.zip||s3://bkt-b/k.zip"}) {
+    auto r = parse_source(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, Errc::InvalidArgument);
+    EXPECT_NE(r.error().message.find("empty"), std::string::npos) << r.error().message;
+  }
+  auto twice = parse_source("s3://bkt-a/k.zip" + pin + "|s3://bkt-b/k.zip" + pin);
+  ASSERT_FALSE(twice);
+  EXPECT_NE(twice.error().message.find("once, at the end"), std::string::npos) << twice.error().message;
+  auto scheme = parse_source("s3://bkt-a/k.zip|ftp://m/k.zip");
+  ASSERT_FALSE(scheme);
+  EXPECT_NE(scheme.error().message.find("ftp://"), std::string::npos);
+  auto secret = parse_source("https://m/k.zip?X-Amz-Signature=SECRET" + pin + "|s3://bkt-b/k.zip");
+  ASSERT_FALSE(secret);
+  EXPECT_EQ(secret.error().message.find("SECRET"), std::string::npos) << secret.error().message;
 }
 
 TEST(DisplayNameTest, HidesPresignedQueryString) {

@@ -132,9 +132,16 @@ void FaultProxy::inject(Fault fault, int times) {
   remaining_ = times;
 }
 
+void FaultProxy::inject_every_request(Fault fault) {
+  std::lock_guard lk(mu_);
+  fault_ = fault;
+  remaining_ = -1;
+  every_request_ = true;
+}
+
 Fault FaultProxy::take_fault(bool ranged_get) {
   std::lock_guard lk(mu_);
-  if (!ranged_get || remaining_ == 0 || fault_ == Fault::None) return Fault::None;
+  if ((!ranged_get && !every_request_) || remaining_ == 0 || fault_ == Fault::None) return Fault::None;
   if (remaining_ > 0) --remaining_;
   ++injected_;
   return fault_;

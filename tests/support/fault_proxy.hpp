@@ -40,6 +40,8 @@ class FaultProxy {
   [[nodiscard]] std::string endpoint() const;
   /// The next `times` GET requests with a Range header get `fault` (-1: all).
   void inject(Fault fault, int times);
+  /// Status faults (500, 503, 429, 416) on every request, HEAD included: a place that is down or throttles.
+  void inject_every_request(Fault fault);
   /// How many responses were broken so far.
   [[nodiscard]] int injected() const { return injected_; }
 
@@ -55,6 +57,7 @@ class FaultProxy {
   std::mutex mu_;
   Fault fault_ = Fault::None;
   int remaining_ = 0;
+  bool every_request_ = false;
   std::atomic<int> injected_{0};
   std::thread acceptor_;
   std::vector<std::thread> connections_;
