@@ -248,6 +248,9 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
   if (specs.empty()) return fail(Errc::InvalidArgument, "no source given");
   const fs::path root = options.root;
   if (root.empty()) return fail(Errc::InvalidArgument, "empty root directory");
+  // The size of one ranged read (docs/scaling.md: requests per cold start).
+  auto chunk_mb = env_number(env, "TMPDUMP_CHUNK_MB", 8, 1, 64);
+  if (!chunk_mb) return std::unexpected(chunk_mb.error());
 
   InstallReport report;
 
@@ -378,6 +381,7 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
   archive::Progress local_progress;
   archive::ExtractOptions xo;
   xo.jobs = options.jobs;
+  xo.chunk_bytes = static_cast<std::uint64_t>(*chunk_mb) << 20;
   xo.inflater = options.inflater;
   xo.progress = options.progress != nullptr ? options.progress : &local_progress;
   if (options.on_start) options.on_start(report.archive_bytes, tree_bytes);

@@ -13,19 +13,6 @@ namespace tmpdump::pull {
 
 namespace {
 
-/// Reads an integer setting from the environment, refusing anything outside [lo, hi].
-Result<long> env_number(const Env& env, std::string_view name, long fallback, long lo, long hi) {
-  auto text = env(name);
-  if (!text || text->empty()) return fallback;
-  long value = 0;
-  const char* end = text->data() + text->size();
-  auto [ptr, ec] = std::from_chars(text->data(), end, value);
-  if (ec != std::errc() || ptr != end || value < lo || value > hi) {
-    return fail(Errc::InvalidArgument, "{} must be a whole number from {} to {}", name, lo, hi);
-  }
-  return value;
-}
-
 struct NetworkSettings {
   http::TransportOptions transport;
   s3::RetryPolicy retry;
@@ -37,7 +24,7 @@ Result<NetworkSettings> network_settings(const Env& env) {
   NetworkSettings n;
   auto stall = env_number(env, "TMPDUMP_STALL_SECONDS", 10, 1, 600);
   if (!stall) return std::unexpected(stall.error());
-  auto attempts = env_number(env, "TMPDUMP_MAX_ATTEMPTS", 6, 1, 20);
+  auto attempts = env_number(env, "TMPDUMP_MAX_ATTEMPTS", s3::kDefaultMaxAttempts, 1, 20);
   if (!attempts) return std::unexpected(attempts.error());
   n.transport.low_speed_time = std::chrono::seconds(*stall);
   n.retry.max_attempts = static_cast<int>(*attempts);
@@ -45,6 +32,18 @@ Result<NetworkSettings> network_settings(const Env& env) {
 }
 
 }  // namespace
+
+Result<long> env_number(const Env& env, std::string_view name, long fallback, long lo, long hi) {
+  auto text = env(name);
+  if (!text || text->empty()) return fallback;
+  long value = 0;
+  const char* end = text->data() + text->size();
+  auto [ptr, ec] = std::from_chars(text->data(), end, value);
+  if (ec != std::errc() || ptr != end || value < lo || value > hi) {
+    return fail(Errc::InvalidArgument, "{} must be a whole number from {} to {}", name, lo, hi);
+  }
+  return value;
+}
 
 Result<std::unique_ptr<ByteSource>> open_source(const SourceSpec& spec, const Env& env) {
   switch (spec.kind) {

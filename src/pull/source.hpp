@@ -17,6 +17,10 @@ namespace tmpdump::pull {
 /// `env`; URLs unsigned; files with pread.
 [[nodiscard]] Result<std::unique_ptr<ByteSource>> open_source(const SourceSpec& spec, const Env& env);
 
+/// An integer setting from the environment (TMPDUMP_MAX_ATTEMPTS…): `fallback`
+/// when unset or empty; InvalidArgument naming it when outside [lo, hi].
+[[nodiscard]] Result<long> env_number(const Env& env, std::string_view name, long fallback, long lo, long hi);
+
 /// sha256 (hex) of a URL source's query string, for the stamp; nullopt for
 /// other sources and URLs without one.
 [[nodiscard]] std::optional<std::string> query_digest(const SourceSpec& spec);

@@ -62,8 +62,14 @@ struct ClientConfig {
 /// percent-encoded as SigV4 requires ('/' kept).
 [[nodiscard]] std::string object_url(const ClientConfig& config, const Location& location);
 
+/// Tries per request, the first included (TMPDUMP_MAX_ATTEMPTS). 10 from
+/// bench/burst: 100 cold starts at once against a prefix throttled to ~4 s of
+/// its capacity failed 13 % of their pulls with 6 tries, none with 10
+/// (docs/benchmarks.md, "bench/burst").
+inline constexpr int kDefaultMaxAttempts = 10;
+
 struct RetryPolicy {
-  int max_attempts = 6;                              ///< per request, first try included
+  int max_attempts = kDefaultMaxAttempts;            ///< per request, first try included
   std::chrono::milliseconds base_delay{100};         ///< full-jitter exponential backoff
   std::chrono::milliseconds max_delay{3000};
   /// Waits between attempts; injectable so tests do not sleep.
