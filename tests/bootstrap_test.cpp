@@ -132,6 +132,7 @@ TEST(Bootstrap, JsonLogFormatGivesAJsonInitLineAndAnEmfRecord) {
   EXPECT_EQ(emf[0]["FunctionName"], "logs-fn");
   EXPECT_EQ(emf[0]["Archives"], 1);
   EXPECT_EQ(emf[0]["CacheHit"], 0);
+  EXPECT_EQ(emf[0]["Retries"], 0);  // nothing failed
   EXPECT_EQ(emf[0]["BytesRead"], init["bytesRead"]);
 }
 

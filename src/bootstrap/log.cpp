@@ -92,7 +92,8 @@ InitStats init_stats(const Config& config, const Pulled& pulled, double seconds)
                    .archive_bytes = pulled.archive_bytes,
                    .bytes_read = pulled.bytes_read,
                    .bytes_unpacked = pulled.bytes_unpacked,
-                   .cache_hit = pulled.pulled && pulled.cached};
+                   .cache_hit = pulled.pulled && pulled.cached,
+                   .retries = pulled.retries};
 }
 
 nlohmann::json init_fields(const Config& config, const Pulled& pulled, double seconds) {
@@ -134,12 +135,13 @@ std::string emf_record(const InitStats& stats, const Env& env, Logger::Clock::ti
                                     {"Metrics", nlohmann::ordered_json::array(
                                                     {metric("PullSeconds", "Seconds"), metric("BytesRead", "Bytes"),
                                                      metric("BytesUnpacked", "Bytes"), metric("Archives", "Count"),
-                                                     metric("CacheHit", "Count")})}}})}}},
+                                                     metric("CacheHit", "Count"), metric("Retries", "Count")})}}})}}},
       {"PullSeconds", stats.seconds},
       {"BytesRead", stats.bytes_read},
       {"BytesUnpacked", stats.bytes_unpacked},
       {"Archives", stats.archives},
-      {"CacheHit", stats.cache_hit ? 1 : 0}};
+      {"CacheHit", stats.cache_hit ? 1 : 0},
+      {"Retries", stats.retries}};
   if (!dims.empty()) record["FunctionName"] = *function;
   return record.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

@@ -75,6 +75,7 @@ struct InitStats {
   std::uint64_t bytes_read = 0;      ///< archive bytes transferred (0 on a cache hit)
   std::uint64_t bytes_unpacked = 0;  ///< bytes written into the root (0 on a cache hit)
   bool cache_hit = false;
+  std::uint64_t retries = 0;         ///< requests the pull tried again
 };
 
 /// The numbers of an init that took `seconds` and pulled `pulled`.

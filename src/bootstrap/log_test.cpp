@@ -142,7 +142,8 @@ TEST(BootstrapMetrics, RecordMeetsTheEmbeddedMetricFormatSpec) {
                     .archive_bytes = 100,
                     .bytes_read = 100,
                     .bytes_unpacked = 300,
-                    .cache_hit = false};
+                    .cache_hit = false,
+                    .retries = 3};
   const json r = json::parse(emf_record(s, env_of({{"AWS_LAMBDA_FUNCTION_NAME", "fn"}}), kNoon));
   EXPECT_EQ(emf_violation(r), "");
   EXPECT_EQ(r["_aws"]["Timestamp"], 1764678600123);
@@ -154,6 +155,7 @@ TEST(BootstrapMetrics, RecordMeetsTheEmbeddedMetricFormatSpec) {
   EXPECT_EQ(r["BytesUnpacked"], 300);
   EXPECT_EQ(r["Archives"], 2);
   EXPECT_EQ(r["CacheHit"], 0);
+  EXPECT_EQ(r["Retries"], 3);
 }
 
 TEST(BootstrapMetrics, NamespaceOverrideAndNoFunctionName) {

@@ -42,6 +42,7 @@ struct Pulled {
   std::uint64_t archive_bytes = 0;  ///< sum of the archives' sizes
   std::uint64_t bytes_read = 0;     ///< archive bytes transferred (0 when cached)
   std::uint64_t bytes_unpacked = 0; ///< bytes written into the root (0 when cached)
+  std::uint64_t retries = 0;        ///< requests tried again (503 SlowDown, network) during the pull
 };
 
 /// Installs `config.sources` into `config.root` (nothing to do when there are

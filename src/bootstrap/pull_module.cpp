@@ -5,6 +5,7 @@
 
 #include "bootstrap/prepare.hpp"
 #include "pull/install.hpp"
+#include "s3/s3.hpp"
 
 extern "C" __attribute__((visibility("default"))) tmpdump::Result<tmpdump::bootstrap::Pulled> tmpdump_pull_in_module(
     const tmpdump::bootstrap::Config& config, const tmpdump::Env& env, const tmpdump::bootstrap::Notice& notice) {
@@ -33,5 +34,6 @@ extern "C" __attribute__((visibility("default"))) tmpdump::Result<tmpdump::boots
                            .cached = report->cached,
                            .archive_bytes = report->archive_bytes,
                            .bytes_read = report->bytes_read,
-                           .bytes_unpacked = report->cached ? 0 : report->bytes_written};
+                           .bytes_unpacked = report->cached ? 0 : report->bytes_written,
+                           .retries = s3::source_retries()};
 }

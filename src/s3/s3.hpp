@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -61,6 +62,10 @@ struct ClientConfig {
 /// "https://<bucket>.s3.<region>.amazonaws.com/<key>" otherwise. Key bytes are
 /// percent-encoded as SigV4 requires ('/' kept).
 [[nodiscard]] std::string object_url(const ClientConfig& config, const Location& location);
+
+/// Retries (tries after a request's first) made by every S3 and URL source of
+/// this process so far: the init's Retries metric.
+[[nodiscard]] std::uint64_t source_retries() noexcept;
 
 /// Tries per request, the first included (TMPDUMP_MAX_ATTEMPTS). 10 from
 /// bench/burst: 100 cold starts at once against a prefix throttled to ~4 s of

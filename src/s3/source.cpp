@@ -1,6 +1,7 @@
 // S3 objects and plain URLs as ByteSources: HEAD for stat, ranged GETs for
 // read, retries with full-jitter backoff, resume from the next byte.
 #include <algorithm>
+#include <atomic>
 #include <thread>
 #include <variant>
 #include <vector>
@@ -10,6 +11,12 @@
 #include "util/display.hpp"
 
 namespace tmpdump::s3 {
+
+namespace {
+std::atomic<std::uint64_t> g_retries{0};
+}  // namespace
+
+std::uint64_t source_retries() noexcept { return g_retries.load(std::memory_order_relaxed); }
 namespace {
 
 // Larger than any object S3 stores; a bigger size is a lying server.
@@ -146,6 +153,7 @@ class HttpSource final : public ByteSource {
       if (failures >= retry_.max_attempts || all_failures >= 2 * retry_.max_attempts) {
         return fail(Errc::Network, "{}: after {} attempts: {}", target_.shown, all_failures, why.reason);
       }
+      g_retries.fetch_add(1, std::memory_order_relaxed);
       retry_.sleep(detail::backoff_delay(retry_, failures, rng_));
     }
   }

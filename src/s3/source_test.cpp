@@ -171,6 +171,7 @@ TEST(S3SourceTest, RetriesServerErrorsAndThrottlingThenSucceeds) {
 }
 
 TEST(S3SourceTest, GivesUpAfterBudgetWithLastReason) {
+  const auto retries_before = source_retries();
   std::deque<Step> steps;
   for (int i = 0; i < 6; ++i) steps.push_back(error_answer(503, "SlowDown"));
   auto f = s3_fixture(steps);
@@ -180,6 +181,8 @@ TEST(S3SourceTest, GivesUpAfterBudgetWithLastReason) {
   EXPECT_EQ(got.error().message, "s3://bucket/dir/file.zip: after 6 attempts: HTTP 503 SlowDown");
   EXPECT_EQ(f->transport->requests.size(), 6u);
   EXPECT_EQ(f->sleeps.size(), 5u);
+  // The process-wide count the init's Retries metric reports.
+  EXPECT_EQ(source_retries() - retries_before, 5u);
 }
 
 TEST(S3SourceTest, BackoffStaysWithinFullJitterBounds) {
