@@ -92,7 +92,11 @@ TEST_F(Sandbox, TmpIsATmpfsOfTheEphemeralSizeKeptWhileWarmAndFreshAfterAColdStar
 
 TEST_F(Sandbox, OverTheMemoryLimitTheRuntimeIsKilledAsLambdaReportsItAndTheNextInvokeColdStarts) {
   LambdaDirs dirs;
-  EmulatorProcess emu(dirs, "bin/echo_fn", with(kRequired, {"--memory", "128"}));
+  // A full core and a long timeout: at 128 MB's 0.07 of a core, touching 200 MB
+  // (under ASan, on a busy machine) can outlast the 3 s default timeout before
+  // it reaches the limit. The limit is what is tested, not the CPU share.
+  const std::vector<std::string> small{"--memory", "128", "--cpus", "1", "--timeout", "60"};
+  EmulatorProcess emu(dirs, "bin/echo_fn", with(kRequired, small));
   auto fits = invoke(emu.port(), R"("alloc 32")");
   EXPECT_EQ(fits.body, R"({"allocated":1})");
   ASSERT_TRUE(emu.log_line("REPORT RequestId: "));
@@ -109,7 +113,7 @@ TEST_F(Sandbox, OverTheMemoryLimitTheRuntimeIsKilledAsLambdaReportsItAndTheNextI
   EXPECT_FALSE(contains(*report, "Init Duration")) << *report;  // it was warm
 
   // The same with --event: exit 14, the error document on stdout.
-  auto once = dirs.emulate_once("bin/echo_fn", R"("alloc 200")", with(kRequired, {"--memory", "128"}));
+  auto once = dirs.emulate_once("bin/echo_fn", R"("alloc 200")", with(kRequired, small));
   EXPECT_EQ(once.exit_code, 14) << once.all();
   EXPECT_TRUE(contains(once.out, "Runtime exited with error: signal: killed")) << once.out;
   report_outcome("emulate sandbox", "a handler allocates 200 MB with --memory 128", response_only(once));
