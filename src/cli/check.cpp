@@ -376,7 +376,6 @@ int run_check(const CheckOptions& o) {
   for (const auto& app : o.apps) {
     auto opened = open_input_file(app);
     if (!opened) return report_error("check", with_context(opened.error(), "--app"));
-    ::close(*opened);
   }
   auto spec = pull::parse_source(o.archive);
   if (!spec) return report_error("check", spec.error());

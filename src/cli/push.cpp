@@ -63,7 +63,6 @@ int run_push(const PushOptions& o) {
 
   auto opened = open_input_file(o.file);
   if (!opened) return report_error("push", opened.error());
-  ::close(*opened);
 
   auto transport = http::make_curl_transport();
   auto config = s3::config_from_env(process_env(), *transport);

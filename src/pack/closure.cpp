@@ -142,7 +142,6 @@ Result<std::vector<std::string>> add_closure(std::map<std::string, PlannedEntry>
   for (const auto& root : o.closure_roots) {
     auto fd = open_input_file(root);
     if (!fd) return std::unexpected(with_context(fd.error(), "--closure"));
-    ::close(*fd);
     work.push_back({root, root.string()});
   }
   std::vector<std::string> added;

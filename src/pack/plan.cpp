@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <fstream>
 #include <map>
@@ -15,6 +16,7 @@
 #include "pack/glob.hpp"
 #include "pack/pack.hpp"
 #include "util/file_source.hpp"
+#include "util/io.hpp"
 
 namespace tmpdump::pack {
 
@@ -94,17 +96,12 @@ Result<Trace> read_trace(const fs::path& path) {
   auto fd = open_input_file(path);
   if (!fd) return std::unexpected(fd.error());
   std::string text;
-  char buffer[64 << 10];
+  std::array<std::byte, 64 << 10> buffer{};
   for (;;) {
-    const ssize_t n = ::read(*fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(*fd);
-      if (n < 0) return std::unexpected(sys_error(err, "reading " + path.string()));
-      break;
-    }
-    text.append(buffer, static_cast<std::size_t>(n));
+    const auto n = read_some(fd->get(), buffer);
+    if (!n) return std::unexpected(sys_error(n.error(), "reading " + path.string()));
+    if (*n == 0) break;
+    text.append(reinterpret_cast<const char*>(buffer.data()), *n);
   }
   return parse_trace(text, path.string());
 }

@@ -138,11 +138,7 @@ Result<PruneReport> prune(const fs::path& archive_path, const PruneOptions& o) {
 
   auto opened = open_input_file(archive_path);
   if (!opened) return std::unexpected(opened.error());
-  const int in = *opened;
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{in};
+  const int in = opened->get();
   struct stat st{};
   if (::fstat(in, &st) != 0) return std::unexpected(sys_error(errno, "reading " + shown));
   auto cd_bytes = pread_exact(in, cd->cd_offset, static_cast<std::size_t>(cd->cd_size), shown);

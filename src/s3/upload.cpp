@@ -195,7 +195,7 @@ Result<UploadResult> upload_file(const fs::path& file, const Location& location,
   const std::string local = file.string();
   auto opened = open_input_file(file);
   if (!opened) return std::unexpected(opened.error());
-  File fd(*opened);
+  File fd(opened->release());
   struct stat st{};
   if (::fstat(fd.get(), &st) != 0) return std::unexpected(sys_error(errno, "reading " + local));
   const auto size = static_cast<std::uint64_t>(st.st_size);

@@ -8,27 +8,22 @@
 #include <cerrno>
 #include <vector>
 
+#include "util/io.hpp"
+#include "util/unique_fd.hpp"
+
 namespace tmpdump {
 namespace {
 
 // pread() is offset-independent, so clones may share one descriptor.
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
+using SharedFd = std::shared_ptr<const UniqueFd>;
 
 class FileSource final : public ByteSource {
  public:
-  FileSource(std::shared_ptr<Fd> fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  FileSource(SharedFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
 
   Result<ObjectInfo> stat() override {
     struct stat st {};
-    if (::fstat(fd_->fd, &st) != 0) return std::unexpected(sys_error(errno, "stat " + path_));
+    if (::fstat(fd_->get(), &st) != 0) return std::unexpected(sys_error(errno, "stat " + path_));
     const auto mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
     return ObjectInfo{static_cast<std::uint64_t>(st.st_size),
                       fmt::format("{}-{}-{}", st.st_size, mtime_ns, st.st_ino)};
@@ -40,13 +35,10 @@ class FileSource final : public ByteSource {
     if (buffer_.empty()) buffer_.resize(kBuffer);
     while (length > 0) {
       const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(length, buffer_.size()));
-      const ssize_t n = ::pread(fd_->fd, buffer_.data(), want, static_cast<off_t>(offset));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return std::unexpected(sys_error(errno, "reading " + path_));
-      }
-      if (n == 0) return fail(Errc::Corrupt, "{}: unexpected end of file at offset {}", path_, offset);
-      const auto got = static_cast<std::size_t>(n);
+      const auto n = pread_full(fd_->get(), std::span(buffer_.data(), want), offset);
+      if (!n) return std::unexpected(sys_error(n.error(), "reading " + path_));
+      if (*n == 0) return fail(Errc::Corrupt, "{}: unexpected end of file at offset {}", path_, offset);
+      const auto got = *n;
       if (auto r = sink(std::span<const std::byte>(buffer_.data(), got)); !r) return r;
       offset += got;
       length -= got;
@@ -58,7 +50,7 @@ class FileSource final : public ByteSource {
   std::string describe() const override { return path_; }
 
  private:
-  std::shared_ptr<Fd> fd_;
+  SharedFd fd_;
   std::string path_;
   std::vector<std::byte> buffer_;
 };
@@ -112,8 +104,9 @@ Error not_regular(const std::filesystem::path& path, mode_t mode) {
 
 }  // namespace
 
-Result<int> open_input_file(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+Result<UniqueFd> open_input_file(const std::filesystem::path& path) {
+  UniqueFd owned(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  const int fd = owned.get();
   if (fd < 0) {
     const int err = errno;
     // A socket cannot be opened at all (ENXIO): say what it is rather than why open() failed.
@@ -123,25 +116,18 @@ Result<int> open_input_file(const std::filesystem::path& path) {
     return std::unexpected(sys_error(err, path.string()));
   }
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return std::unexpected(sys_error(err, path.string()));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return std::unexpected(not_regular(path, st.st_mode));
-  }
+  if (::fstat(fd, &st) != 0) return std::unexpected(sys_error(errno, path.string()));
+  if (!S_ISREG(st.st_mode)) return std::unexpected(not_regular(path, st.st_mode));
   // Regular files never block; clear the flag so later reads behave as usual.
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-  return fd;
+  return owned;
 }
 
 Result<std::unique_ptr<ByteSource>> open_file_source(const std::filesystem::path& path) {
   auto fd = open_input_file(path);
   if (!fd) return std::unexpected(fd.error());
-  return std::make_unique<FileSource>(std::make_shared<Fd>(*fd), path.string());
+  return std::make_unique<FileSource>(std::make_shared<const UniqueFd>(std::move(*fd)), path.string());
 }
 
 std::unique_ptr<ByteSource> make_memory_source(std::string bytes, std::string name, std::size_t piece_bytes) {

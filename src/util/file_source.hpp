@@ -9,6 +9,7 @@
 
 #include "util/byte_source.hpp"
 #include "util/error.hpp"
+#include "util/unique_fd.hpp"
 
 namespace tmpdump {
 
@@ -19,7 +20,7 @@ namespace tmpdump {
 /// Errors: NotFound "<path>: No such file or directory"; InvalidArgument
 /// "<path>: a FIFO, not a regular file" (likewise a character or block
 /// device, a socket, a directory); Forbidden / Io from errno.
-[[nodiscard]] Result<int> open_input_file(const std::filesystem::path& path);
+[[nodiscard]] Result<UniqueFd> open_input_file(const std::filesystem::path& path);
 
 /// Opens `path` for ranged reads with pread(), with open_input_file()'s rules. The etag is
 /// "<size>-<mtime ns>-<inode>" as of opening; describe() is the path.

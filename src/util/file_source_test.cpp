@@ -77,8 +77,7 @@ TEST_F(FileSourceTest, SymlinkToARegularFileIsFollowed) {
   auto fd = open_input_file(dir_ / "link");
   ASSERT_TRUE(fd.has_value()) << fd.error().message;
   char buf[8] = {};
-  EXPECT_EQ(::read(*fd, buf, sizeof buf), 5);
-  ::close(*fd);
+  EXPECT_EQ(::read(fd->get(), buf, sizeof buf), 5);
 }
 
 TEST_F(FileSourceTest, ReadPastEndIsAnError) {

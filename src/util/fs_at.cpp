@@ -11,6 +11,8 @@
 #include <random>
 #include <vector>
 
+#include "util/io.hpp"
+
 namespace tmpdump {
 
 namespace fs = std::filesystem;
@@ -32,31 +34,7 @@ std::string random_suffix() {
 // Enough that only a directory filled with our own names on purpose runs out.
 constexpr int kAttempts = 100;
 
-Result<void> write_all(int fd, std::string_view bytes, std::string_view shown) {
-  while (!bytes.empty()) {
-    const ssize_t w = ::write(fd, bytes.data(), bytes.size());
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return std::unexpected(sys_error(errno, fmt::format("writing {}", shown)));
-    }
-    bytes.remove_prefix(static_cast<std::size_t>(w));
-  }
-  return {};
-}
-
 }  // namespace
-
-UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(o.fd_, -1);
-  }
-  return *this;
-}
-
-UniqueFd::~UniqueFd() {
-  if (fd_ >= 0) ::close(fd_);
-}
 
 Result<UniqueFd> open_directory_nofollow(const fs::path& path) {
   if (path.empty()) return fail(Errc::InvalidArgument, "empty directory name");
@@ -127,7 +105,7 @@ Result<void> replace_file_at(int dir_fd, std::string_view name, std::string_view
     ::unlinkat(dir_fd, tmp->name.c_str(), 0);
     return std::unexpected(std::move(e));
   };
-  if (auto w = write_all(tmp->fd.get(), bytes, shown); !w) return fail_cleanup(w.error());
+  if (auto w = write_all(tmp->fd.get(), bytes); !w) return fail_cleanup(sys_error(w.error(), fmt::format("writing {}", shown)));
   if (::fsync(tmp->fd.get()) != 0) return fail_cleanup(sys_error(errno, fmt::format("syncing {}", shown)));
   const std::string target(name);
   if (::renameat(dir_fd, tmp->name.c_str(), dir_fd, target.c_str()) != 0) {

@@ -10,28 +10,11 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
-#include <utility>
 
 #include "util/error.hpp"
+#include "util/unique_fd.hpp"
 
 namespace tmpdump {
-
-/// An owned file descriptor, closed on destruction.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept;
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd();
-  [[nodiscard]] int get() const { return fd_; }
-  [[nodiscard]] bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
 
 /// Opens directory `path` for *at() calls. Symlinks in leading components are
 /// followed; the last component must be the directory itself, not a symlink

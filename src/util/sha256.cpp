@@ -4,10 +4,13 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
-#include <cerrno>
-
 #include <cctype>
+#include <cerrno>
 #include <stdexcept>
+#include <vector>
+
+#include "util/io.hpp"
+#include "util/unique_fd.hpp"
 
 namespace tmpdump {
 
@@ -51,22 +54,16 @@ std::string sha256_hex(std::string_view data) {
 }
 
 Result<std::string> sha256_file(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::unexpected(sys_error(errno, "opening " + path.string()));
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::unexpected(sys_error(errno, "opening " + path.string()));
   Sha256 sha;
-  std::string buffer(1 << 20, '\0');
+  std::vector<std::byte> buffer(1 << 20);
   for (;;) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return std::unexpected(sys_error(err, "reading " + path.string()));
-    }
-    if (n == 0) break;
-    sha.update(std::as_bytes(std::span(buffer.data(), static_cast<std::size_t>(n))));
+    const auto n = read_some(fd.get(), buffer);
+    if (!n) return std::unexpected(sys_error(n.error(), "reading " + path.string()));
+    if (*n == 0) break;
+    sha.update(std::span(buffer.data(), *n));
   }
-  ::close(fd);
   return sha.hex_digest();
 }
 
