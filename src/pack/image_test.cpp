@@ -28,5 +28,16 @@ TEST(ImageTest, PackAndCheckShareOneListOfWhatTheImageProvides) {
   EXPECT_EQ(kBundledLibcDir, "lib/libc");
 }
 
+TEST(GlibcFamilyTest, KnowsTheDynamicLoaderByItsNames) {
+  for (auto n :
+       {"ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1", "ld-linux.so.2", "ld64.so.2", "ld-musl-x86_64.so.1"}) {
+    EXPECT_TRUE(is_dynamic_loader(n)) << n;
+    EXPECT_TRUE(is_glibc_family(n)) << n;
+  }
+  for (auto n : {"libc.so.6", "libm.so.6", "libldap.so.2", "ldconfig", "libz.so.1"}) {
+    EXPECT_FALSE(is_dynamic_loader(n)) << n;
+  }
+}
+
 }  // namespace
 }  // namespace tmpdump::pack

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "elf/elf.hpp"
+#include "pack/image.hpp"
 #include "trace/runtime.hpp"
 #include "util/io.hpp"
 #include "util/unique_fd.hpp"
@@ -43,13 +44,6 @@ std::string real(const fs::path& p) {
   std::error_code ec;
   auto r = fs::canonical(p, ec);
   return ec ? p.string() : r.string();
-}
-
-// The dynamic loader is the one object every process has and no archive
-// may ship (it is the host's); recognised by its soname.
-bool is_dynamic_loader(const std::optional<std::string>& soname) {
-  return soname &&
-         (soname->starts_with("ld-linux") || soname->starts_with("ld64.so") || soname->starts_with("ld-musl"));
 }
 
 // One audited process's pending search: the name asked for and the files the
@@ -157,7 +151,7 @@ std::vector<Library> packable(std::vector<Library> libs, const fs::path& audit_l
     if (lib.path == audit_real) continue;
     auto info = elf::read_file(lib.path);
     if (info) {
-      if (is_dynamic_loader(info->soname)) continue;
+      if (info->soname && pack::is_dynamic_loader(*info->soname)) continue;
       if (info->soname && std::find(lib.names.begin(), lib.names.end(), *info->soname) == lib.names.end()) {
         lib.names.push_back(*info->soname);
       }
