@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
-#include "pack/pack.hpp"
+#include "pack/write.hpp"
 #include "util/display.hpp"
 #include "util/env.hpp"
 #include "util/fs_at.hpp"

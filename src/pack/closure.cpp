@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 
+#include "pack/image.hpp"
 #include "util/file_source.hpp"
 
 namespace tmpdump::pack {
@@ -76,6 +77,25 @@ bool usable(const fs::path& candidate, const elf::Info& requester) {
 
 }  // namespace
 
+std::vector<std::pair<std::string, std::string>> links_to(const std::string& name, const fs::path& real) {
+  const auto dir = real.parent_path();
+  const auto base = real.filename().string();
+  if (name == base) return {};
+  std::vector<std::pair<std::string, std::string>> chain;
+  std::string current = name;
+  for (int hop = 0; hop < 16; ++hop) {
+    std::error_code ec;
+    const auto p = dir / current;
+    if (!fs::is_symlink(p, ec)) break;
+    const std::string target = fs::read_symlink(p, ec).string();
+    if (ec || target.find('/') != std::string::npos || target.empty()) break;
+    chain.emplace_back(current, target);
+    current = target;
+    if (current == base) return chain;
+  }
+  return {{name, base}};
+}
+
 std::vector<fs::path> system_search_path(const fs::path& ld_so_conf) {
   std::vector<fs::path> dirs;
   read_ld_so_conf(ld_so_conf, dirs, 0);
@@ -123,98 +143,160 @@ std::optional<fs::path> resolve_needed(std::string_view needed, const fs::path& 
   return std::nullopt;
 }
 
-Result<std::vector<std::string>> add_closure(std::map<std::string, PlannedEntry>& entries, const PackOptions& o,
-                                             const std::set<std::string>& runtime_names) {
-  const auto system = o.system_library_path.empty() ? system_search_path() : o.system_library_path;
-  // Names the loader will find in lib/ (or in a variant directory beside it).
-  std::set<std::string> provided;
-  struct Work {
-    fs::path file;        ///< where the ELF object is read from
-    std::string shown;    ///< how messages name it
-  };
-  std::deque<Work> work;
-  for (const auto& [path, e] : entries) {
-    const auto parent = fs::path(path).parent_path().generic_string();
-    const bool in_lib = parent == "lib" || parent == kBundledLibcDir || parent.starts_with("lib/glibc-hwcaps/");
-    if (in_lib) provided.insert(fs::path(path).filename().string());
-    if (e.type == archive::EntryType::File) work.push_back({e.source, path});
+namespace {
+
+/// An ELF object whose dependencies are still to be followed.
+struct Work {
+  fs::path file;      ///< where the ELF object is read from
+  std::string shown;  ///< how messages name it
+};
+
+std::uint32_t file_mode(const fs::path& real) {
+  std::error_code ec;
+  const auto perms = fs::status(real, ec).permissions();
+  const bool exec =
+      (perms & (fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec)) != fs::perms::none;
+  return exec ? 0755u : 0644u;
+}
+
+/// The breadth-first walk over DT_NEEDED that add_closure() makes.
+class ClosureWalk {
+ public:
+  ClosureWalk(std::map<std::string, PlannedEntry>& entries, const PackOptions& o,
+              const std::set<std::string>& runtime_names)
+      : entries_(entries),
+        options_(o),
+        runtime_names_(runtime_names),
+        system_(o.system_library_path.empty() ? system_search_path() : o.system_library_path) {}
+
+  /// Starts from the archive's files and the --closure roots; the names in
+  /// lib/ (or a variant directory beside it) are what the loader finds.
+  Result<void> seed() {
+    for (const auto& [path, e] : entries_) {
+      const auto parent = fs::path(path).parent_path().generic_string();
+      const bool in_lib = parent == "lib" || parent == kBundledLibcDir || parent.starts_with("lib/glibc-hwcaps/");
+      if (in_lib) provided_.insert(fs::path(path).filename().string());
+      if (e.type == archive::EntryType::File) work_.push_back({e.source, path});
+    }
+    for (const auto& root : options_.closure_roots) {
+      auto fd = open_input_file(root);
+      if (!fd) return std::unexpected(with_context(fd.error(), "--closure"));
+      work_.push_back({root, root.string()});
+    }
+    return {};
   }
-  for (const auto& root : o.closure_roots) {
-    auto fd = open_input_file(root);
-    if (!fd) return std::unexpected(with_context(fd.error(), "--closure"));
-    work.push_back({root, root.string()});
+
+  /// Follows every dependency until none is missing; the archive paths added, sorted.
+  Result<std::vector<std::string>> run() {
+    while (!work_.empty()) {
+      auto item = std::move(work_.front());
+      work_.pop_front();
+      if (!visited_.insert(item.file.string()).second) continue;
+      if (auto r = visit(item); !r) return std::unexpected(r.error());
+    }
+    std::sort(added_.begin(), added_.end());
+    return std::move(added_);
   }
-  std::vector<std::string> added;
-  std::set<std::string> visited;
-  while (!work.empty()) {
-    auto item = std::move(work.front());
-    work.pop_front();
-    if (!visited.insert(item.file.string()).second) continue;
+
+ private:
+  Result<void> visit(const Work& item) {
     auto info = elf::read_file(item.file);
     if (!info) {
       // Data files, scripts and the like have no dependencies.
-      if (info.error().code == Errc::Unsupported) continue;
+      if (info.error().code == Errc::Unsupported) return {};
       // A root the user named must be an ELF object; an archive file may be anything.
-      if (std::find(o.closure_roots.begin(), o.closure_roots.end(), item.file) != o.closure_roots.end()) {
+      const auto& roots = options_.closure_roots;
+      if (std::find(roots.begin(), roots.end(), item.file) != roots.end()) {
         return std::unexpected(with_context(info.error(), item.file.string()));
       }
-      continue;
+      return {};
     }
-    // A library whose soname is not a file name in lib/ gets a link by that name.
-    if (info->soname && !provided.contains(*info->soname) && item.shown.starts_with("lib/") &&
-        fs::path(item.shown).parent_path() == "lib" && info->soname->find('/') == std::string::npos) {
-      const std::string link = "lib/" + *info->soname;
-      entries[link] = PlannedEntry{link, archive::EntryType::Symlink, {}, fs::path(item.shown).filename().string(),
-                                   0777};
-      provided.insert(*info->soname);
-      added.push_back(link);
-    }
+    link_soname(item, *info);
     for (const auto& needed : info->needed) {
-      const std::string name = fs::path(needed).filename().string();
-      if (provided.contains(name) || runtime_names.contains(name)) continue;
-      if (!o.with_libc && image_provides(name)) continue;
-      auto found = resolve_needed(needed, item.file, *info, o.library_path, system);
-      if (!found) {
-        return fail(Errc::NotFound,
-                    "{} needs {}, which is neither in the archive nor found in its RPATH/RUNPATH, the library "
-                    "path or the system's directories",
-                    item.shown, needed);
+      if (auto r = add_dependency(item, *info, needed); !r) return r;
+    }
+    return {};
+  }
+
+  /// A library whose soname is not a file name in lib/ gets a link by that name.
+  void link_soname(const Work& item, const elf::Info& info) {
+    if (!info.soname || provided_.contains(*info.soname) || !item.shown.starts_with("lib/") ||
+        fs::path(item.shown).parent_path() != "lib" || info.soname->find('/') != std::string::npos) {
+      return;
+    }
+    const std::string link = "lib/" + *info.soname;
+    entries_[link] =
+        PlannedEntry{link, archive::EntryType::Symlink, {}, fs::path(item.shown).filename().string(), 0777};
+    provided_.insert(*info.soname);
+    added_.push_back(link);
+  }
+
+  /// Adds what `item` needs as `needed`, unless the archive, the image or the
+  /// runtime already gives it.
+  Result<void> add_dependency(const Work& item, const elf::Info& info, const std::string& needed) {
+    const std::string name = fs::path(needed).filename().string();
+    if (provided_.contains(name) || runtime_names_.contains(name)) return {};
+    if (!options_.with_libc && image_provides(name)) return {};
+    auto found = resolve_needed(needed, item.file, info, options_.library_path, system_);
+    if (!found) {
+      return fail(Errc::NotFound,
+                  "{} needs {}, which is neither in the archive nor found in its RPATH/RUNPATH, the library "
+                  "path or the system's directories",
+                  item.shown, needed);
+    }
+    std::error_code ec;
+    const auto real = fs::canonical(*found, ec);
+    if (ec) return fail(Errc::Io, "{}: {}", found->string(), ec.message());
+    const std::string base = real.filename().string();
+    const std::string dir = image_provides(name) ? std::string(kBundledLibcDir) : "lib";
+    const std::string path = dir + "/" + base;
+    if (auto it = entries_.find(path); it != entries_.end()) {
+      if (it->second.type != archive::EntryType::File || it->second.source != real) {
+        return fail(Errc::InvalidArgument, "{} (needed by {}) would be {}, which the archive already holds",
+                    real.string(), item.shown, path);
       }
-      std::error_code ec;
-      const auto real = fs::canonical(*found, ec);
-      if (ec) return fail(Errc::Io, "{}: {}", found->string(), ec.message());
-      const std::string base = real.filename().string();
-      const std::string dir = image_provides(name) ? std::string(kBundledLibcDir) : "lib";
-      const std::string path = dir + "/" + base;
-      if (auto it = entries.find(path); it != entries.end()) {
-        if (it->second.type != archive::EntryType::File || it->second.source != real) {
-          return fail(Errc::InvalidArgument, "{} (needed by {}) would be {}, which the archive already holds",
-                      real.string(), item.shown, path);
-        }
-      } else {
-        const auto perms = fs::status(real, ec).permissions();
-        const bool exec = (perms & (fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec)) !=
-                          fs::perms::none;
-        entries[path] = PlannedEntry{path, archive::EntryType::File, real, {}, exec ? 0755u : 0644u};
-        if (o.notice) o.notice(fmt::format("closure: adding {} for {} (needed by {})", real.string(), needed,
-                                           item.shown));
-        added.push_back(path);
+    } else {
+      entries_[path] = PlannedEntry{path, archive::EntryType::File, real, {}, file_mode(real)};
+      if (options_.notice) {
+        options_.notice(fmt::format("closure: adding {} for {} (needed by {})", real.string(), needed, item.shown));
       }
-      provided.insert(base);
-      for (const auto& [link, target] : links_to(name, real)) {
-        const std::string lpath = dir + "/" + link;
-        if (!entries.contains(lpath)) {
-          entries[lpath] = PlannedEntry{lpath, archive::EntryType::Symlink, {}, target, 0777};
-          added.push_back(lpath);
-        }
-        provided.insert(link);
+      added_.push_back(path);
+    }
+    provided_.insert(base);
+    add_links(dir, name, real);
+    provided_.insert(name);
+    work_.push_back({real, path});
+    return {};
+  }
+
+  void add_links(const std::string& dir, const std::string& name, const fs::path& real) {
+    for (const auto& [link, target] : links_to(name, real)) {
+      const std::string lpath = dir + "/" + link;
+      if (!entries_.contains(lpath)) {
+        entries_[lpath] = PlannedEntry{lpath, archive::EntryType::Symlink, {}, target, 0777};
+        added_.push_back(lpath);
       }
-      provided.insert(name);
-      work.push_back({real, path});
+      provided_.insert(link);
     }
   }
-  std::sort(added.begin(), added.end());
-  return added;
+
+  std::map<std::string, PlannedEntry>& entries_;
+  const PackOptions& options_;
+  const std::set<std::string>& runtime_names_;
+  const std::vector<fs::path> system_;
+  std::set<std::string> provided_;
+  std::deque<Work> work_;
+  std::set<std::string> visited_;
+  std::vector<std::string> added_;
+};
+
+}  // namespace
+
+Result<std::vector<std::string>> add_closure(std::map<std::string, PlannedEntry>& entries, const PackOptions& o,
+                                             const std::set<std::string>& runtime_names) {
+  ClosureWalk walk(entries, o, runtime_names);
+  if (auto r = walk.seed(); !r) return std::unexpected(r.error());
+  return walk.run();
 }
 
 }  // namespace tmpdump::pack

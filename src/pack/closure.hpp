@@ -4,15 +4,15 @@
 
 #include <filesystem>
 #include <map>
-#include <set>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "elf/elf.hpp"
-#include "pack/pack.hpp"
+#include "pack/plan.hpp"
 
 namespace tmpdump::pack {
 
@@ -21,7 +21,7 @@ namespace tmpdump::pack {
 /// pairs, bare names. A name with no such chain gets one direct link; the real
 /// file's own name gets none.
 [[nodiscard]] std::vector<std::pair<std::string, std::string>> links_to(const std::string& name,
-                                                                       const std::filesystem::path& real);
+                                                                        const std::filesystem::path& real);
 
 /// The system loader's directories: those of `ld_so_conf` (with its `include`
 /// globs), then the default ones for x86-64 / aarch64 Debian and Amazon Linux.

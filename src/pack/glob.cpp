@@ -32,59 +32,61 @@ int match_class(std::string_view p, std::size_t i, char c, std::size_t& end) noe
   return matched != negate ? 1 : 0;
 }
 
+constexpr std::size_t kNoMatch = std::string_view::npos;
+
+bool match(std::string_view p, std::string_view s) noexcept;
+
+/// Whether p[pi] starts a "**" that is a whole path part.
+bool is_double_star_part(std::string_view p, std::size_t pi) noexcept {
+  const bool at_part_start = pi == 0 || p[pi - 1] == '/';
+  return at_part_start && p.substr(pi, 2) == "**" && (pi + 2 == p.size() || p[pi + 2] == '/');
+}
+
+/// Matches `rest` (what follows "**/") at s[si] and at the start of every
+/// later part: "**" stands for zero or more whole path parts.
+bool match_after_double_star(std::string_view rest, std::string_view s, std::size_t si) noexcept {
+  for (std::size_t k = si;;) {
+    if (match(rest, s.substr(k))) return true;
+    const auto slash = s.find('/', k);
+    if (slash == std::string_view::npos) return false;
+    k = slash + 1;
+  }
+}
+
+/// Where the pattern goes on when p[pi] (anything but '*') matches the one
+/// character `c`; kNoMatch when it does not.
+std::size_t match_one(std::string_view p, std::size_t pi, char c) noexcept {
+  const char pc = p[pi];
+  if (pc == '?') return c != '/' ? pi + 1 : kNoMatch;
+  if (pc == '[') {
+    std::size_t end = 0;
+    const int m = match_class(p, pi, c, end);
+    if (m == 1 && c != '/') return end;
+    if (m == -1 && c == '[') return pi + 1;
+    return kNoMatch;
+  }
+  if (pc == '\\' && pi + 1 < p.size()) return p[pi + 1] == c ? pi + 2 : kNoMatch;
+  return pc == c ? pi + 1 : kNoMatch;
+}
+
 bool match(std::string_view p, std::string_view s) noexcept {
   std::size_t pi = 0, si = 0;
   // Backtracking point for the last single '*': where it started in p and s.
   std::size_t star_p = std::string_view::npos, star_s = 0;
   while (si < s.size() || pi < p.size()) {
     if (pi < p.size()) {
-      // "**" as a whole part: zero or more whole path parts.
-      const bool at_part_start = pi == 0 || p[pi - 1] == '/';
-      if (at_part_start && p.substr(pi, 2) == "**" && (pi + 2 == p.size() || p[pi + 2] == '/')) {
+      if (is_double_star_part(p, pi)) {
         if (pi + 2 == p.size()) return true;  // trailing "/**": everything below
-        const std::string_view rest = p.substr(pi + 3);
-        // Try the rest at this part and at the start of every later part.
-        std::size_t k = si;
-        for (;;) {
-          if (match(rest, s.substr(k))) return true;
-          const auto slash = s.find('/', k);
-          if (slash == std::string_view::npos) return false;
-          k = slash + 1;
-        }
+        return match_after_double_star(p.substr(pi + 3), s, si);
       }
-      const char c = p[pi];
-      if (c == '*') {
+      if (p[pi] == '*') {
         star_p = pi++;
         star_s = si;
         continue;
       }
       if (si < s.size()) {
-        if (c == '?' && s[si] != '/') {
-          ++pi;
-          ++si;
-          continue;
-        }
-        if (c == '[') {
-          std::size_t end = 0;
-          const int m = match_class(p, pi, s[si], end);
-          if (m == 1 && s[si] != '/') {
-            pi = end;
-            ++si;
-            continue;
-          }
-          if (m == -1 && s[si] == '[') {
-            ++pi;
-            ++si;
-            continue;
-          }
-        } else if (c == '\\' && pi + 1 < p.size()) {
-          if (p[pi + 1] == s[si]) {
-            pi += 2;
-            ++si;
-            continue;
-          }
-        } else if (c != '?' && c == s[si]) {
-          ++pi;
+        if (const auto next = match_one(p, pi, s[si]); next != kNoMatch) {
+          pi = next;
           ++si;
           continue;
         }
@@ -103,7 +105,9 @@ bool match(std::string_view p, std::string_view s) noexcept {
 
 }  // namespace
 
-bool glob_match(std::string_view pattern, std::string_view path) noexcept { return match(pattern, path); }
+bool glob_match(std::string_view pattern, std::string_view path) noexcept {
+  return match(pattern, path);
+}
 
 bool glob_match_anywhere(std::string_view pattern, std::string_view path) noexcept {
   if (pattern.find('/') == std::string_view::npos) {

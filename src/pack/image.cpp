@@ -33,6 +33,10 @@ bool is_glibc_family(std::string_view n) noexcept {
   return stem.starts_with("libnss_") || stem.starts_with("ld-");
 }
 
+bool is_dynamic_loader(std::string_view n) noexcept {
+  return n.starts_with("ld") && is_glibc_family(n);
+}
+
 bool image_provides(std::string_view n) noexcept {
   return is_glibc_family(n) || n == "libgcc_s.so.1";
 }

@@ -12,6 +12,12 @@ namespace tmpdump::pack {
 /// the first ".so", which glibc keeps across versions.
 [[nodiscard]] bool is_glibc_family(std::string_view file_name) noexcept;
 
+/// True for the dynamic loader's names (ld-linux-x86-64.so.2,
+/// ld-linux-aarch64.so.1, ld64.so.2, ld-musl-x86_64.so.1): the one object
+/// every process maps and no archive ships as a library (`trace` leaves it
+/// out of a trace file; `pack --with-libc` bundles it apart, in kBundledLibcDir).
+[[nodiscard]] bool is_dynamic_loader(std::string_view file_name) noexcept;
+
 /// True for what every Lambda image provides: the glibc family, its loader
 /// and libgcc_s.so.1 (glibc itself dlopens it for pthread_cancel, so no
 /// glibc system is without it). `pack` leaves these out unless --with-libc;

@@ -1,110 +1,22 @@
 // What goes where in a packed archive: the trace file's libraries and their
 // requested names, --add trees, --variant trees, the closure, --exclude.
+#include "pack/plan.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "pack/closure.hpp"
 #include "pack/glob.hpp"
-#include "pack/pack.hpp"
-#include "util/file_source.hpp"
-#include "util/io.hpp"
+#include "pack/image.hpp"
+#include "pack/trace_file.hpp"
 
 namespace tmpdump::pack {
 
 namespace fs = std::filesystem;
-
-Result<Trace> parse_trace(std::string_view json, std::string_view name) {
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(json);
-  } catch (const nlohmann::json::exception& e) {
-    return fail(Errc::InvalidArgument, "{}: not a JSON trace file: {}", name, e.what());
-  }
-  if (!doc.is_object()) return fail(Errc::InvalidArgument, "{}: a trace file is a JSON object", name);
-  if (!doc.contains("format") || !doc["format"].is_number_integer()) {
-    return fail(Errc::InvalidArgument, "{}: no \"format\" number: not a tmpdump trace file", name);
-  }
-  if (doc["format"].get<long long>() != 1) {
-    return fail(Errc::InvalidArgument, "{}: trace format {} is unknown to this tmpdump (it reads format 1)", name,
-                doc["format"].get<long long>());
-  }
-  Trace trace;
-  if (doc.contains("command")) {
-    if (!doc["command"].is_array()) return fail(Errc::InvalidArgument, "{}: \"command\" must be an array", name);
-    for (const auto& a : doc["command"]) {
-      if (a.is_string()) trace.command.push_back(a.get<std::string>());
-    }
-  }
-  if (!doc.contains("libraries") || !doc["libraries"].is_array()) {
-    return fail(Errc::InvalidArgument, "{}: \"libraries\" must be an array", name);
-  }
-  std::size_t index = 0;
-  for (const auto& lib : doc["libraries"]) {
-    if (!lib.is_object() || !lib.contains("path") || !lib["path"].is_string()) {
-      return fail(Errc::InvalidArgument, "{}: libraries[{}] has no \"path\" string", name, index);
-    }
-    TracedLibrary t;
-    t.path = lib["path"].get<std::string>();
-    if (t.path.empty() || t.path[0] != '/') {
-      return fail(Errc::InvalidArgument, "{}: libraries[{}]: path '{}' is not absolute", name, index, t.path);
-    }
-    if (lib.contains("names")) {
-      if (!lib["names"].is_array()) {
-        return fail(Errc::InvalidArgument, "{}: libraries[{}]: \"names\" must be an array", name, index);
-      }
-      for (const auto& n : lib["names"]) {
-        if (!n.is_string()) return fail(Errc::InvalidArgument, "{}: libraries[{}]: a name is not a string", name, index);
-        t.names.push_back(n.get<std::string>());
-      }
-    }
-    // Fields a newer trace adds; an older tmpdump ignores them.
-    if (lib.contains("provided_by")) {
-      if (!lib["provided_by"].is_string()) {
-        return fail(Errc::InvalidArgument, "{}: libraries[{}]: \"provided_by\" must be a string", name, index);
-      }
-      t.provided_by = lib["provided_by"].get<std::string>();
-    }
-    if (lib.contains("python_module")) {
-      if (!lib["python_module"].is_string()) {
-        return fail(Errc::InvalidArgument, "{}: libraries[{}]: \"python_module\" must be a string", name, index);
-      }
-      t.python_module = lib["python_module"].get<std::string>();
-      const auto parts = fs::path(t.python_module);
-      const bool escapes = t.python_module.empty() || parts.is_absolute() ||
-                           std::any_of(parts.begin(), parts.end(), [](const fs::path& p) { return p == ".." || p == "."; });
-      if (escapes) {
-        return fail(Errc::InvalidArgument, "{}: libraries[{}]: python_module '{}' is not a relative path inside python/",
-                    name, index, t.python_module);
-      }
-    }
-    trace.libraries.push_back(std::move(t));
-    ++index;
-  }
-  return trace;
-}
-
-Result<Trace> read_trace(const fs::path& path) {
-  auto fd = open_input_file(path);
-  if (!fd) return std::unexpected(fd.error());
-  std::string text;
-  std::array<std::byte, 64 << 10> buffer{};
-  for (;;) {
-    const auto n = read_some(fd->get(), buffer);
-    if (!n) return std::unexpected(sys_error(n.error(), "reading " + path.string()));
-    if (*n == 0) break;
-    text.append(reinterpret_cast<const char*>(buffer.data()), *n);
-  }
-  return parse_trace(text, path.string());
-}
 
 Result<std::int64_t> reproducible_mtime(const std::optional<std::string>& sde) {
   if (!sde || sde->empty()) return 315532800;
@@ -144,8 +56,8 @@ class Layout {
       if (it->second.type == archive::EntryType::Symlink && it->second.target == target) return {};
       // A name that is already the real file needs no link to it.
       if (it->second.type == archive::EntryType::File) return {};
-      return fail(Errc::InvalidArgument, "two different inputs want the archive path {}: {} and a symlink to {}",
-                  path, describe(it->second), target);
+      return fail(Errc::InvalidArgument, "two different inputs want the archive path {}: {} and a symlink to {}", path,
+                  describe(it->second), target);
     }
     entries_[path] = PlannedEntry{path, archive::EntryType::Symlink, {}, target, 0777};
     return {};
@@ -160,9 +72,12 @@ class Layout {
  private:
   static std::string describe(const PlannedEntry& e) {
     switch (e.type) {
-      case archive::EntryType::File: return e.source.string();
-      case archive::EntryType::Symlink: return "a symlink to " + e.target;
-      case archive::EntryType::Directory: return "a directory";
+      case archive::EntryType::File:
+        return e.source.string();
+      case archive::EntryType::Symlink:
+        return "a symlink to " + e.target;
+      case archive::EntryType::Directory:
+        return "a directory";
     }
     return {};
   }
@@ -173,8 +88,8 @@ std::uint32_t file_mode(const fs::path& p) {
   std::error_code ec;
   auto perms = fs::status(p, ec).permissions();
   if (ec) return 0644;
-  const bool exec = (perms & (fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec)) !=
-                    fs::perms::none;
+  const bool exec =
+      (perms & (fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec)) != fs::perms::none;
   return exec ? 0755 : 0644;
 }
 
@@ -241,8 +156,7 @@ Result<void> add_tree(Layout& layout, const fs::path& dir, const std::string& pr
                     p.string(), real.string());
       }
       if (!fs::is_regular_file(real, ec)) {
-        return fail(Errc::Unsupported, "{} is a symlink to {}, which is not a regular file", p.string(),
-                    real.string());
+        return fail(Errc::Unsupported, "{} is a symlink to {}, which is not a regular file", p.string(), real.string());
       }
       if (auto r = layout.add_file(path, real, file_mode(real)); !r) return r;
     } else if (fs::is_directory(st)) {
@@ -276,87 +190,143 @@ Result<void> add_loader(Layout& layout) {
   return {};
 }
 
-}  // namespace
-
-std::vector<std::pair<std::string, std::string>> links_to(const std::string& name, const fs::path& real) {
-  const auto dir = real.parent_path();
-  const auto base = real.filename().string();
-  if (name == base) return {};
-  std::vector<std::pair<std::string, std::string>> chain;
-  std::string current = name;
-  for (int hop = 0; hop < 16; ++hop) {
-    std::error_code ec;
-    const auto p = dir / current;
-    if (!fs::is_symlink(p, ec)) break;
-    const std::string target = fs::read_symlink(p, ec).string();
-    if (ec || target.find('/') != std::string::npos || target.empty()) break;
-    chain.emplace_back(current, target);
-    current = target;
-    if (current == base) return chain;
+/// Whether the trace's `lib` stays out of the archive: what the image gives
+/// (unless --with-libc) and what the traced runtime brings (unless
+/// --include-runtime); the latter is recorded in `result.left_out`.
+bool leave_out(const TracedLibrary& lib, const std::string& base, const PackOptions& o, Plan& result,
+               std::set<std::string>& left_out_names) {
+  // What the image gives is left to it, or bundled where only the bundled loader looks.
+  if (image_provides(base) && !o.with_libc) {
+    if (o.notice) o.notice(fmt::format("leaving out {}: the Lambda image provides it", lib.path));
+    return true;
   }
-  return {{name, base}};
+  if (lib.provided_by.empty() || image_provides(base) || o.include_runtime) return false;
+  if (o.notice) {
+    o.notice(fmt::format("leaving out {}: the {} runtime brings its own (--include-runtime packs it)", lib.path,
+                         lib.provided_by));
+  }
+  std::vector<std::string> bare;
+  for (const auto& n : lib.names) {
+    if (!n.empty() && n.find('/') == std::string::npos) bare.push_back(n);
+  }
+  result.left_out.push_back({lib.path, lib.provided_by, std::move(bare)});
+  left_out_names.insert(lib.names.begin(), lib.names.end());
+  return true;
 }
 
-Result<Plan> plan(const PackOptions& o) {
-  Layout layout;
-  Plan result;
-  std::set<std::string> left_out_names;
-  if (o.trace) {
-    auto trace = read_trace(*o.trace);
-    if (!trace) return std::unexpected(trace.error());
-    layout.add_directory("lib");
-    for (const auto& lib : trace->libraries) {
-      std::error_code ec;
-      const fs::path real = fs::exists(lib.path, ec) ? fs::canonical(lib.path, ec) : fs::path(lib.path);
-      const auto base = real.filename().string();
-      // What the image gives is left to it, or bundled where only the bundled loader looks.
-      if (image_provides(base) && !o.with_libc) {
-        if (o.notice) o.notice(fmt::format("leaving out {}: the Lambda image provides it", lib.path));
-        continue;
-      }
-      if (!lib.provided_by.empty() && !image_provides(base) && !o.include_runtime) {
-        if (o.notice) {
-          o.notice(fmt::format("leaving out {}: the {} runtime brings its own (--include-runtime packs it)", lib.path,
-                               lib.provided_by));
-        }
-        std::vector<std::string> bare;
-        for (const auto& n : lib.names) {
-          if (!n.empty() && n.find('/') == std::string::npos) bare.push_back(n);
-        }
-        result.left_out.push_back({lib.path, lib.provided_by, std::move(bare)});
-        left_out_names.insert(lib.names.begin(), lib.names.end());
-        continue;
-      }
-      if (!fs::is_regular_file(real, ec)) {
-        return fail(Errc::NotFound, "{} (from {}) does not exist or is not a file", lib.path, o.trace->string());
-      }
-      if (!lib.python_module.empty()) {
-        // An extension module is part of its package: same place under python/, never lib/.
-        const std::string path = "python/" + lib.python_module;
-        if (auto r = layout.add_file(path, real, file_mode(real)); !r) return std::unexpected(r.error());
-        continue;
-      }
-      const std::string dir = image_provides(base) ? std::string(kBundledLibcDir) : "lib";
-      if (auto r = layout.add_file(dir + "/" + base, real, file_mode(real)); !r) return std::unexpected(r.error());
-      for (const auto& name : lib.names) {
-        if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") continue;
-        for (const auto& [link, target] : links_to(name, fs::canonical(real))) {
-          if (auto r = layout.add_symlink(dir + "/" + link, target); !r) return std::unexpected(r.error());
-        }
-      }
+/// Adds one traced library at its real path `real`, with a link for every
+/// name it was loaded by.
+Result<void> add_traced_library(Layout& layout, const TracedLibrary& lib, const fs::path& real) {
+  if (!lib.python_module.empty()) {
+    // An extension module is part of its package: same place under python/, never lib/.
+    return layout.add_file("python/" + lib.python_module, real, file_mode(real));
+  }
+  const auto base = real.filename().string();
+  const std::string dir = image_provides(base) ? std::string(kBundledLibcDir) : "lib";
+  if (auto r = layout.add_file(dir + "/" + base, real, file_mode(real)); !r) return r;
+  for (const auto& name : lib.names) {
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") continue;
+    for (const auto& [link, target] : links_to(name, fs::canonical(real))) {
+      if (auto r = layout.add_symlink(dir + "/" + link, target); !r) return r;
     }
   }
-  for (const auto& tree : o.add) {
-    if (auto r = add_tree(layout, tree.dir, tree.prefix); !r) return std::unexpected(r.error());
+  return {};
+}
+
+/// The trace file's libraries, less those left out.
+Result<void> add_traced_libraries(Layout& layout, const PackOptions& o, Plan& result,
+                                  std::set<std::string>& left_out_names) {
+  auto trace = read_trace(*o.trace);
+  if (!trace) return std::unexpected(trace.error());
+  layout.add_directory("lib");
+  for (const auto& lib : trace->libraries) {
+    std::error_code ec;
+    const fs::path real = fs::exists(lib.path, ec) ? fs::canonical(lib.path, ec) : fs::path(lib.path);
+    if (leave_out(lib, real.filename().string(), o, result, left_out_names)) continue;
+    if (!fs::is_regular_file(real, ec)) {
+      return fail(Errc::NotFound, "{} (from {}) does not exist or is not a file", lib.path, o.trace->string());
+    }
+    if (auto r = add_traced_library(layout, lib, real); !r) return r;
   }
+  return {};
+}
+
+/// --variant trees, each under lib/glibc-hwcaps/<level>/.
+Result<void> add_variants(Layout& layout, const PackOptions& o) {
   for (const auto& [name, dir] : o.variants) {
     if (name != "x86-64-v2" && name != "x86-64-v3" && name != "x86-64-v4") {
       return fail(Errc::InvalidArgument, "unknown variant '{}' (x86-64-v2, x86-64-v3 or x86-64-v4)", name);
     }
     layout.add_directory("lib");
     layout.add_directory("lib/glibc-hwcaps");
-    if (auto r = add_tree(layout, dir, "lib/glibc-hwcaps/" + name); !r) return std::unexpected(r.error());
+    if (auto r = add_tree(layout, dir, "lib/glibc-hwcaps/" + name); !r) return r;
   }
+  return {};
+}
+
+/// Drops the entries an --exclude glob matches.
+void exclude(std::map<std::string, PlannedEntry>& entries, const PackOptions& o) {
+  for (auto it = entries.begin(); it != entries.end();) {
+    const bool excluded = std::any_of(o.exclude.begin(), o.exclude.end(),
+                                      [&](const std::string& g) { return glob_match_anywhere(g, it->first); });
+    if (excluded && o.notice) o.notice(fmt::format("excluding {}", it->first));
+    it = excluded ? entries.erase(it) : std::next(it);
+  }
+}
+
+/// Symlinks whose target is gone (excluded, or never there) would only
+/// dangle; dropping one may leave another dangling, so until none does.
+void drop_dangling_symlinks(std::map<std::string, PlannedEntry>& entries, const PackOptions& o) {
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto it = entries.begin(); it != entries.end();) {
+      if (it->second.type == archive::EntryType::Symlink) {
+        const auto parent = fs::path(it->first).parent_path().generic_string();
+        auto resolved = inside(parent, it->second.target);
+        if (!resolved || !entries.contains(*resolved)) {
+          if (o.notice)
+            o.notice(fmt::format("dropping {}: its target {} is not in the archive", it->first, it->second.target));
+          it = entries.erase(it);
+          changed = true;
+          continue;
+        }
+      }
+      ++it;
+    }
+  }
+}
+
+/// Every parent directory gets its own entry, as zip -r makes them.
+Result<void> add_parent_directories(Layout& layout) {
+  auto& entries = layout.entries();
+  std::vector<std::string> parents;
+  for (const auto& [path, e] : entries) {
+    for (auto p = fs::path(path).parent_path(); !p.empty(); p = p.parent_path()) parents.push_back(p.generic_string());
+  }
+  for (const auto& p : parents) {
+    auto it = entries.find(p);
+    if (it != entries.end() && it->second.type != archive::EntryType::Directory) {
+      return fail(Errc::InvalidArgument, "{} is both a directory and a {} in the archive", p,
+                  it->second.type == archive::EntryType::File ? "file" : "symlink");
+    }
+    layout.add_directory(p);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<Plan> plan(const PackOptions& o) {
+  Layout layout;
+  Plan result;
+  std::set<std::string> left_out_names;
+  if (o.trace) {
+    if (auto r = add_traced_libraries(layout, o, result, left_out_names); !r) return std::unexpected(r.error());
+  }
+  for (const auto& tree : o.add) {
+    if (auto r = add_tree(layout, tree.dir, tree.prefix); !r) return std::unexpected(r.error());
+  }
+  if (auto r = add_variants(layout, o); !r) return std::unexpected(r.error());
   if (o.closure) {
     std::set<std::string> runtime_names;
     for (const auto& l : result.left_out) runtime_names.insert(fs::path(l.path).filename().string());
@@ -372,44 +342,9 @@ Result<Plan> plan(const PackOptions& o) {
   }
 
   auto& entries = layout.entries();
-  for (auto it = entries.begin(); it != entries.end();) {
-    const bool excluded = std::any_of(o.exclude.begin(), o.exclude.end(), [&](const std::string& g) {
-      return glob_match_anywhere(g, it->first);
-    });
-    if (excluded && o.notice) o.notice(fmt::format("excluding {}", it->first));
-    it = excluded ? entries.erase(it) : std::next(it);
-  }
-  // Symlinks whose target is gone (excluded, or never there) would only dangle.
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (auto it = entries.begin(); it != entries.end();) {
-      if (it->second.type == archive::EntryType::Symlink) {
-        const auto parent = fs::path(it->first).parent_path().generic_string();
-        auto resolved = inside(parent, it->second.target);
-        if (!resolved || !entries.contains(*resolved)) {
-          if (o.notice) o.notice(fmt::format("dropping {}: its target {} is not in the archive", it->first,
-                                             it->second.target));
-          it = entries.erase(it);
-          changed = true;
-          continue;
-        }
-      }
-      ++it;
-    }
-  }
-  // Every parent directory gets its own entry, as zip -r makes them.
-  std::vector<std::string> parents;
-  for (const auto& [path, e] : entries) {
-    for (auto p = fs::path(path).parent_path(); !p.empty(); p = p.parent_path()) parents.push_back(p.generic_string());
-  }
-  for (const auto& p : parents) {
-    auto it = entries.find(p);
-    if (it != entries.end() && it->second.type != archive::EntryType::Directory) {
-      return fail(Errc::InvalidArgument, "{} is both a directory and a {} in the archive", p,
-                  it->second.type == archive::EntryType::File ? "file" : "symlink");
-    }
-    layout.add_directory(p);
-  }
+  exclude(entries, o);
+  drop_dangling_symlinks(entries, o);
+  if (auto r = add_parent_directories(layout); !r) return std::unexpected(r.error());
   result.entries.reserve(entries.size());
   for (auto& [path, e] : entries) result.entries.push_back(std::move(e));
   return result;

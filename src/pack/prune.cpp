@@ -15,14 +15,15 @@
 #include "pack/glob.hpp"
 #include "util/file_source.hpp"
 #include "util/fs_at.hpp"
+#include "util/io.hpp"
 
 namespace tmpdump::pack {
 
 namespace fs = std::filesystem;
 
 std::vector<std::string> default_prune_patterns() {
-  return {"org/bytedeco/**/*.so", "org/bytedeco/**/*.so.*", "org/bytedeco/**/*.a", "org/bytedeco/**/*.xml",
-          "org/bytedeco/**/*.h", "org/bytedeco/**/*.hpp"};
+  return {"org/bytedeco/**/*.so",  "org/bytedeco/**/*.so.*", "org/bytedeco/**/*.a",
+          "org/bytedeco/**/*.xml", "org/bytedeco/**/*.h",    "org/bytedeco/**/*.hpp"};
 }
 
 namespace {
@@ -75,16 +76,9 @@ std::map<std::uint64_t, CdFields> cd_fields(const std::string& cd) {
 
 Result<std::string> pread_exact(int fd, std::uint64_t offset, std::size_t size, const std::string& what) {
   std::string out(size, '\0');
-  std::size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::pread(fd, out.data() + done, size - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return std::unexpected(sys_error(errno, "reading " + what));
-    }
-    if (n == 0) return fail(Errc::Corrupt, "{}: ends early", what);
-    done += static_cast<std::size_t>(n);
-  }
+  auto got = pread_full(fd, std::as_writable_bytes(std::span(out)), offset);
+  if (!got) return std::unexpected(sys_error(got.error(), "reading " + what));
+  if (*got != size) return fail(Errc::Corrupt, "{}: ends early", what);
   return out;
 }
 
@@ -105,6 +99,99 @@ Result<void> refuse_what_pull_refuses(ByteSource& source, const archive::Central
   return archive::check_symlinks(links);
 }
 
+/// The entries no pattern matches, in archive order; the others are counted
+/// in `report` as removed.
+std::vector<const archive::Entry*> select_kept(const archive::CentralDirectory& cd,
+                                               const std::vector<std::string>& patterns, PruneReport& report) {
+  std::vector<const archive::Entry*> kept;
+  for (const auto& e : cd.entries) {
+    const bool remove = std::any_of(patterns.begin(), patterns.end(),
+                                    [&](const std::string& g) { return glob_match_anywhere(g, e.name); });
+    if (remove) {
+      report.removed.push_back(e.name);
+      report.unpacked_removed += e.uncompressed_size;
+    } else {
+      kept.push_back(&e);
+    }
+  }
+  return kept;
+}
+
+/// `e` as the writer copies it: its stored bytes as they are, with the
+/// central directory fields the reader does not keep.
+archive::RawEntry raw_entry(const archive::Entry& e, const std::map<std::uint64_t, CdFields>& fields) {
+  archive::RawEntry r;
+  r.name = e.raw_name;
+  r.method = static_cast<std::uint16_t>(e.method);
+  r.crc32 = e.crc32;
+  r.compressed_size = e.compressed_size;
+  r.uncompressed_size = e.uncompressed_size;
+  r.mtime = e.mtime;
+  if (auto f = fields.find(e.local_header_offset); f != fields.end()) {
+    r.made_by = f->second.made_by;
+    // Sizes and CRC go into the local header, so no data descriptor is needed.
+    r.flags = static_cast<std::uint16_t>(f->second.flags & ~0x0008u);
+    r.external_attributes = f->second.external_attributes;
+  }
+  return r;
+}
+
+/// Writes a zip of the `kept` entries of the archive open as `in` into `out_fd`.
+Result<void> write_kept(int in, const std::string& shown, const archive::CentralDirectory& cd,
+                        const std::vector<const archive::Entry*>& kept, int out_fd, const std::string& tmp) {
+  auto cd_bytes = pread_exact(in, cd.cd_offset, static_cast<std::size_t>(cd.cd_size), shown);
+  if (!cd_bytes) return std::unexpected(cd_bytes.error());
+  const auto fields = cd_fields(*cd_bytes);
+  auto writer = archive::ZipWriter::to_fd(out_fd, tmp);
+  if (!writer) return std::unexpected(writer.error());
+  for (const auto* e : kept) {
+    auto local = pread_exact(in, e->local_header_offset, 30, shown + ": " + e->name);
+    if (!local) return std::unexpected(local.error());
+    const std::uint64_t data_offset = e->local_header_offset + 30 + le(*local, 26, 2) + le(*local, 28, 2);
+    if (auto w = writer->add_raw_from_fd(raw_entry(*e, fields), in, data_offset, shown + ": " + e->name); !w) {
+      return w;
+    }
+  }
+  return writer->finish();
+}
+
+/// Replaces the archive with one of its `kept` entries, keeping its
+/// permission bits.
+Result<void> replace_with_kept(const fs::path& archive_path, const archive::CentralDirectory& cd,
+                               const std::vector<const archive::Entry*>& kept) {
+  const std::string shown = archive_path.string();
+  auto opened = open_input_file(archive_path);
+  if (!opened) return std::unexpected(opened.error());
+  const int in = opened->get();
+  struct stat st {};
+  if (::fstat(in, &st) != 0) return std::unexpected(sys_error(errno, "reading " + shown));
+
+  const fs::path absolute = fs::absolute(archive_path);
+  auto parent = open_parent_directory(absolute);
+  if (!parent) return std::unexpected(parent.error());
+  const int dir_fd = parent->fd.get();
+  // O_EXCL|O_NOFOLLOW under a fresh random name beside the archive, renamed
+  // over it relative to the same directory fd: nothing planted beside it is
+  // ever written through.
+  auto made = create_unique_file(dir_fd, "." + parent->name + ".prune-", 0600, absolute.parent_path().string());
+  if (!made) return std::unexpected(made.error());
+  const std::string tmp = (absolute.parent_path() / made->name).string();
+  auto fail_cleanup = [&](Error e) -> Result<void> {
+    ::unlinkat(dir_fd, made->name.c_str(), 0);
+    return std::unexpected(std::move(e));
+  };
+  const int tfd = made->fd.get();
+  if (auto w = write_kept(in, shown, cd, kept, tfd, tmp); !w) return fail_cleanup(w.error());
+  if (::fchmod(tfd, st.st_mode & 07777) != 0 || ::fsync(tfd) != 0) {
+    return fail_cleanup(sys_error(errno, "syncing " + tmp));
+  }
+  if (::renameat(dir_fd, made->name.c_str(), dir_fd, parent->name.c_str()) != 0) {
+    return fail_cleanup(sys_error(errno, "replacing " + shown));
+  }
+  ::fsync(dir_fd);
+  return {};
+}
+
 }  // namespace
 
 Result<PruneReport> prune(const fs::path& archive_path, const PruneOptions& o) {
@@ -119,80 +206,15 @@ Result<PruneReport> prune(const fs::path& archive_path, const PruneOptions& o) {
 
   PruneReport report;
   report.bytes_before = info->size;
-  std::vector<const archive::Entry*> kept;
-  for (const auto& e : cd->entries) {
-    const bool remove = std::any_of(o.patterns.begin(), o.patterns.end(),
-                                    [&](const std::string& g) { return glob_match_anywhere(g, e.name); });
-    if (remove) {
-      report.removed.push_back(e.name);
-      report.unpacked_removed += e.uncompressed_size;
-    } else {
-      kept.push_back(&e);
-    }
-  }
+  const auto kept = select_kept(*cd, o.patterns, report);
   report.kept = kept.size();
   if (report.removed.empty() || o.dry_run) {
     report.bytes_after = report.bytes_before;
     return report;
   }
-
-  auto opened = open_input_file(archive_path);
-  if (!opened) return std::unexpected(opened.error());
-  const int in = opened->get();
-  struct stat st{};
-  if (::fstat(in, &st) != 0) return std::unexpected(sys_error(errno, "reading " + shown));
-  auto cd_bytes = pread_exact(in, cd->cd_offset, static_cast<std::size_t>(cd->cd_size), shown);
-  if (!cd_bytes) return std::unexpected(cd_bytes.error());
-  const auto fields = cd_fields(*cd_bytes);
-
-  const fs::path absolute = fs::absolute(archive_path);
-  auto parent = open_parent_directory(absolute);
-  if (!parent) return std::unexpected(parent.error());
-  const int dir_fd = parent->fd.get();
-  // O_EXCL|O_NOFOLLOW under a fresh random name beside the archive, renamed
-  // over it relative to the same directory fd: nothing planted beside it is
-  // ever written through.
-  auto made = create_unique_file(dir_fd, "." + parent->name + ".prune-", 0600, absolute.parent_path().string());
-  if (!made) return std::unexpected(made.error());
-  const std::string tmp = (absolute.parent_path() / made->name).string();
-  auto fail_cleanup = [&](Error e) -> Result<PruneReport> {
-    ::unlinkat(dir_fd, made->name.c_str(), 0);
-    return std::unexpected(std::move(e));
-  };
-
-  auto writer = archive::ZipWriter::to_fd(made->fd.get(), tmp);
-  if (!writer) return fail_cleanup(writer.error());
-  for (const auto* e : kept) {
-    auto local = pread_exact(in, e->local_header_offset, 30, shown + ": " + e->name);
-    if (!local) return fail_cleanup(local.error());
-    const std::uint64_t data_offset = e->local_header_offset + 30 + le(*local, 26, 2) + le(*local, 28, 2);
-    archive::RawEntry r;
-    r.name = e->raw_name;
-    r.method = static_cast<std::uint16_t>(e->method);
-    r.crc32 = e->crc32;
-    r.compressed_size = e->compressed_size;
-    r.uncompressed_size = e->uncompressed_size;
-    r.mtime = e->mtime;
-    if (auto f = fields.find(e->local_header_offset); f != fields.end()) {
-      r.made_by = f->second.made_by;
-      // Sizes and CRC go into the local header, so no data descriptor is needed.
-      r.flags = static_cast<std::uint16_t>(f->second.flags & ~0x0008u);
-      r.external_attributes = f->second.external_attributes;
-    }
-    if (auto w = writer->add_raw_from_fd(r, in, data_offset, shown + ": " + e->name); !w) return fail_cleanup(w.error());
-  }
-  if (auto w = writer->finish(); !w) return fail_cleanup(w.error());
-
-  const int tfd = made->fd.get();
-  if (::fchmod(tfd, st.st_mode & 07777) != 0 || ::fsync(tfd) != 0) {
-    return fail_cleanup(sys_error(errno, "syncing " + tmp));
-  }
-  if (::renameat(dir_fd, made->name.c_str(), dir_fd, parent->name.c_str()) != 0) {
-    return fail_cleanup(sys_error(errno, "replacing " + shown));
-  }
-  ::fsync(dir_fd);
+  if (auto r = replace_with_kept(archive_path, *cd, kept); !r) return std::unexpected(r.error());
   std::error_code ec;
-  report.bytes_after = fs::file_size(absolute, ec);
+  report.bytes_after = fs::file_size(fs::absolute(archive_path), ec);
   return report;
 }
 

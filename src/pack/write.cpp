@@ -3,9 +3,13 @@
 // ahead; entries larger than kInMemoryBytes are compressed into unlinked
 // temporary files beside the output, so memory stays bounded whatever the
 // libraries weigh.
+#include "pack/write.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -15,15 +19,14 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
-#include <zlib.h>
-#include <zstd.h>
 
 #include "archive/zip_writer.hpp"
 #include "archive/zstd_frames.hpp"
 #include "elf/elf.hpp"
-#include "pack/pack.hpp"
 #include "util/fs_at.hpp"
+#include "util/io.hpp"
 #include "util/sha256.hpp"
+#include "util/unique_fd.hpp"
 
 namespace tmpdump::pack {
 
@@ -43,51 +46,16 @@ constexpr std::uint64_t kInMemoryBytes = 4 << 20;
 constexpr std::uint64_t kZstdSliceBytes = 16 << 20;
 constexpr std::uint64_t kFramedZstdBytes = kZstdSliceBytes;
 
-/// An open file descriptor, closed on destruction.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      if (fd_ >= 0) ::close(fd_);
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  [[nodiscard]] int get() const { return fd_; }
-
- private:
-  int fd_ = -1;
-};
-
 /// One entry ready to be written.
 struct Ready {
   archive::RawEntry header;  ///< data filled for in-memory entries
-  Fd fd;                     ///< otherwise: the stored bytes are in this file...
+  UniqueFd fd;               ///< otherwise: the stored bytes are in this file...
   std::uint64_t fd_offset = 0;
   std::string fd_name;
   bool from_fd = false;
   std::string sha256;  ///< files: of the uncompressed bytes
   std::optional<elf::Info> elf;
 };
-
-Result<void> write_all(int fd, const char* data, std::size_t size, const std::string& what) {
-  while (size > 0) {
-    const ssize_t w = ::write(fd, data, size);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return std::unexpected(sys_error(errno, what));
-    }
-    data += w;
-    size -= static_cast<std::size_t>(w);
-  }
-  return {};
-}
 
 /// The output's directory, opened once: the archive's temporaries are made
 /// in it relative to `fd`, never through a name someone else put there.
@@ -106,16 +74,8 @@ class Sink {
       memory_.append(data, size);
       return {};
     }
-    if (fd_.get() < 0) {
-      int fd = ::openat(dir_fd_, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-      if (fd < 0) {
-        auto made = create_unique_file(dir_fd_, ".tmpdump-pack-", 0600, dir_.string());
-        if (!made) return std::unexpected(made.error());
-        ::unlinkat(dir_fd_, made->name.c_str(), 0);
-        fd = ::fcntl(made->fd.get(), F_DUPFD_CLOEXEC, 0);
-        if (fd < 0) return std::unexpected(sys_error(errno, "creating a temporary file in " + dir_.string()));
-      }
-      fd_ = Fd(fd);
+    if (!fd_) {
+      if (auto r = open_temporary(); !r) return r;
     }
     buffer_.append(data, size);
     if (buffer_.size() >= kChunk) return flush();
@@ -124,22 +84,35 @@ class Sink {
 
   Result<void> flush() {
     if (!to_file_ || buffer_.empty()) return {};
-    auto r = write_all(fd_.get(), buffer_.data(), buffer_.size(), "writing a temporary file in " + dir_.string());
+    auto r = write_all(fd_.get(), buffer_);
     buffer_.clear();
-    return r;
+    if (!r) return std::unexpected(sys_error(r.error(), "writing a temporary file in " + dir_.string()));
+    return {};
   }
 
   [[nodiscard]] bool to_file() const { return to_file_; }
   std::string& memory() { return memory_; }
-  Fd& fd() { return fd_; }
+  UniqueFd& fd() { return fd_; }
 
  private:
+  /// An unlinked file in the output's directory: O_TMPFILE, or a fresh name
+  /// unlinked at once where the file system has no O_TMPFILE.
+  Result<void> open_temporary() {
+    fd_.reset(::openat(dir_fd_, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (fd_) return {};
+    auto made = create_unique_file(dir_fd_, ".tmpdump-pack-", 0600, dir_.string());
+    if (!made) return std::unexpected(made.error());
+    ::unlinkat(dir_fd_, made->name.c_str(), 0);
+    fd_ = std::move(made->fd);
+    return {};
+  }
+
   bool to_file_;
   int dir_fd_;
   fs::path dir_;
   std::string memory_;
   std::string buffer_;
-  Fd fd_;
+  UniqueFd fd_;
 };
 
 /// A streaming compressor for one entry.
@@ -151,7 +124,9 @@ class Compressor {
 
 class DeflateCompressor final : public Compressor {
  public:
-  explicit DeflateCompressor(int level) { ok_ = deflateInit2(&z_, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK; }
+  explicit DeflateCompressor(int level) {
+    ok_ = deflateInit2(&z_, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+  }
   ~DeflateCompressor() override { deflateEnd(&z_); }
   DeflateCompressor(const DeflateCompressor&) = delete;
   DeflateCompressor& operator=(const DeflateCompressor&) = delete;
@@ -206,18 +181,11 @@ class ZstdCompressor final : public Compressor {
   ZSTD_CCtx* cctx_;
 };
 
-Result<std::size_t> read_full(int fd, char* data, std::size_t size, const std::string& shown) {
-  std::size_t got = 0;
-  while (got < size) {
-    const ssize_t n = ::read(fd, data + got, size - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return std::unexpected(sys_error(errno, "reading " + shown));
-    }
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  return got;
+/// Fills `data` from `fd`; fewer bytes only at the end of the file.
+Result<std::size_t> read_up_to(int fd, char* data, std::size_t size, const std::string& shown) {
+  auto got = tmpdump::read_full(fd, std::as_writable_bytes(std::span(data, size)));
+  if (!got) return std::unexpected(sys_error(got.error(), "reading " + shown));
+  return *got;
 }
 
 /// Reads `size` bytes of `in` as slices of `slice` bytes, compresses `jobs`
@@ -237,7 +205,7 @@ Result<std::vector<std::uint32_t>> compress_frames(int in, std::uint64_t size, s
     for (; batch < inputs.size() && done < size; ++batch) {
       const auto want = static_cast<std::size_t>(std::min(slice, size - done));
       inputs[batch].resize(want);
-      auto got = read_full(in, inputs[batch].data(), want, shown);
+      auto got = read_up_to(in, inputs[batch].data(), want, shown);
       if (!got) return std::unexpected(got.error());
       if (*got != want) return fail(Errc::Io, "{} changed size while it was being packed", shown);
       done += want;
@@ -265,62 +233,55 @@ Result<std::vector<std::uint32_t>> compress_frames(int in, std::uint64_t size, s
     }
   }
   char probe = 0;
-  auto extra = read_full(in, &probe, 1, shown);
+  auto extra = read_up_to(in, &probe, 1, shown);
   if (!extra) return std::unexpected(extra.error());
   if (*extra != 0) return fail(Errc::Io, "{} changed size while it was being packed", shown);
   return sizes;
 }
 
-/// Reads, hashes and compresses one file.
-Result<Ready> compress_file(const PlannedEntry& e, const PackOptions& o, unsigned jobs, std::int64_t mtime,
-                            const OutDir& tmpdir) {
-  const std::string shown = e.source.string();
-  Fd in(::open(e.source.c_str(), O_RDONLY | O_CLOEXEC));
-  if (in.get() < 0) return std::unexpected(sys_error(errno, "opening " + shown));
-  struct stat st{};
-  if (::fstat(in.get(), &st) != 0) return std::unexpected(sys_error(errno, "reading " + shown));
-  const auto size = static_cast<std::uint64_t>(st.st_size);
+/// A file to pack, open, and its size when opened.
+struct OpenedSource {
+  UniqueFd fd;
+  std::uint64_t size = 0;
+};
 
-  Ready ready;
-  auto& h = ready.header;
-  h.name = e.path;
-  h.mtime = mtime;
-  h.external_attributes = (S_IFREG | (e.mode & 0777u)) << 16;
-  h.uncompressed_size = size;
+Result<OpenedSource> open_source(const fs::path& source, const std::string& shown) {
+  OpenedSource opened{UniqueFd(::open(source.c_str(), O_RDONLY | O_CLOEXEC)), 0};
+  if (!opened.fd) return std::unexpected(sys_error(errno, "opening " + shown));
+  struct stat st {};
+  if (::fstat(opened.fd.get(), &st) != 0) return std::unexpected(sys_error(errno, "reading " + shown));
+  opened.size = static_cast<std::uint64_t>(st.st_size);
+  return opened;
+}
 
-  std::unique_ptr<Compressor> compressor;
-  const bool framed = o.method == archive::Method::Zstd && size > kFramedZstdBytes;
-  if (size > 0 && o.method == archive::Method::Deflate) {
-    compressor = std::make_unique<DeflateCompressor>(o.level);
-  } else if (size > 0 && o.method == archive::Method::Zstd && !framed) {
-    compressor = std::make_unique<ZstdCompressor>(o.level, size);
-  }
-  Sink sink(size > kInMemoryBytes, tmpdir);
+/// The streaming compressor for a file of `size` bytes; none for an empty
+/// file, for Stored, and for zstd files compressed as frames.
+std::unique_ptr<Compressor> make_compressor(const PackOptions& o, std::uint64_t size, bool framed) {
+  if (size > 0 && o.method == archive::Method::Deflate) return std::make_unique<DeflateCompressor>(o.level);
+  if (size > 0 && o.method == archive::Method::Zstd && !framed) return std::make_unique<ZstdCompressor>(o.level, size);
+  return nullptr;
+}
+
+/// Running digests of a file's uncompressed bytes.
+struct Digests {
   Sha256 sha;
   uLong crc = ::crc32(0, nullptr, 0);
-  std::string buffer(framed ? 0 : kChunk, '\0');
+};
+
+/// Reads `in` to its end in chunks, hashing each and feeding it to
+/// `compressor` (when there is one). Io when the file is not `size` bytes long.
+Result<void> compress_stream(int in, std::uint64_t size, Compressor* compressor, const std::string& shown, Sink& sink,
+                             Digests& digests) {
+  std::string buffer(kChunk, '\0');
   std::uint64_t total = 0;
-  std::vector<std::uint32_t> frame_sizes;
-  // Slices grow for huge files so that the frame table fits its extra field.
-  const std::uint64_t slice =
-      std::max<std::uint64_t>(kZstdSliceBytes, (size + archive::kMaxZstdFrames - 1) / archive::kMaxZstdFrames);
-  if (framed) {
-    auto sizes = compress_frames(in.get(), size, slice, o.level, jobs, shown, sink, sha, crc);
-    if (!sizes) return std::unexpected(sizes.error());
-    frame_sizes = std::move(*sizes);
-    total = size;
-  }
-  while (!framed) {
-    const ssize_t n = ::read(in.get(), buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return std::unexpected(sys_error(errno, "reading " + shown));
-    }
-    const auto got = static_cast<std::size_t>(n);
+  for (;;) {
+    const auto n = read_some(in, std::as_writable_bytes(std::span(buffer)));
+    if (!n) return std::unexpected(sys_error(n.error(), "reading " + shown));
+    const std::size_t got = *n;
     total += got;
     if (total > size) break;
-    sha.update(std::as_bytes(std::span(buffer.data(), got)));
-    crc = ::crc32(crc, reinterpret_cast<const Bytef*>(buffer.data()), static_cast<uInt>(got));
+    digests.sha.update(std::as_bytes(std::span(buffer.data(), got)));
+    digests.crc = ::crc32(digests.crc, reinterpret_cast<const Bytef*>(buffer.data()), static_cast<uInt>(got));
     const bool last = got == 0;
     if (compressor) {
       if (auto r = compressor->feed(std::span<const char>(buffer.data(), got), last, sink); !r) {
@@ -330,31 +291,72 @@ Result<Ready> compress_file(const PlannedEntry& e, const PackOptions& o, unsigne
     if (last) break;
   }
   if (total != size) return fail(Errc::Io, "{} changed size while it was being packed", shown);
-  if (auto r = sink.flush(); !r) return std::unexpected(r.error());
-  ready.sha256 = sha.hex_digest();
-  h.crc32 = static_cast<std::uint32_t>(crc);
+  return {};
+}
 
-  const std::uint64_t packed = sink.to_file() ? static_cast<std::uint64_t>(::lseek(sink.fd().get(), 0, SEEK_END))
-                                              : sink.memory().size();
-  if ((!compressor && !framed) || packed >= size) {
+/// Points `ready` at the bytes to store: the source itself when compression
+/// did not shrink it (or there was none), else what `sink` holds.
+void take_stored_bytes(Ready& ready, OpenedSource& in, Sink& sink, bool compressed, archive::Method method,
+                       std::optional<archive::ZstdFrames> frames, const std::string& shown, const OutDir& tmpdir) {
+  auto& h = ready.header;
+  const std::uint64_t packed =
+      sink.to_file() ? static_cast<std::uint64_t>(::lseek(sink.fd().get(), 0, SEEK_END)) : sink.memory().size();
+  if (!compressed || packed >= in.size) {
     // Compression that does not shrink is not worth a decoder's time.
     h.method = static_cast<std::uint16_t>(archive::Method::Stored);
-    h.compressed_size = size;
-    ready.fd = std::move(in);
+    h.compressed_size = in.size;
+    ready.fd = std::move(in.fd);
     ready.fd_name = shown;
     ready.from_fd = true;
-  } else {
-    h.method = static_cast<std::uint16_t>(o.method);
-    h.compressed_size = packed;
-    if (framed) h.frames = archive::ZstdFrames{0, static_cast<std::uint32_t>(slice), std::move(frame_sizes)};
-    if (sink.to_file()) {
-      ready.fd = std::move(sink.fd());
-      ready.fd_name = "a temporary file in " + tmpdir.path.string();
-      ready.from_fd = true;
-    } else {
-      h.data = std::move(sink.memory());
-    }
+    return;
   }
+  h.method = static_cast<std::uint16_t>(method);
+  h.compressed_size = packed;
+  if (frames) h.frames = std::move(*frames);
+  if (sink.to_file()) {
+    ready.fd = std::move(sink.fd());
+    ready.fd_name = "a temporary file in " + tmpdir.path.string();
+    ready.from_fd = true;
+  } else {
+    h.data = std::move(sink.memory());
+  }
+}
+
+/// Reads, hashes and compresses one file.
+Result<Ready> compress_file(const PlannedEntry& e, const PackOptions& o, unsigned jobs, std::int64_t mtime,
+                            const OutDir& tmpdir) {
+  const std::string shown = e.source.string();
+  auto in = open_source(e.source, shown);
+  if (!in) return std::unexpected(in.error());
+  const std::uint64_t size = in->size;
+
+  Ready ready;
+  auto& h = ready.header;
+  h.name = e.path;
+  h.mtime = mtime;
+  h.external_attributes = (S_IFREG | (e.mode & 0777u)) << 16;
+  h.uncompressed_size = size;
+
+  const bool framed = o.method == archive::Method::Zstd && size > kFramedZstdBytes;
+  const auto compressor = make_compressor(o, size, framed);
+  Sink sink(size > kInMemoryBytes, tmpdir);
+  Digests digests;
+  std::optional<archive::ZstdFrames> frames;
+  if (framed) {
+    // Slices grow for huge files so that the frame table fits its extra field.
+    const std::uint64_t slice =
+        std::max<std::uint64_t>(kZstdSliceBytes, (size + archive::kMaxZstdFrames - 1) / archive::kMaxZstdFrames);
+    auto sizes = compress_frames(in->fd.get(), size, slice, o.level, jobs, shown, sink, digests.sha, digests.crc);
+    if (!sizes) return std::unexpected(sizes.error());
+    frames = archive::ZstdFrames{0, static_cast<std::uint32_t>(slice), std::move(*sizes)};
+  } else if (auto r = compress_stream(in->fd.get(), size, compressor.get(), shown, sink, digests); !r) {
+    return std::unexpected(r.error());
+  }
+  if (auto r = sink.flush(); !r) return std::unexpected(r.error());
+  ready.sha256 = digests.sha.hex_digest();
+  h.crc32 = static_cast<std::uint32_t>(digests.crc);
+
+  take_stored_bytes(ready, *in, sink, compressor || framed, o.method, std::move(frames), shown, tmpdir);
   if (auto info = elf::read_file(e.source); info) ready.elf = std::move(*info);
   return ready;
 }
@@ -369,123 +371,145 @@ std::string version_text(const std::vector<int>& v) {
   return out;
 }
 
-/// Writes everything into `tmp_fd`; the caller owns the temporary file.
-Result<PackReport> write_archive(const PackOptions& o, const Plan& plan, int tmp_fd, const std::string& tmp,
-                                 const OutDir& dir) {
-  PackReport report;
-  auto writer = archive::ZipWriter::to_fd(tmp_fd, tmp);
-  if (!writer) return std::unexpected(writer.error());
-  const auto& entries = plan.entries;
-  const unsigned jobs = o.jobs > 0 ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
-  const std::size_t window = 2 * static_cast<std::size_t>(jobs) + 2;
+/// Compresses the plan's files on `jobs` threads, at most `window` entries
+/// ahead of the one the writer takes, so memory stays bounded.
+class CompressionPool {
+ public:
+  CompressionPool(const std::vector<PlannedEntry>& entries, const PackOptions& o, unsigned jobs, const OutDir& dir)
+      : entries_(entries),
+        options_(o),
+        jobs_(jobs),
+        dir_(dir),
+        window_(2 * static_cast<std::size_t>(jobs) + 2),
+        slots_(entries.size()) {
+    for (unsigned i = 0; i < jobs; ++i) threads_.emplace_back([this] { work(); });
+  }
+  CompressionPool(const CompressionPool&) = delete;
+  CompressionPool& operator=(const CompressionPool&) = delete;
+  ~CompressionPool() { stop(); }
 
-  std::vector<std::optional<Result<Ready>>> slots(entries.size());
-  std::mutex mu;
-  std::condition_variable cv;
-  std::size_t next = 0, written = 0;
-  bool stop = false;
-  auto worker = [&] {
+  /// Waits for entry `k` (taken in order) and lets the workers move on past it.
+  Result<Ready> take(std::size_t k) {
+    Result<Ready> r = Ready{};
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return slots_[k].has_value(); });
+      r = std::move(*slots_[k]);
+      slots_[k].reset();
+      written_ = k + 1;
+    }
+    cv_.notify_all();
+    return r;
+  }
+
+  /// Stops the workers after the entry each is on, and joins them.
+  void stop() {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    threads_.clear();
+  }
+
+ private:
+  void work() {
     for (;;) {
       std::size_t k = 0;
       {
-        std::unique_lock lk(mu);
-        cv.wait(lk, [&] { return stop || next >= entries.size() || next < written + window; });
-        if (stop || next >= entries.size()) return;
-        k = next++;
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return stop_ || next_ >= entries_.size() || next_ < written_ + window_; });
+        if (stop_ || next_ >= entries_.size()) return;
+        k = next_++;
       }
       Result<Ready> r = Ready{};
-      if (entries[k].type == archive::EntryType::File) r = compress_file(entries[k], o, jobs, o.mtime, dir);
-      std::lock_guard lk(mu);
-      slots[k] = std::move(r);
-      cv.notify_all();
-    }
-  };
-  std::vector<std::jthread> pool;
-  for (unsigned i = 0; i < jobs; ++i) pool.emplace_back(worker);
-  auto stop_pool = [&] {
-    {
-      std::lock_guard lk(mu);
-      stop = true;
-    }
-    cv.notify_all();
-    pool.clear();
-  };
-
-  nlohmann::ordered_json files = nlohmann::ordered_json::array();
-  nlohmann::ordered_json symlinks = nlohmann::ordered_json::array();
-  std::optional<std::vector<int>> glibc;
-  for (std::size_t k = 0; k < entries.size(); ++k) {
-    Result<Ready> r = Ready{};
-    {
-      std::unique_lock lk(mu);
-      cv.wait(lk, [&] { return slots[k].has_value(); });
-      r = std::move(*slots[k]);
-      slots[k].reset();
-      written = k + 1;
-    }
-    cv.notify_all();
-    if (!r) {
-      stop_pool();
-      return std::unexpected(r.error());
-    }
-    const auto& e = entries[k];
-    Result<void> ok;
-    switch (e.type) {
-      case archive::EntryType::Directory:
-        ok = writer->add_directory(e.path, 0755, o.mtime);
-        ++report.directories;
-        break;
-      case archive::EntryType::Symlink:
-        ok = writer->add_symlink(e.path, e.target, o.mtime);
-        symlinks.push_back({{"path", e.path}, {"target", e.target}});
-        ++report.symlinks;
-        break;
-      case archive::EntryType::File: {
-        auto& ready = *r;
-        ok = ready.from_fd ? writer->add_raw_from_fd(ready.header, ready.fd.get(), ready.fd_offset, ready.fd_name)
-                           : writer->add_raw(ready.header);
-        nlohmann::ordered_json f = {{"path", e.path}, {"size", ready.header.uncompressed_size},
-                                    {"sha256", ready.sha256}};
-        const bool variant = e.path.starts_with("lib/glibc-hwcaps/");
-        if (ready.elf) {
-          if (ready.elf->soname) f["soname"] = *ready.elf->soname;
-          if (auto v = elf::max_glibc_version(ready.elf->version_needs)) {
-            f["needs_glibc"] = version_text(*v);
-            if (!variant && (!glibc || *v > *glibc)) glibc = *v;
-          }
-          if (ready.elf->x86_isa_level > 0) {
-            f["x86_isa_level"] = ready.elf->x86_isa_level;
-            if (!variant) report.x86_isa_level = std::max(report.x86_isa_level, ready.elf->x86_isa_level);
-          }
-        }
-        files.push_back(std::move(f));
-        report.unpacked_bytes += ready.header.uncompressed_size;
-        ++report.files;
-        break;
+      if (entries_[k].type == archive::EntryType::File) {
+        r = compress_file(entries_[k], options_, jobs_, options_.mtime, dir_);
       }
-    }
-    if (!ok) {
-      stop_pool();
-      return std::unexpected(ok.error());
+      std::lock_guard lk(mu_);
+      slots_[k] = std::move(r);
+      cv_.notify_all();
     }
   }
-  stop_pool();
 
+  const std::vector<PlannedEntry>& entries_;
+  const PackOptions& options_;
+  const unsigned jobs_;
+  const OutDir& dir_;
+  const std::size_t window_;
+  std::vector<std::optional<Result<Ready>>> slots_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::size_t next_ = 0, written_ = 0;
+  bool stop_ = false;
+  std::vector<std::jthread> threads_;  // last: joined before the state they use goes
+};
+
+/// What the manifest says about the entries, gathered as they are written.
+struct ManifestEntries {
+  nlohmann::ordered_json files = nlohmann::ordered_json::array();
+  nlohmann::ordered_json symlinks = nlohmann::ordered_json::array();
+  std::optional<std::vector<int>> glibc;  ///< highest GLIBC_ version any non-variant file needs
+};
+
+/// A file's manifest record; raises the archive's glibc and x86-64 levels
+/// with what a non-variant ELF file needs.
+nlohmann::ordered_json file_record(const PlannedEntry& e, const Ready& ready, ManifestEntries& m, PackReport& report) {
+  nlohmann::ordered_json f = {{"path", e.path}, {"size", ready.header.uncompressed_size}, {"sha256", ready.sha256}};
+  if (!ready.elf) return f;
+  const bool variant = e.path.starts_with("lib/glibc-hwcaps/");
+  if (ready.elf->soname) f["soname"] = *ready.elf->soname;
+  if (auto v = elf::max_glibc_version(ready.elf->version_needs)) {
+    f["needs_glibc"] = version_text(*v);
+    if (!variant && (!m.glibc || *v > *m.glibc)) m.glibc = *v;
+  }
+  if (ready.elf->x86_isa_level > 0) {
+    f["x86_isa_level"] = ready.elf->x86_isa_level;
+    if (!variant) report.x86_isa_level = std::max(report.x86_isa_level, ready.elf->x86_isa_level);
+  }
+  return f;
+}
+
+/// Writes one entry and counts it in `report` and `m`.
+Result<void> write_entry(archive::ZipWriter& writer, const PlannedEntry& e, const Ready& ready, std::int64_t mtime,
+                         ManifestEntries& m, PackReport& report) {
+  switch (e.type) {
+    case archive::EntryType::Directory:
+      ++report.directories;
+      return writer.add_directory(e.path, 0755, mtime);
+    case archive::EntryType::Symlink:
+      m.symlinks.push_back({{"path", e.path}, {"target", e.target}});
+      ++report.symlinks;
+      return writer.add_symlink(e.path, e.target, mtime);
+    case archive::EntryType::File: {
+      auto ok = ready.from_fd ? writer.add_raw_from_fd(ready.header, ready.fd.get(), ready.fd_offset, ready.fd_name)
+                              : writer.add_raw(ready.header);
+      m.files.push_back(file_record(e, ready, m, report));
+      report.unpacked_bytes += ready.header.uncompressed_size;
+      ++report.files;
+      return ok;
+    }
+  }
+  return {};
+}
+
+/// .tmpdump/manifest.json (docs/formats.md); sets report.glibc.
+std::string manifest_text(const PackOptions& o, const Plan& plan, ManifestEntries m, PackReport& report) {
   nlohmann::ordered_json manifest;
   manifest["format"] = 1;
   manifest["created_by"] = o.created_by;
-  manifest["compression"] = o.method == archive::Method::Zstd ? "zstd" : o.method == archive::Method::Deflate
-                                                                             ? "deflate"
-                                                                             : "stored";
+  manifest["compression"] = o.method == archive::Method::Zstd      ? "zstd"
+                            : o.method == archive::Method::Deflate ? "deflate"
+                                                                   : "stored";
   manifest["level"] = o.level;
-  manifest["files"] = std::move(files);
-  manifest["symlinks"] = std::move(symlinks);
+  manifest["files"] = std::move(m.files);
+  manifest["symlinks"] = std::move(m.symlinks);
   nlohmann::ordered_json variants = nlohmann::ordered_json::object();
   for (const auto& [name, d] : o.variants) variants[name] = "lib/glibc-hwcaps/" + name;
   manifest["variants"] = std::move(variants);
   nlohmann::ordered_json requirements = nlohmann::ordered_json::object();
-  if (glibc) {
-    report.glibc = version_text(*glibc);
+  if (m.glibc) {
+    report.glibc = version_text(*m.glibc);
     requirements["glibc"] = *report.glibc;
   }
   if (report.x86_isa_level > 0) requirements["x86_isa_level"] = report.x86_isa_level;
@@ -499,7 +523,29 @@ Result<PackReport> write_archive(const PackOptions& o, const Plan& plan, int tmp
     }
     manifest["left_out"] = std::move(left);
   }
-  const std::string text = manifest.dump(2) + "\n";
+  return manifest.dump(2) + "\n";
+}
+
+/// Writes everything into `tmp_fd`; the caller owns the temporary file.
+Result<PackReport> write_archive(const PackOptions& o, const Plan& plan, int tmp_fd, const std::string& tmp,
+                                 const OutDir& dir) {
+  PackReport report;
+  auto writer = archive::ZipWriter::to_fd(tmp_fd, tmp);
+  if (!writer) return std::unexpected(writer.error());
+  const auto& entries = plan.entries;
+  const unsigned jobs = o.jobs > 0 ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
+  ManifestEntries m;
+  {
+    CompressionPool pool(entries, o, jobs, dir);
+    for (std::size_t k = 0; k < entries.size(); ++k) {
+      auto ready = pool.take(k);
+      if (!ready) return std::unexpected(ready.error());
+      if (auto ok = write_entry(*writer, entries[k], *ready, o.mtime, m, report); !ok) {
+        return std::unexpected(ok.error());
+      }
+    }
+  }
+  const std::string text = manifest_text(o, plan, std::move(m), report);
   if (auto r = writer->add_file(".tmpdump/manifest.json", text, 0644, {o.method, o.level}, o.mtime); !r) {
     return std::unexpected(r.error());
   }

@@ -74,6 +74,139 @@ std::vector<std::string> needed_of(const fs::path& file) {
   return info->needed;
 }
 
+/// Where the runtimes' own files are, as the loaded libraries show it.
+struct RuntimeDirs {
+  std::vector<fs::path> java_homes;
+  std::vector<fs::path> python_stdlibs;
+};
+
+/// Libraries by every name they were loaded by and their file name, for
+/// following DT_NEEDED inside the trace.
+using ByName = std::map<std::string, std::size_t, std::less<>>;
+
+ByName index_by_name(const std::vector<Library>& libs) {
+  ByName by_name;
+  for (std::size_t i = 0; i < libs.size(); ++i) {
+    by_name.emplace(base_of(libs[i].path), i);
+    for (const auto& n : libs[i].names) by_name.emplace(base_of(n), i);
+  }
+  return by_name;
+}
+
+/// For each library, the others in the trace it needs.
+std::vector<std::vector<std::size_t>> dependencies(const std::vector<Library>& libs, const ByName& by_name) {
+  std::vector<std::vector<std::size_t>> deps(libs.size());
+  for (std::size_t i = 0; i < libs.size(); ++i) {
+    for (const auto& n : needed_of(libs[i].path)) {
+      if (auto it = by_name.find(base_of(n)); it != by_name.end() && it->second != i) deps[i].push_back(it->second);
+    }
+  }
+  return deps;
+}
+
+/// The interpreters that run the command: its program when that is one (java,
+/// pythonX.Y, node), and the pythonX.Y beside a standard library the trace loaded.
+std::vector<std::pair<fs::path, std::string>> interpreters(const std::vector<std::string>& command,
+                                                           std::string_view path_env,
+                                                           const std::vector<fs::path>& python_stdlibs) {
+  std::vector<std::pair<fs::path, std::string>> out;
+  if (!command.empty()) {
+    const std::string kind = runtime_of_program(command.front());
+    if (!kind.empty()) {
+      if (auto exe = find_in_path(command.front(), path_env)) out.emplace_back(*exe, kind);
+    }
+  }
+  // A python3 started by a script: <prefix>/bin/pythonX.Y beside <prefix>/lib/pythonX.Y.
+  for (const auto& d : python_stdlibs) {
+    std::error_code ec;
+    const fs::path exe = d.parent_path().parent_path() / "bin" / d.filename();
+    if (fs::is_regular_file(exe, ec)) out.emplace_back(exe, "python");
+  }
+  return out;
+}
+
+RuntimeDirs runtime_dirs(const std::vector<Library>& libs) {
+  RuntimeDirs dirs;
+  for (const auto& l : libs) {
+    if (auto home = java_home_of(l.path)) dirs.java_homes.push_back(*home);
+    if (auto lib = python_stdlib_of(l.path); lib && !in_packages_dir(l.path)) dirs.python_stdlibs.push_back(*lib);
+    const std::string name = base_of(l.path);
+    if (name.starts_with("libpython") && name.find(".so") != std::string::npos) {
+      // A shared interpreter: its standard library is <prefix>/lib/pythonX.Y.
+      const auto stem = name.substr(3, name.find(".so") - 3);  // "python3.11"
+      dirs.python_stdlibs.push_back(fs::path(l.path).parent_path() / stem);
+    }
+  }
+  return dirs;
+}
+
+/// The runtime each library is part of by where it lies ("java", "python",
+/// "node"), or "" for none.
+std::vector<std::string> runtime_roots(const std::vector<Library>& libs, const RuntimeDirs& dirs) {
+  std::vector<std::string> root(libs.size());
+  for (std::size_t i = 0; i < libs.size(); ++i) {
+    const auto& p = libs[i].path;
+    const std::string name = base_of(p);
+    if (std::any_of(dirs.java_homes.begin(), dirs.java_homes.end(), [&](const fs::path& h) { return under(p, h); })) {
+      root[i] = "java";
+    } else if (name.starts_with("libpython") ||
+               (!in_packages_dir(p) && std::any_of(dirs.python_stdlibs.begin(), dirs.python_stdlibs.end(),
+                                                   [&](const fs::path& d) { return under(p, d); }))) {
+      root[i] = "python";
+    } else if (name.starts_with("libnode.so")) {
+      root[i] = "node";
+    }
+  }
+  return root;
+}
+
+/// What the runtime loads: its roots, the interpreters' own needs, and
+/// theirs; for each library the runtime that reaches it, or "".
+std::vector<std::string> runtime_reach(const std::vector<std::string>& root,
+                                       const std::vector<std::vector<std::size_t>>& deps, const ByName& by_name,
+                                       const std::vector<std::pair<fs::path, std::string>>& interpreters) {
+  std::vector<std::string> reach(root.size());
+  std::deque<std::size_t> work;
+  for (std::size_t i = 0; i < root.size(); ++i) {
+    if (!root[i].empty()) reach[i] = root[i], work.push_back(i);
+  }
+  for (const auto& [exe, kind] : interpreters) {
+    for (const auto& n : needed_of(exe)) {
+      if (auto it = by_name.find(base_of(n)); it != by_name.end() && reach[it->second].empty()) {
+        reach[it->second] = kind;
+        work.push_back(it->second);
+      }
+    }
+  }
+  while (!work.empty()) {
+    const auto i = work.front();
+    work.pop_front();
+    for (auto d : deps[i]) {
+      if (reach[d].empty()) reach[d] = reach[i], work.push_back(d);
+    }
+  }
+  return reach;
+}
+
+/// What the function loads: everything the runtime does not reach, and what
+/// that needs outside the runtime's roots.
+std::vector<bool> user_reach(const std::vector<std::string>& root, const std::vector<std::string>& by_runtime,
+                             const std::vector<std::vector<std::size_t>>& deps) {
+  std::vector<bool> reach(root.size(), false);
+  std::deque<std::size_t> work;
+  for (std::size_t i = 0; i < root.size(); ++i) {
+    if (by_runtime[i].empty()) reach[i] = true, work.push_back(i);
+  }
+  while (!work.empty()) {
+    const auto i = work.front();
+    work.pop_front();
+    for (auto d : deps[i]) {
+      if (!reach[d] && root[d].empty()) reach[d] = true, work.push_back(d);
+    }
+  }
+  return reach;
+}
+
 }  // namespace
 
 std::optional<fs::path> java_home_of(std::string_view path) {
@@ -105,99 +238,17 @@ std::optional<std::string> python_module_path(const fs::path& library_path) {
 
 void mark_runtime_libraries(std::vector<Library>& libs, const std::vector<std::string>& command,
                             std::string_view path_env) {
-  // Runtime roots, and where each runtime's files are.
-  std::vector<fs::path> java_homes, python_stdlibs;
-  for (const auto& l : libs) {
-    if (auto home = java_home_of(l.path)) java_homes.push_back(*home);
-    if (auto lib = python_stdlib_of(l.path); lib && !in_packages_dir(l.path)) python_stdlibs.push_back(*lib);
-    const std::string name = base_of(l.path);
-    if (name.starts_with("libpython") && name.find(".so") != std::string::npos) {
-      // A shared interpreter: its standard library is <prefix>/lib/pythonX.Y.
-      const auto stem = name.substr(3, name.find(".so") - 3);  // "python3.11"
-      python_stdlibs.push_back(fs::path(l.path).parent_path() / stem);
-    }
-  }
-  std::vector<std::string> root(libs.size());
-  for (std::size_t i = 0; i < libs.size(); ++i) {
-    const auto& p = libs[i].path;
-    const std::string name = base_of(p);
-    if (std::any_of(java_homes.begin(), java_homes.end(), [&](const fs::path& h) { return under(p, h); })) {
-      root[i] = "java";
-    } else if (name.starts_with("libpython") ||
-               (!in_packages_dir(p) && std::any_of(python_stdlibs.begin(), python_stdlibs.end(),
-                                                   [&](const fs::path& d) { return under(p, d); }))) {
-      root[i] = "python";
-    } else if (name.starts_with("libnode.so")) {
-      root[i] = "node";
-    }
-  }
-
-  // Names -> library, for following DT_NEEDED inside the trace.
-  std::map<std::string, std::size_t, std::less<>> by_name;
-  for (std::size_t i = 0; i < libs.size(); ++i) {
-    by_name.emplace(base_of(libs[i].path), i);
-    for (const auto& n : libs[i].names) by_name.emplace(base_of(n), i);
-  }
-  std::vector<std::vector<std::size_t>> deps(libs.size());
-  for (std::size_t i = 0; i < libs.size(); ++i) {
-    for (const auto& n : needed_of(libs[i].path)) {
-      if (auto it = by_name.find(base_of(n)); it != by_name.end() && it->second != i) deps[i].push_back(it->second);
-    }
-  }
-
-  // What the runtime loads: its roots, the interpreters' own needs, and theirs.
-  std::vector<std::string> runtime_reach(libs.size());
-  std::deque<std::size_t> work;
-  for (std::size_t i = 0; i < libs.size(); ++i) {
-    if (!root[i].empty()) runtime_reach[i] = root[i], work.push_back(i);
-  }
-  std::vector<std::pair<fs::path, std::string>> interpreters;
-  if (!command.empty()) {
-    const std::string kind = runtime_of_program(command.front());
-    if (!kind.empty()) {
-      if (auto exe = find_in_path(command.front(), path_env)) interpreters.emplace_back(*exe, kind);
-    }
-  }
-  // A python3 started by a script: <prefix>/bin/pythonX.Y beside <prefix>/lib/pythonX.Y.
-  for (const auto& d : python_stdlibs) {
-    std::error_code ec;
-    const fs::path exe = d.parent_path().parent_path() / "bin" / d.filename();
-    if (fs::is_regular_file(exe, ec)) interpreters.emplace_back(exe, "python");
-  }
-  for (const auto& [exe, kind] : interpreters) {
-    for (const auto& n : needed_of(exe)) {
-      if (auto it = by_name.find(base_of(n)); it != by_name.end() && runtime_reach[it->second].empty()) {
-        runtime_reach[it->second] = kind;
-        work.push_back(it->second);
-      }
-    }
-  }
-  while (!work.empty()) {
-    const auto i = work.front();
-    work.pop_front();
-    for (auto d : deps[i]) {
-      if (runtime_reach[d].empty()) runtime_reach[d] = runtime_reach[i], work.push_back(d);
-    }
-  }
-
-  // What the function loads: everything else, and what that needs.
-  std::vector<bool> user_reach(libs.size(), false);
-  for (std::size_t i = 0; i < libs.size(); ++i) {
-    if (runtime_reach[i].empty()) user_reach[i] = true, work.push_back(i);
-  }
-  while (!work.empty()) {
-    const auto i = work.front();
-    work.pop_front();
-    for (auto d : deps[i]) {
-      if (!user_reach[d] && root[d].empty()) user_reach[d] = true, work.push_back(d);
-    }
-  }
-
+  const auto dirs = runtime_dirs(libs);
+  const auto root = runtime_roots(libs, dirs);
+  const auto by_name = index_by_name(libs);
+  const auto deps = dependencies(libs, by_name);
+  const auto by_runtime = runtime_reach(root, deps, by_name, interpreters(command, path_env, dirs.python_stdlibs));
+  const auto by_function = user_reach(root, by_runtime, deps);
   for (std::size_t i = 0; i < libs.size(); ++i) {
     if (!root[i].empty()) {
       libs[i].provided_by = root[i];
-    } else if (!runtime_reach[i].empty() && !user_reach[i]) {
-      libs[i].provided_by = runtime_reach[i];
+    } else if (!by_runtime[i].empty() && !by_function[i]) {
+      libs[i].provided_by = by_runtime[i];
     }
     // The runtime's own modules too: --include-runtime packs them, and then not flat in lib/ either.
     if (auto rel = python_module_path(libs[i].path)) libs[i].python_module = *rel;

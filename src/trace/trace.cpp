@@ -19,7 +19,10 @@
 #include <nlohmann/json.hpp>
 
 #include "elf/elf.hpp"
+#include "pack/image.hpp"
 #include "trace/runtime.hpp"
+#include "util/io.hpp"
+#include "util/unique_fd.hpp"
 
 extern char** environ;
 
@@ -43,18 +46,206 @@ std::string real(const fs::path& p) {
   return ec ? p.string() : r.string();
 }
 
-// The dynamic loader is the one object every process has and no archive
-// may ship (it is the host's); recognised by its soname.
-bool is_dynamic_loader(const std::optional<std::string>& soname) {
-  return soname && (soname->starts_with("ld-linux") || soname->starts_with("ld64.so") || soname->starts_with("ld-musl"));
-}
-
 // One audited process's pending search: the name asked for and the files the
 // loader tried that exist.
 struct Search {
   std::string name;
   std::vector<std::string> candidates;
 };
+
+/// The libraries loaded, in load order, each with the names it was loaded by.
+class LoadedLibraries {
+ public:
+  void add_name(const std::string& path, const std::string& name) {
+    auto it = by_path_.find(path);
+    std::size_t i = 0;
+    if (it == by_path_.end()) {
+      i = libs_.size();
+      by_path_.emplace(path, i);
+      libs_.push_back({path, {}, {}, {}});
+      seen_names_.emplace_back();
+    } else {
+      i = it->second;
+    }
+    if (!name.empty() && seen_names_[i].insert(name).second) libs_[i].names.push_back(name);
+  }
+  [[nodiscard]] bool contains(std::string_view path) const { return by_path_.contains(path); }
+  std::vector<Library> take() { return std::move(libs_); }
+
+ private:
+  std::vector<Library> libs_;
+  std::map<std::string, std::size_t, std::less<>> by_path_;
+  std::vector<std::set<std::string, std::less<>>> seen_names_;
+};
+
+/// The event stream's NUL-terminated fields; a record cut short (a process
+/// killed mid-write) ends the stream.
+class Fields {
+ public:
+  explicit Fields(std::string_view events) : events_(events) {}
+  [[nodiscard]] bool done() const { return at_ >= events_.size(); }
+  std::optional<std::string> next() {
+    const auto nul = events_.find('\0', at_);
+    if (nul == std::string_view::npos) return std::nullopt;
+    std::string f(events_.substr(at_, nul - at_));
+    at_ = nul + 1;
+    return f;
+  }
+
+ private:
+  std::string_view events_;
+  std::size_t at_ = 0;
+};
+
+/// Reads the audit library's records into `loaded`: B(egin), S(earch) name
+/// path, C(andidate) path, O(pened) name path, each headed by its kind and
+/// pid. Returns the searches that opened nothing.
+std::vector<Search> read_events(std::string_view events, LoadedLibraries& loaded) {
+  Fields fields(events);
+  std::map<std::string, std::optional<Search>> pending;  // by pid
+  std::vector<Search> unresolved;
+  while (!fields.done()) {
+    auto head = fields.next();
+    if (!head || head->empty()) break;
+    const char kind = head->front();
+    auto& slot = pending[head->substr(1)];
+    const auto retire = [&] {
+      if (slot) unresolved.push_back(std::move(*slot));
+      slot.reset();
+    };
+    if (kind == 'B') {
+      retire();
+    } else if (kind == 'S') {
+      auto name = fields.next(), path = fields.next();
+      if (!path) break;
+      retire();
+      slot = Search{*name, {}};
+      if (!path->empty()) slot->candidates.push_back(*path);
+    } else if (kind == 'C') {
+      auto path = fields.next();
+      if (!path) break;
+      if (slot) slot->candidates.push_back(*path);
+    } else if (kind == 'O') {
+      auto name = fields.next(), path = fields.next();
+      if (!path) break;
+      if (path->empty()) continue;  // the vDSO, or an object deleted since
+      if (slot) loaded.add_name(*path, slot->name);
+      loaded.add_name(*path, *name);
+      slot.reset();
+    } else {
+      break;
+    }
+  }
+  for (auto& [pid, slot] : pending) {
+    if (slot) unresolved.push_back(std::move(*slot));
+  }
+  return unresolved;
+}
+
+/// `libs` without the audit library and the dynamic loader, each with its
+/// soname among its names.
+std::vector<Library> packable(std::vector<Library> libs, const fs::path& audit_library) {
+  const std::string audit_real = real(audit_library);
+  std::vector<Library> out;
+  for (auto& lib : libs) {
+    if (lib.path == audit_real) continue;
+    auto info = elf::read_file(lib.path);
+    if (info) {
+      if (info->soname && pack::is_dynamic_loader(*info->soname)) continue;
+      if (info->soname && std::find(lib.names.begin(), lib.names.end(), *info->soname) == lib.names.end()) {
+        lib.names.push_back(*info->soname);
+      }
+    }
+    out.push_back(std::move(lib));
+  }
+  return out;
+}
+
+/// An empty file for the audit library's events; its path.
+Result<std::string> create_events_file() {
+  std::string path = (fs::temp_directory_path() / "tmpdump-trace-XXXXXX").string();
+  UniqueFd fd(::mkstemp(path.data()));
+  if (!fd) {
+    return std::unexpected(sys_error(errno, "creating the trace event file in " + fs::temp_directory_path().string()));
+  }
+  return path;
+}
+
+/// The child's environment: ours with LD_AUDIT naming the audit library first.
+std::vector<std::string> child_environment(const fs::path& audit_library, const std::string& events_path) {
+  std::vector<std::string> env_strings;
+  std::string audit = audit_library.string();
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    if (kv.starts_with("LD_AUDIT=")) {
+      if (kv.size() > 9) audit += ":" + std::string(kv.substr(9));
+    } else if (!kv.starts_with("TMPDUMP_TRACE_EVENTS=")) {
+      env_strings.emplace_back(kv);
+    }
+  }
+  env_strings.push_back("LD_AUDIT=" + audit);
+  env_strings.push_back("TMPDUMP_TRACE_EVENTS=" + events_path);
+  return env_strings;
+}
+
+/// A null-terminated array of pointers into `strings`, for exec.
+std::vector<char*> c_strings(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (auto& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+/// Like time(1): while it lives, Ctrl-C goes to the command, and we live on
+/// to write its trace.
+class IgnoreInterrupts {
+ public:
+  IgnoreInterrupts() {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    ::sigemptyset(&ignore.sa_mask);
+    ::sigaction(SIGINT, &ignore, &old_int_);
+    ::sigaction(SIGQUIT, &ignore, &old_quit_);
+  }
+  ~IgnoreInterrupts() {
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    ::sigaction(SIGQUIT, &old_quit_, nullptr);
+  }
+  IgnoreInterrupts(const IgnoreInterrupts&) = delete;
+  IgnoreInterrupts& operator=(const IgnoreInterrupts&) = delete;
+
+ private:
+  struct sigaction old_int_ {
+  }, old_quit_{};
+};
+
+/// Runs `command` with the environment `envp` (SIGINT and SIGQUIT at their
+/// defaults in the child) and waits for it; its wait status.
+Result<int> spawn_and_wait(const std::vector<std::string>& command, char* const* envp) {
+  std::vector<std::string> args = command;
+  const auto argv = c_strings(args);
+  posix_spawnattr_t attr;
+  ::posix_spawnattr_init(&attr);
+  sigset_t defaults;
+  ::sigemptyset(&defaults);
+  ::sigaddset(&defaults, SIGINT);
+  ::sigaddset(&defaults, SIGQUIT);
+  ::posix_spawnattr_setsigdefault(&attr, &defaults);
+  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, argv[0], nullptr, &attr, argv.data(), envp);
+  ::posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    Error e = sys_error(rc, "starting " + command[0]);
+    if (rc == ENOENT) e.code = Errc::NotFound;
+    return std::unexpected(e);
+  }
+  int status = 0;
+  if (retry_eintr([&] { return ::waitpid(pid, &status, 0); }) < 0) {
+    return std::unexpected(sys_error(errno, "waiting for " + command[0]));
+  }
+  return status;
+}
 
 }  // namespace
 
@@ -81,171 +272,40 @@ Result<fs::path> find_audit_library(const Env& env) {
 }
 
 std::vector<Library> libraries_from_events(std::string_view events, const fs::path& audit_library) {
-  std::vector<Library> libs;
-  std::map<std::string, std::size_t, std::less<>> by_path;
-  std::vector<std::set<std::string, std::less<>>> seen_names;
-  std::map<std::string, std::optional<Search>> pending;  // by pid
-  std::vector<Search> unresolved;
-
-  const auto add_name = [&](const std::string& path, const std::string& name) {
-    auto it = by_path.find(path);
-    std::size_t i = 0;
-    if (it == by_path.end()) {
-      i = libs.size();
-      by_path.emplace(path, i);
-      libs.push_back({path, {}, {}, {}});
-      seen_names.emplace_back();
-    } else {
-      i = it->second;
-    }
-    if (!name.empty() && seen_names[i].insert(name).second) libs[i].names.push_back(name);
-  };
-
-  // Fields are NUL-terminated; a record cut short (a process killed mid-write) ends the stream.
-  std::size_t at = 0;
-  const auto field = [&]() -> std::optional<std::string> {
-    const auto nul = events.find('\0', at);
-    if (nul == std::string_view::npos) return std::nullopt;
-    std::string f(events.substr(at, nul - at));
-    at = nul + 1;
-    return f;
-  };
-  while (at < events.size()) {
-    auto head = field();
-    if (!head || head->empty()) break;
-    const char kind = head->front();
-    const std::string pid = head->substr(1);
-    auto& slot = pending[pid];
-    const auto retire = [&] {
-      if (slot) unresolved.push_back(std::move(*slot));
-      slot.reset();
-    };
-    if (kind == 'B') {
-      retire();
-    } else if (kind == 'S') {
-      auto name = field(), path = field();
-      if (!path) break;
-      retire();
-      slot = Search{*name, {}};
-      if (!path->empty()) slot->candidates.push_back(*path);
-    } else if (kind == 'C') {
-      auto path = field();
-      if (!path) break;
-      if (slot) slot->candidates.push_back(*path);
-    } else if (kind == 'O') {
-      auto name = field(), path = field();
-      if (!path) break;
-      if (path->empty()) continue;  // the vDSO, or an object deleted since
-      if (slot) add_name(*path, slot->name);
-      add_name(*path, *name);
-      slot.reset();
-    } else {
-      break;
-    }
-  }
-  for (auto& [pid, slot] : pending) {
-    if (slot) unresolved.push_back(std::move(*slot));
-  }
+  LoadedLibraries loaded;
+  const auto unresolved = read_events(events, loaded);
   // A search that mapped nothing found an object already loaded under another
   // name (same file): the first candidate that is a loaded object gets the name.
   for (const auto& s : unresolved) {
     for (const auto& c : s.candidates) {
-      if (by_path.contains(c)) {
-        add_name(c, s.name);
+      if (loaded.contains(c)) {
+        loaded.add_name(c, s.name);
         break;
       }
     }
   }
-
-  const std::string audit_real = real(audit_library);
-  std::vector<Library> out;
-  for (auto& lib : libs) {
-    if (lib.path == audit_real) continue;
-    auto info = elf::read_file(lib.path);
-    if (info) {
-      if (is_dynamic_loader(info->soname)) continue;
-      if (info->soname && std::find(lib.names.begin(), lib.names.end(), *info->soname) == lib.names.end()) {
-        lib.names.push_back(*info->soname);
-      }
-    }
-    out.push_back(std::move(lib));
-  }
-  return out;
+  return packable(loaded.take(), audit_library);
 }
 
 Result<RunOutcome> run(const RunOptions& options) {
   if (options.command.empty()) return fail(Errc::InvalidArgument, "no command to trace");
-
-  std::string events_path = (fs::temp_directory_path() / "tmpdump-trace-XXXXXX").string();
-  const int fd = ::mkstemp(events_path.data());
-  if (fd < 0) return std::unexpected(sys_error(errno, "creating the trace event file in " +
-                                                          fs::temp_directory_path().string()));
-  ::close(fd);
+  auto events_path = create_events_file();
+  if (!events_path) return std::unexpected(events_path.error());
   struct Cleanup {
     std::string path;
     ~Cleanup() { ::unlink(path.c_str()); }
-  } cleanup{events_path};
+  } cleanup{*events_path};
 
-  // The child's environment: ours with LD_AUDIT naming the audit library first.
-  std::vector<std::string> env_strings;
-  std::string audit = options.audit_library.string();
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string_view kv(*e);
-    if (kv.starts_with("LD_AUDIT=")) {
-      if (kv.size() > 9) audit += ":" + std::string(kv.substr(9));
-    } else if (!kv.starts_with("TMPDUMP_TRACE_EVENTS=")) {
-      env_strings.emplace_back(kv);
-    }
-  }
-  env_strings.push_back("LD_AUDIT=" + audit);
-  env_strings.push_back("TMPDUMP_TRACE_EVENTS=" + events_path);
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = options.command;
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  // Like time(1): Ctrl-C goes to the command, and we live on to write its trace.
-  struct sigaction ignore{}, old_int{}, old_quit{};
-  ignore.sa_handler = SIG_IGN;
-  ::sigemptyset(&ignore.sa_mask);
-  ::sigaction(SIGINT, &ignore, &old_int);
-  ::sigaction(SIGQUIT, &ignore, &old_quit);
-  struct RestoreSignals {
-    struct sigaction i, q;
-    ~RestoreSignals() {
-      ::sigaction(SIGINT, &i, nullptr);
-      ::sigaction(SIGQUIT, &q, nullptr);
-    }
-  } restore{old_int, old_quit};
-
-  posix_spawnattr_t attr;
-  ::posix_spawnattr_init(&attr);
-  sigset_t defaults;
-  ::sigemptyset(&defaults);
-  ::sigaddset(&defaults, SIGINT);
-  ::sigaddset(&defaults, SIGQUIT);
-  ::posix_spawnattr_setsigdefault(&attr, &defaults);
-  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = -1;
-  const int rc = ::posix_spawnp(&pid, argv[0], nullptr, &attr, argv.data(), envp.data());
-  ::posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    Error e = sys_error(rc, "starting " + options.command[0]);
-    if (rc == ENOENT) e.code = Errc::NotFound;
-    return std::unexpected(e);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return std::unexpected(sys_error(errno, "waiting for " + options.command[0]));
-  }
+  auto env_strings = child_environment(options.audit_library, *events_path);
+  const auto envp = c_strings(env_strings);
+  const IgnoreInterrupts ignore_interrupts;
+  const auto status = spawn_and_wait(options.command, envp.data());
+  if (!status) return std::unexpected(status.error());
 
   RunOutcome outcome;
-  outcome.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  std::ifstream in(events_path, std::ios::binary);
-  if (!in) return fail(Errc::Io, "cannot read the trace events in {}", events_path);
+  outcome.exit_status = WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status);
+  std::ifstream in(*events_path, std::ios::binary);
+  if (!in) return fail(Errc::Io, "cannot read the trace events in {}", *events_path);
   std::ostringstream ss;
   ss << in.rdbuf();
   outcome.trace.command = options.command;
@@ -278,7 +338,8 @@ Result<Trace> parse_json(std::string_view text, std::string_view name) {
   if (format == doc.end() || !format->is_number_integer()) {
     return fail(Errc::Corrupt, "{}: no \"format\" number; not a tmpdump trace file", name);
   }
-  if (*format != 1) return fail(Errc::Unsupported, "{}: trace format {} is not known (this tmpdump reads 1)", name, format->dump());
+  if (*format != 1)
+    return fail(Errc::Unsupported, "{}: trace format {} is not known (this tmpdump reads 1)", name, format->dump());
   Trace t;
   try {
     if (auto c = doc.find("command"); c != doc.end()) t.command = c->get<std::vector<std::string>>();

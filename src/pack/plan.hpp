@@ -1,20 +1,19 @@
-// `tmpdump pack`: from a trace file, extra trees and CPU variants to a
-// reproducible zip under lib/ with symlink chains and a manifest
-// (docs/formats.md). Planning (what goes where) is separate from writing
-// (compressing on all cores, in sorted order) so each can be tested alone.
+// What `tmpdump pack` is asked to do (PackOptions) and what it works out
+// from that: the archive's entries, each with where its bytes come from
+// (Plan). Planning is separate from writing (pack/write.hpp) so each can be
+// tested alone.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "archive/zip.hpp"
-#include "pack/image.hpp"
 #include "util/error.hpp"
 
 namespace tmpdump::pack {
@@ -27,32 +26,6 @@ namespace tmpdump::pack {
 /// CPU-bound. At a full core level 19 is ~9 % faster (the download bounds it):
 /// `tmpdump check --memory` says which bounds a given function.
 inline constexpr int kDefaultZstdLevel = 12;
-
-/// One shared object a traced program loaded (docs/formats.md, trace file).
-struct TracedLibrary {
-  std::string path;                ///< real path, symlinks resolved
-  std::vector<std::string> names;  ///< every name it was requested by
-  /// "java", "python" or "node" when the traced runtime brings it itself
-  /// ("provided_by"); empty for the function's own libraries.
-  std::string provided_by;
-  /// A Python extension module's path relative to its sys.path directory
-  /// ("python_module", e.g. "numpy/core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so"):
-  /// packed under python/ at that path instead of lib/.
-  std::string python_module;
-};
-
-/// A trace file, format 1.
-struct Trace {
-  std::vector<std::string> command;
-  std::vector<TracedLibrary> libraries;
-};
-
-/// Parses a trace file's JSON. Errors: InvalidArgument naming `name` and the
-/// problem (not JSON, unknown "format", missing or mistyped fields).
-[[nodiscard]] Result<Trace> parse_trace(std::string_view json, std::string_view name);
-/// Reads and parses a trace file. Errors: NotFound / Io naming the path, then as parse_trace().
-[[nodiscard]] Result<Trace> read_trace(const std::filesystem::path& path);
-
 
 /// A directory tree added as is: its contents go under `prefix` in the archive.
 struct AddTree {
@@ -117,22 +90,6 @@ struct Plan {
 /// files (or a file and a symlink) wanting one archive path, naming both;
 /// NotFound for a missing input or an unresolvable dependency (naming who needs it).
 [[nodiscard]] Result<Plan> plan(const PackOptions& options);
-
-struct PackReport {
-  std::uint64_t files = 0, symlinks = 0, directories = 0;
-  std::uint64_t unpacked_bytes = 0;
-  std::uint64_t archive_bytes = 0;
-  std::string sha256;  ///< of the whole archive
-  std::optional<std::string> glibc;  ///< highest GLIBC_x.y any non-variant file needs
-  int x86_isa_level = 0;             ///< highest x86-64 level any non-variant file needs
-  std::vector<std::string> added_by_closure;  ///< archive paths the closure added
-  std::vector<LeftOut> left_out;              ///< runtime libraries not packed, also in the manifest
-  std::chrono::duration<double> elapsed{};
-};
-
-/// Plans and writes the archive to `output`, atomically (a temporary file
-/// beside it, fsync, rename). The same inputs give the same bytes.
-[[nodiscard]] Result<PackReport> pack(const PackOptions& options, const std::filesystem::path& output);
 
 /// The value of SOURCE_DATE_EPOCH as an mtime, or 1980-01-01 when unset.
 /// InvalidArgument when set but not a decimal number of seconds.
