@@ -23,6 +23,8 @@
 #include "emulator/server.hpp"
 #include "runtime/client.hpp"
 #include "runtime/http.hpp"
+#include "util/io.hpp"
+#include "util/unique_fd.hpp"
 
 extern char** environ;
 
@@ -123,7 +125,9 @@ unsigned long max_memory_kib(pid_t pid) {
 
 // A decoded JSON document goes into a /next header: a CR or LF would end the
 // header early, so such a value is not passed on.
-bool fits_one_header(std::string_view value) { return value.find_first_of("\r\n") == std::string_view::npos; }
+bool fits_one_header(std::string_view value) {
+  return value.find_first_of("\r\n") == std::string_view::npos;
+}
 
 struct Invocation {
   std::string id, payload, client_context, cognito_identity, trace_id, arn;
@@ -146,8 +150,8 @@ struct Emulator::State {
   Options options;
   std::unique_ptr<Server> server;
   int port = 0;
-  std::string region;  // --region, else $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1
-  fs::path bootstrap;  // as the runtime sees it
+  std::string region;                // --region, else $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1
+  fs::path bootstrap;                // as the runtime sees it
   std::vector<std::string> command;  // what starts the runtime: the bootstrap, or a managed runtime's command line
   std::vector<std::pair<std::string, std::string>> launch_env;  // a managed runtime's bootstrap's variables
   fs::path runtime_path, lang_path;  // a managed runtime's /var/runtime and /var/lang as it sees them
@@ -201,12 +205,7 @@ struct Emulator::State {
     std::lock_guard lock(log_mutex);
     std::string text(line);
     text += '\n';
-    std::size_t off = 0;
-    while (off < text.size()) {
-      ssize_t n = ::write(options.log_fd, text.data() + off, text.size() - off);
-      if (n <= 0) break;
-      off += static_cast<std::size_t>(n);
-    }
+    [[maybe_unused]] auto written = write_all(options.log_fd, text);
   }
 
   std::vector<std::string> runtime_env() const {
@@ -262,58 +261,87 @@ struct Emulator::State {
   // Starts the runtime; called with `mutex` held.
   bool spawn_locked(std::string* why) {
     auto env = runtime_env();
-    std::vector<char*> envp;
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
     std::vector<std::string> args = command;
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string path = args.front();
-    const std::string cwd = task_path.string();
-    const std::string exec_failed = "tmpdump emulate: cannot execute " + path + ": ";
-    const std::string exec_enoent =
-        options.runtime.language != Language::Provided ? std::string()
-        : sandbox ? std::string(" (its interpreter is missing)")
-                : " (its ELF or #! interpreter is missing: a layer built for /opt, as layer.zip is, runs only at /opt, "
-                  "in the sandbox: run as root without --sandbox=off)";
+    const ExecPlan plan{.path = args.front(),
+                        .cwd = task_path.string(),
+                        .argv = c_strings(args),
+                        .envp = c_strings(env),
+                        .failed = "tmpdump emulate: cannot execute " + args.front() + ": ",
+                        .enoent_hint = exec_enoent_hint(),
+                        .log_fd = options.log_fd,
+                        .confine = sandbox.get()};
     if (sandbox) {
       if (auto fresh = sandbox->prepare(); !fresh) {
         *why = "sandbox: " + fresh.error().message;
         return false;
       }
     }
-    const Sandbox* confine = sandbox.get();
-    const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     // Init Duration counts from here: the child may reach /next before this
     // thread runs again after fork().
     const auto spawned = Clock::now();
     const pid_t child = ::fork();
     if (child < 0) {
       *why = std::string("fork failed: ") + std::strerror(errno);
-      if (devnull >= 0) ::close(devnull);
       return false;
     }
-    if (child == 0) {
-      ::setpgid(0, 0);
-      if (devnull >= 0) ::dup2(devnull, 0);
-      ::dup2(options.log_fd, 1);
-      ::dup2(options.log_fd, 2);
-      if (confine != nullptr && !confine->enter()) ::_exit(126);
-      if (::chdir(cwd.c_str()) != 0) ::_exit(126);
-      ::execve(path.c_str(), argv.data(), envp.data());
-      const int err = errno;
-      const char* desc = ::strerrordesc_np(err);
-      std::string_view line[] = {exec_failed, desc != nullptr ? desc : "", "", "\n"};
-      // The file is there: its ELF or #! interpreter is not, as for a layer
-      // whose programs start their loader at /opt outside the sandbox.
-      if (err == ENOENT) line[2] = exec_enoent;
-      for (const auto part : line) [[maybe_unused]] auto n = ::write(2, part.data(), part.size());
-      ::_exit(127);
-    }
+    if (child == 0) exec_runtime(plan, devnull.get());
     ::setpgid(child, child);
-    if (devnull >= 0) ::close(devnull);
+    devnull.reset();
     if (reaper.joinable()) reaper.join();
+    started_locked(child, spawned);
+    reaper = std::thread([this, child] { reap(child); });
+    return true;
+  }
+
+  // What the child runs, all prepared before fork().
+  struct ExecPlan {
+    std::string path, cwd;
+    std::vector<char*> argv, envp;
+    std::string failed, enoent_hint;
+    int log_fd;
+    const Sandbox* confine;
+  };
+
+  // argv/envp for execve: pointers into `strings`, null-terminated.
+  static std::vector<char*> c_strings(std::vector<std::string>& strings) {
+    std::vector<char*> out;
+    for (auto& s : strings) out.push_back(s.data());
+    out.push_back(nullptr);
+    return out;
+  }
+
+  // Why execve's ENOENT can name a file that is there: its ELF or #!
+  // interpreter is not, as for a layer whose programs start their loader at
+  // /opt outside the sandbox.
+  std::string exec_enoent_hint() const {
+    if (options.runtime.language != Language::Provided) return {};
+    if (sandbox) return " (its interpreter is missing)";
+    return " (its ELF or #! interpreter is missing: a layer built for /opt, as layer.zip is, runs only at /opt, "
+           "in the sandbox: run as root without --sandbox=off)";
+  }
+
+  // In the forked child: its own process group, stdin from /dev/null, output
+  // to the log, into the sandbox, then the runtime. Never returns.
+  [[noreturn]] static void exec_runtime(const ExecPlan& plan, int devnull) {
+    ::setpgid(0, 0);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    ::dup2(plan.log_fd, 1);
+    ::dup2(plan.log_fd, 2);
+    if (plan.confine != nullptr && !plan.confine->enter()) ::_exit(126);
+    if (::chdir(plan.cwd.c_str()) != 0) ::_exit(126);
+    ::execve(plan.path.c_str(), plan.argv.data(), plan.envp.data());
+    const int err = errno;
+    const char* desc = ::strerrordesc_np(err);
+    std::string_view line[] = {plan.failed, desc != nullptr ? desc : "", "", "\n"};
+    if (err == ENOENT) line[2] = plan.enoent_hint;
+    for (const auto part : line) [[maybe_unused]]
+      auto n = ::write(2, part.data(), part.size());
+    ::_exit(127);
+  }
+
+  // A fresh runtime's state; called with `mutex` held.
+  void started_locked(pid_t child, Clock::time_point spawned) {
     pid = child;
     ++generation;
     exited = false;
@@ -326,20 +354,20 @@ struct Emulator::State {
     report_init = true;
     peak_kib = 0;
     init_started = spawned;
-    reaper = std::thread([this, child] {
-      int status = 0;
-      while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-      }
-      std::lock_guard lock(mutex);
-      if (pid == child) {
-        pid = -1;
-        exited = true;
-        exit_status = status;
-        ready = false;
-        cv.notify_all();
-      }
-    });
-    return true;
+  }
+
+  // The reaper thread: waits for `child` and records its exit, unless a newer runtime replaced it.
+  void reap(pid_t child) {
+    int status = 0;
+    [[maybe_unused]] auto waited = retry_eintr([&] { return ::waitpid(child, &status, 0); });
+    std::lock_guard lock(mutex);
+    if (pid == child) {
+      pid = -1;
+      exited = true;
+      exit_status = status;
+      ready = false;
+      cv.notify_all();
+    }
   }
 
   // Kills the runtime's process group and waits for it; `lock` is released meanwhile.
@@ -378,30 +406,119 @@ struct Emulator::State {
     return "unknown status";
   }
 
+  // One invocation: wait for init (run it again under the function's
+  // timeout when it timed out), hand the event over, wait for the answer.
+  // Its START, END and REPORT lines are written here and nowhere else.
   InvokeResult invoke(const InvokeRequest& request, const ChunkSink& sink);
+
+  // How an invocation ended, and the Status part of its REPORT line.
+  enum class End { Done, Timeout, Exited, Stopped, InitFailed };
+  struct Ending {
+    End end = End::Done;
+    std::string status;
+  };
+  enum class InitOutcome { Ready, Retry, Failed };
+
+  static InvokeResult failed_invoke(std::string_view type, std::string_view message);
+  std::shared_ptr<Invocation> new_invocation(const InvokeRequest& request) const;
+  // Why init ended without a /next; called with `mutex` held.
+  InitError init_failure(const std::string& id) const;
+  // Waits up to the init timeout for the runtime's first /next. A runtime that
+  // failed or timed out is killed and its INIT_REPORT written; `failure` says
+  // why it failed.
+  InitOutcome await_init(std::unique_lock<std::mutex>& lock, const Invocation& inv, InitError* failure);
+  // Starts the runtime again and waits for its /next until the invocation's deadline.
+  Ending rerun_init(std::unique_lock<std::mutex>& lock, Clock::time_point deadline, const Invocation& inv,
+                    InvokeResult& result);
+  // Hands `inv` to the runtime and waits until it is answered, the runtime
+  // exits, the emulator stops or the deadline passes; streamed chunks go to `sink` meanwhile.
+  End await_answer(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Invocation>& inv,
+                   Clock::time_point deadline, const ChunkSink& sink, InvokeResult& result);
+  // Passes the chunks streamed so far to `sink` (to result.body without one), `lock` released meanwhile.
+  void forward_chunks(std::unique_lock<std::mutex>& lock, Invocation& inv, const ChunkSink& sink, InvokeResult& result);
+  // The result of an invocation that ended as `ending` says; a timed-out runtime is killed.
+  void settle(std::unique_lock<std::mutex>& lock, const Invocation& inv, Ending& ending, InvokeResult& result);
+  // The REPORT's Init and Restore Duration, once per runtime start.
+  std::string init_durations(InvokeResult& result);
+
   void handle(Exchange& ex);
   void handle_next(Exchange& ex);
   void handle_invocation_post(Exchange& ex, std::string_view id, std::string_view what);
+  // The invocation `id` when the runtime may answer it now; otherwise RIE's refusal is sent and nullptr returned.
+  std::shared_ptr<Invocation> claim_answer(Exchange& ex, std::string_view id, std::string_view what);
+  // Records the runtime's answer and wakes invoke().
+  void finish(Invocation& inv, bool error, std::string body, std::string content_type);
+  // The body of a buffered answer; nullopt (answered 413, inv finished as an error) when too large.
+  std::optional<std::string> read_buffered_answer(Exchange& ex, Invocation& inv);
+  // Passes a streamed answer's chunks to invoke() as they come, then its end or error trailer.
+  void receive_stream(Exchange& ex, Invocation& inv, const std::string& content_type);
   void handle_invoke_endpoint(Exchange& ex, std::string_view name, std::string_view query);
+  // The function and qualifier an Invoke call names, into req; false (answered as Lambda does) when they are not this
+  // one.
+  bool resolve_function(Exchange& ex, std::string_view name, std::string_view query, InvokeRequest& req);
+  // POST /init/error and /restore/error.
+  void handle_init_error(Exchange& ex, bool during_init);
+  // Steps of Emulator::start().
+  Result<void> stage_layers();
+  Result<void> create_sandbox();
+  Result<void> choose_command();
+  void handle_restore_next(Exchange& ex);
 };
 
 InvokeResult Emulator::State::invoke(const InvokeRequest& request, const ChunkSink& sink) {
   std::lock_guard serial(invoke_mutex);
   std::unique_lock lock(mutex);
-  InvokeResult result;
-  if (stopping) {
-    result.function_error = true;
-    result.body = runtime::error_json("Emulator.Stopped", "the emulator is stopping");
-    return result;
-  }
+  if (stopping) return failed_invoke("Emulator.Stopped", "the emulator is stopping");
   if (pid < 0) {
     std::string why;
-    if (!spawn_locked(&why)) {
-      result.function_error = true;
-      result.body = runtime::error_json("Runtime.ExitError", why);
-      return result;
-    }
+    if (!spawn_locked(&why)) return failed_invoke("Runtime.ExitError", why);
   }
+  auto inv = new_invocation(request);
+  InitError init_failed;
+  const InitOutcome init = await_init(lock, *inv, &init_failed);
+
+  InvokeResult result;
+  Ending ending;
+  double duration = 0;
+  std::string init_part;
+  const auto started = Clock::now();
+  const auto deadline = started + options.timeout;
+  inv->deadline_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         (std::chrono::system_clock::now() + options.timeout).time_since_epoch())
+                         .count();
+  log(fmt::format("START RequestId: {} Version: $LATEST", inv->id));
+  if (init == InitOutcome::Failed) {
+    // Lambda's REPORT for an invocation whose init failed: no time, no Init Duration.
+    ending = {End::InitFailed, "\tStatus: error\tError Type: " + init_failed.type};
+    result.function_error = true;
+    result.body = init_failed.body.empty() ? runtime::error_json(init_failed.type, "") : init_failed.body;
+  } else {
+    if (init == InitOutcome::Retry) ending = rerun_init(lock, deadline, *inv, result);
+    if (ending.end == End::Done) ending.end = await_answer(lock, inv, deadline, sink, result);
+    duration = ms_between(started, Clock::now());
+    update_peak();
+    result.max_rss_kib = peak_kib;
+    settle(lock, *inv, ending, result);
+    current.reset();
+    init_part = init_durations(result);
+  }
+  log(fmt::format("END RequestId: {}", inv->id));
+  log(
+      fmt::format("REPORT RequestId: {}\tDuration: {:.2f} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory "
+                  "Used: {} MB{}{}",
+                  inv->id, duration, static_cast<long>(std::ceil(duration)), options.memory_mb,
+                  (peak_kib + 1023) / 1024, init_part, ending.status));
+  return result;
+}
+
+InvokeResult Emulator::State::failed_invoke(std::string_view type, std::string_view message) {
+  InvokeResult result;
+  result.function_error = true;
+  result.body = runtime::error_json(type, message);
+  return result;
+}
+
+std::shared_ptr<Invocation> Emulator::State::new_invocation(const InvokeRequest& request) const {
   auto inv = std::make_shared<Invocation>();
   inv->id = new_request_id();
   inv->payload = request.payload;
@@ -409,165 +526,153 @@ InvokeResult Emulator::State::invoke(const InvokeRequest& request, const ChunkSi
   inv->cognito_identity = request.cognito_identity;
   inv->trace_id = !request.trace_id.empty() && fits_one_header(request.trace_id) ? request.trace_id : new_trace_id();
   inv->arn = function_arn(request.qualifier);
+  return inv;
+}
 
-  // Why init ended without a /next; called with `mutex` held.
-  auto init_failure = [&] {
-    if (init_error) return *init_error;
-    return InitError{"Runtime.ExitError",
-                     runtime::error_json("Runtime.ExitError", "RequestId: " + inv->id +
-                                                                  " Error: Runtime exited with error: " + exit_text())};
-  };
+InitError Emulator::State::init_failure(const std::string& id) const {
+  if (init_error) return *init_error;
+  return InitError{"Runtime.ExitError",
+                   runtime::error_json("Runtime.ExitError",
+                                       "RequestId: " + id + " Error: Runtime exited with error: " + exit_text())};
+}
 
-  // Init: until the runtime asks for its first invocation.
+// An init that ran out of time is run again inside the invoke, under the
+// function's timeout, as Lambda does: "The Init phase is limited to 10
+// seconds. If all three tasks do not complete within 10 seconds, Lambda
+// retries the Init phase at the time of the first function invocation with
+// the configured function timeout."
+// (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html).
+// Lambda reports the first as `INIT_REPORT Init Duration: … ms<TAB>Phase: init<TAB>Status: timeout`, and
+// the one inside the invoke with `Phase: invoke`: the phase and status of the
+// Telemetry API's platform.initReport (phase init|invoke, status
+// success|error|timeout; docs.aws.amazon.com/lambda/latest/dg/telemetry-schema-reference.html).
+Emulator::State::InitOutcome Emulator::State::await_init(std::unique_lock<std::mutex>& lock, const Invocation& inv,
+                                                         InitError* failure) {
   const auto init_deadline = init_started + options.init_timeout;
-  const bool init_ok = cv.wait_until(lock, init_deadline, [&] { return ready || init_error || exited || stopping; }) && ready;
-  // An init that ran out of time is run again inside this invoke, under the
-  // function's timeout, as Lambda does: "The Init phase is limited to 10
-  // seconds. If all three tasks do not complete within 10 seconds, Lambda
-  // retries the Init phase at the time of the first function invocation with
-  // the configured function timeout."
-  // (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html).
-  // Lambda reports the first as `INIT_REPORT Init Duration: … ms<TAB>Phase: init<TAB>Status: timeout`, and
-  // the one inside the invoke with `Phase: invoke`: the phase and status of the
-  // Telemetry API's platform.initReport (phase init|invoke, status
-  // success|error|timeout; docs.aws.amazon.com/lambda/latest/dg/telemetry-schema-reference.html).
-  const bool reinit = !init_ok && !init_error && !exited && !stopping;
-  if (!init_ok && !reinit) {
-    const double ms = ms_between(init_started, Clock::now());
-    InitError err;
-    if (stopping) {
-      err = {"Emulator.Stopped", runtime::error_json("Emulator.Stopped", "the emulator stopped during init")};
-    } else {
-      err = init_failure();
-    }
-    update_peak();
-    kill_runtime(lock);
-    log(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: {}\tStatus: error\tError Type: {}", ms, err.phase,
-                    err.type));
-    log(fmt::format("START RequestId: {} Version: $LATEST", inv->id));
-    log(fmt::format("END RequestId: {}", inv->id));
-    log(fmt::format("REPORT RequestId: {}\tDuration: 0.00 ms\tBilled Duration: 0 ms\tMemory Size: {} MB\tMax Memory "
-                    "Used: {} MB\tStatus: error\tError Type: {}",
-                    inv->id, options.memory_mb, (peak_kib + 1023) / 1024, err.type));
-    result.function_error = true;
-    result.body = err.body.empty() ? runtime::error_json(err.type, "") : err.body;
-    return result;
-  }
-  if (reinit) {
+  const bool init_ok =
+      cv.wait_until(lock, init_deadline, [&] { return ready || init_error || exited || stopping; }) && ready;
+  if (init_ok) return InitOutcome::Ready;
+  if (!init_error && !exited && !stopping) {
     log(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: init\tStatus: timeout",
                     ms_between(init_started, Clock::now())));
     update_peak();
     kill_runtime(lock);
+    return InitOutcome::Retry;
   }
-
-  const auto started = Clock::now();
-  inv->deadline_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         (std::chrono::system_clock::now() + options.timeout).time_since_epoch()).count();
-  const auto deadline = started + options.timeout;
-  log(fmt::format("START RequestId: {} Version: $LATEST", inv->id));
-
-  enum class End { Done, Timeout, Exited, Stopped, InitFailed } end = End::Done;
-  std::string status;
-  if (reinit) {
-    // The init's time is the invocation's: no Init Duration in its REPORT.
-    std::string why;
-    if (!spawn_locked(&why)) {
-      end = End::InitFailed;
-      result.body = runtime::error_json("Runtime.ExitError", why);
-      status = "\tStatus: error\tError Type: Runtime.ExitError";
-    } else {
-      report_init = false;
-      cv.wait_until(lock, deadline, [&] { return ready || init_error || exited || stopping; });
-      if (!ready) {
-        const double ms = ms_between(init_started, Clock::now());
-        if (stopping) {
-          end = End::Stopped;
-        } else if (init_error || exited) {
-          InitError err = init_failure();
-          log(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: invoke\tStatus: error\tError Type: {}", ms,
-                          err.type));
-          update_peak();
-          kill_runtime(lock);
-          end = End::InitFailed;
-          result.body = err.body.empty() ? runtime::error_json(err.type, "") : err.body;
-          status = "\tStatus: error\tError Type: " + err.type;
-        } else {
-          log(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: invoke\tStatus: timeout", ms));
-          end = End::Timeout;
-        }
-      }
-    }
-  }
-
-  if (end == End::Done) {
-    current = inv;
-    cv.notify_all();
-    for (;;) {
-      cv.wait_until(lock, deadline, [&] {
-        return inv->phase == Invocation::Phase::Done || !inv->chunks.empty() || exited || stopping;
-      });
-      while (!inv->chunks.empty()) {
-        std::string chunk = std::move(inv->chunks.front());
-        inv->chunks.pop_front();
-        result.streamed = true;
-        result.content_type = inv->content_type;
-        if (sink) {
-          lock.unlock();
-          sink(inv->content_type, chunk);
-          lock.lock();
-        } else {
-          result.body += chunk;
-        }
-      }
-      if (inv->phase == Invocation::Phase::Done) break;
-      if (exited) {
-        end = End::Exited;
-        break;
-      }
-      if (stopping) {
-        end = End::Stopped;
-        break;
-      }
-      if (Clock::now() >= deadline) {
-        end = End::Timeout;
-        break;
-      }
-    }
-  }
-  const double duration = ms_between(started, Clock::now());
-  update_peak();
-  result.max_rss_kib = peak_kib;
-  if (end == End::Done) {
-    result.function_error = inv->error;
-    if (inv->phase == Invocation::Phase::Done && !result.streamed) {
-      result.body = inv->body;
-      result.content_type = inv->content_type;
-    } else if (inv->error) {
-      result.body = inv->body;  // a stream's error trailer
-    }
-  } else if (end == End::Timeout) {
-    const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
-    const std::string msg = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z {} Task timed out after {:.2f} seconds", now, inv->id,
-                                        static_cast<double>(options.timeout.count()) / 1000.0);
-    log(msg);
-    kill_runtime(lock);
-    result.function_error = true;
-    result.body = "{\"errorMessage\":" + http::json_quote(msg) + "}";
-    status = "\tStatus: timeout";
-  } else if (end == End::Exited) {
-    const std::string msg = "RequestId: " + inv->id + " Error: Runtime exited with error: " + exit_text();
-    log(msg);
-    result.function_error = true;
-    result.body = runtime::error_json("Runtime.ExitError", msg);
-    status = "\tStatus: error\tError Type: Runtime.ExitError";
-  } else if (end == End::InitFailed) {
-    result.function_error = true;
+  const double ms = ms_between(init_started, Clock::now());
+  if (stopping) {
+    *failure = {"Emulator.Stopped", runtime::error_json("Emulator.Stopped", "the emulator stopped during init")};
   } else {
-    result.function_error = true;
-    result.body = runtime::error_json("Emulator.Stopped", "the emulator stopped during the invocation");
+    *failure = init_failure(inv.id);
   }
-  current.reset();
-  log(fmt::format("END RequestId: {}", inv->id));
+  update_peak();
+  kill_runtime(lock);
+  log(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: {}\tStatus: error\tError Type: {}", ms, failure->phase,
+                  failure->type));
+  return InitOutcome::Failed;
+}
+
+Emulator::State::Ending Emulator::State::rerun_init(std::unique_lock<std::mutex>& lock, Clock::time_point deadline,
+                                                    const Invocation& inv, InvokeResult& result) {
+  // The init's time is the invocation's: no Init Duration in its REPORT.
+  std::string why;
+  if (!spawn_locked(&why)) {
+    result.body = runtime::error_json("Runtime.ExitError", why);
+    return {End::InitFailed, "\tStatus: error\tError Type: Runtime.ExitError"};
+  }
+  report_init = false;
+  cv.wait_until(lock, deadline, [&] { return ready || init_error || exited || stopping; });
+  if (ready) return {};
+  const double ms = ms_between(init_started, Clock::now());
+  if (stopping) return {End::Stopped, ""};
+  if (init_error || exited) {
+    InitError err = init_failure(inv.id);
+    log(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: invoke\tStatus: error\tError Type: {}", ms,
+                    err.type));
+    update_peak();
+    kill_runtime(lock);
+    result.body = err.body.empty() ? runtime::error_json(err.type, "") : err.body;
+    return {End::InitFailed, "\tStatus: error\tError Type: " + err.type};
+  }
+  log(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: invoke\tStatus: timeout", ms));
+  return {End::Timeout, ""};
+}
+
+Emulator::State::End Emulator::State::await_answer(std::unique_lock<std::mutex>& lock,
+                                                   const std::shared_ptr<Invocation>& inv, Clock::time_point deadline,
+                                                   const ChunkSink& sink, InvokeResult& result) {
+  current = inv;
+  cv.notify_all();
+  for (;;) {
+    cv.wait_until(lock, deadline,
+                  [&] { return inv->phase == Invocation::Phase::Done || !inv->chunks.empty() || exited || stopping; });
+    forward_chunks(lock, *inv, sink, result);
+    if (inv->phase == Invocation::Phase::Done) return End::Done;
+    if (exited) return End::Exited;
+    if (stopping) return End::Stopped;
+    if (Clock::now() >= deadline) return End::Timeout;
+  }
+}
+
+void Emulator::State::forward_chunks(std::unique_lock<std::mutex>& lock, Invocation& inv, const ChunkSink& sink,
+                                     InvokeResult& result) {
+  while (!inv.chunks.empty()) {
+    std::string chunk = std::move(inv.chunks.front());
+    inv.chunks.pop_front();
+    result.streamed = true;
+    result.content_type = inv.content_type;
+    if (sink) {
+      lock.unlock();
+      sink(inv.content_type, chunk);
+      lock.lock();
+    } else {
+      result.body += chunk;
+    }
+  }
+}
+
+void Emulator::State::settle(std::unique_lock<std::mutex>& lock, const Invocation& inv, Ending& ending,
+                             InvokeResult& result) {
+  switch (ending.end) {
+    case End::Done:
+      result.function_error = inv.error;
+      if (inv.phase == Invocation::Phase::Done && !result.streamed) {
+        result.body = inv.body;
+        result.content_type = inv.content_type;
+      } else if (inv.error) {
+        result.body = inv.body;  // a stream's error trailer
+      }
+      return;
+    case End::Timeout: {
+      const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+      const std::string msg = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z {} Task timed out after {:.2f} seconds", now, inv.id,
+                                          static_cast<double>(options.timeout.count()) / 1000.0);
+      log(msg);
+      kill_runtime(lock);
+      result.function_error = true;
+      result.body = "{\"errorMessage\":" + http::json_quote(msg) + "}";
+      ending.status = "\tStatus: timeout";
+      return;
+    }
+    case End::Exited: {
+      const std::string msg = "RequestId: " + inv.id + " Error: Runtime exited with error: " + exit_text();
+      log(msg);
+      result.function_error = true;
+      result.body = runtime::error_json("Runtime.ExitError", msg);
+      ending.status = "\tStatus: error\tError Type: Runtime.ExitError";
+      return;
+    }
+    case End::InitFailed:
+      result.function_error = true;
+      return;
+    case End::Stopped:
+      result.function_error = true;
+      result.body = runtime::error_json("Emulator.Stopped", "the emulator stopped during the invocation");
+      return;
+  }
+}
+
+std::string Emulator::State::init_durations(InvokeResult& result) {
   std::string init_part;
   if (report_init) {
     if (init_ms) init_part = fmt::format("\tInit Duration: {:.2f} ms", *init_ms);
@@ -575,12 +680,7 @@ InvokeResult Emulator::State::invoke(const InvokeRequest& request, const ChunkSi
     if (restore_ms) init_part += fmt::format("\tRestore Duration: {:.2f} ms", *restore_ms);
     report_init = false;
   }
-  log(fmt::format("REPORT RequestId: {}\tDuration: {:.2f} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory "
-                  "Used: {} MB{}{}",
-                  inv->id, duration, static_cast<long>(std::ceil(duration)), options.memory_mb, (peak_kib + 1023) / 1024,
-                  init_part,
-                  status));
-  return result;
+  return init_part;
 }
 
 void Emulator::State::handle_next(Exchange& ex) {
@@ -620,6 +720,26 @@ void Emulator::State::handle_next(Exchange& ex) {
 }
 
 void Emulator::State::handle_invocation_post(Exchange& ex, std::string_view id, std::string_view what) {
+  auto inv = claim_answer(ex, id, what);
+  if (!inv) return;
+  const auto& h = ex.head().headers;
+  if (what == "error") {
+    auto body = read_buffered_answer(ex, *inv);
+    if (!body) return;
+    std::string type(h.get("Lambda-Runtime-Function-Error-Type").value_or("Unhandled"));
+    finish(*inv, true, !body->empty() ? *body : runtime::error_json(type, ""), "application/json");
+  } else if (h.get("Lambda-Runtime-Function-Response-Mode").value_or("") == "streaming") {
+    receive_stream(ex, *inv, std::string(h.get("Content-Type").value_or("application/json")));
+  } else {
+    const std::string content_type(h.get("Content-Type").value_or("application/json"));
+    auto body = read_buffered_answer(ex, *inv);
+    if (!body) return;
+    finish(*inv, false, std::move(*body), content_type);
+  }
+  ex.respond(202, "Content-Type: application/json\r\n", "{\"status\":\"OK\"}");
+}
+
+std::shared_ptr<Invocation> Emulator::State::claim_answer(Exchange& ex, std::string_view id, std::string_view what) {
   std::shared_ptr<Invocation> inv;
   std::string refusal;
   {
@@ -635,155 +755,130 @@ void Emulator::State::handle_invocation_post(Exchange& ex, std::string_view id, 
   }
   if (!refusal.empty()) {
     ex.respond(403, "Content-Type: application/json\r\n", refusal);
-    return;
+    return nullptr;
   }
   if (!inv) {
     // RIE's answer to an id that is not the current invocation's (rendering.RenderInvalidRequestID).
     ex.respond(400, "Content-Type: application/json\r\n", rapi_error("InvalidRequestID", "Invalid request ID"));
-    return;
   }
-  const auto& h = ex.head().headers;
-  auto finish = [&](bool error, std::string body, std::string content_type) {
-    std::lock_guard lock(mutex);
-    inv->error = error;
-    inv->body = std::move(body);
-    inv->content_type = std::move(content_type);
-    inv->phase = Invocation::Phase::Done;
-    answered_id = inv->id;
-    cv.notify_all();
-  };
-  // A buffered response or error body over the limit is answered alike, as
-  // Lambda does: Function.ResponseSizeTooLarge instead of the payload.
-  auto read_limited = [&]() -> std::optional<std::string> {
-    auto framing = http::body_framing(h, std::numeric_limits<std::size_t>::max());
-    if (framing && !framing->chunked && framing->length > kMaxResponse) {
-      const std::string msg = runtime::response_too_large_message(framing->length);
-      finish(true, runtime::error_json("Function.ResponseSizeTooLarge", msg), "application/json");
-      ex.close_after();  // the body is not read
-      ex.respond(413, "Content-Type: application/json\r\n", runtime::error_json("RequestEntityTooLarge", msg));
-      return std::nullopt;
-    }
-    auto body = ex.read_all(kMaxResponse);
-    if (!body) {
-      finish(true,
-             runtime::error_json("Function.ResponseSizeTooLarge",
-                                 fmt::format("the response is malformed or larger than {} bytes", kMaxResponse)),
-             "application/json");
-      ex.respond(413, "Content-Type: application/json\r\n", runtime::error_json("RequestEntityTooLarge", "too large"));
-    }
-    return body;
-  };
-  if (what == "error") {
-    auto body = read_limited();
-    if (!body) return;
-    std::string type(h.get("Lambda-Runtime-Function-Error-Type").value_or("Unhandled"));
-    finish(true, !body->empty() ? *body : runtime::error_json(type, ""), "application/json");
-    ex.respond(202, "Content-Type: application/json\r\n", "{\"status\":\"OK\"}");
-    return;
-  }
-  const std::string content_type(h.get("Content-Type").value_or("application/json"));
-  if (h.get("Lambda-Runtime-Function-Response-Mode").value_or("") == "streaming") {
-    {
-      std::lock_guard lock(mutex);
-      inv->phase = Invocation::Phase::Streaming;
-      inv->content_type = content_type;
-    }
-    http::Headers trailers;
-    const bool ok = ex.read_body(kMaxStream, [&](std::string_view piece) {
-      std::lock_guard lock(mutex);
-      inv->chunks.emplace_back(piece);
-      cv.notify_all();
-      return true;
-    }, &trailers);
-    if (auto type = trailers.get("Lambda-Runtime-Function-Error-Type")) {
-      std::string body = runtime::error_json(*type, "");
-      if (auto b64 = trailers.get("Lambda-Runtime-Function-Error-Body")) {
-        if (auto decoded = http::base64_decode(*b64)) body = *decoded;
-      }
-      finish(true, std::move(body), content_type);
-    } else if (!ok) {
-      finish(true, runtime::error_json("Runtime.TruncatedResponse", "the streamed response broke off"), content_type);
-    } else {
-      finish(false, {}, content_type);
-    }
-    ex.respond(202, "Content-Type: application/json\r\n", "{\"status\":\"OK\"}");
-    return;
-  }
-  auto body = read_limited();
-  if (!body) return;
-  finish(false, std::move(*body), content_type);
-  ex.respond(202, "Content-Type: application/json\r\n", "{\"status\":\"OK\"}");
+  return inv;
 }
 
-void Emulator::State::handle_invoke_endpoint(Exchange& ex, std::string_view name, std::string_view query) {
-  // Lambda's errors for the Invoke API: a JSON body with Type, a message, and
-  // the error's name in X-Amzn-ErrorType.
-  auto refuse = [&ex](int status, std::string_view type, std::string_view body) {
-    ex.respond(status, "Content-Type: application/json\r\nX-Amzn-ErrorType: " + std::string(type) + "\r\n", body);
-  };
-  InvokeRequest req;
-  // NAME is the RIE's `function` or --name, either with `:QUALIFIER`, as
-  // Lambda's FunctionName may be; ?Qualifier= names the version or alias too.
-  auto decoded_name = percent_decode(name);
-  std::string function = decoded_name.value_or(std::string(name));
-  if (auto colon = function.find(':'); colon != std::string::npos) {
-    req.qualifier = function.substr(colon + 1);
-    function.resize(colon);
-  }
-  for (std::string_view rest = query; !rest.empty();) {
-    const auto amp = rest.find('&');
-    const std::string_view param = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    if (!param.starts_with("Qualifier=")) continue;
-    const std::string value = percent_decode(param.substr(10)).value_or(std::string(param.substr(10)));
-    if (!req.qualifier.empty() && req.qualifier != value) {
-      return refuse(
-          400, "InvalidParameterValueException",
-          R"({"Type":"User","message":"The derived qualifier from the function name does not match the specified qualifier."})");
-    }
-    req.qualifier = value;
-  }
-  if (!req.qualifier.empty() && !valid_qualifier(req.qualifier)) {
-    const std::string message = "1 validation error detected: Value '" + req.qualifier +
-                                "' at 'qualifier' failed to satisfy constraint: Member must satisfy regular "
-                                "expression pattern: (|[a-zA-Z0-9$_-]+)";
-    return refuse(400, "ValidationException", "{\"message\":" + http::json_quote(message) + "}");
-  }
-  if (!decoded_name || (function != "function" && function != options.function_name)) {
-    std::string arn = "arn:aws:lambda:" + region + ":000000000000:function:" + function;
-    if (!req.qualifier.empty()) arn += ":" + req.qualifier;
-    return refuse(404, "ResourceNotFoundException",
-                  "{\"Message\":" + http::json_quote("Function not found: " + arn) + ",\"Type\":\"User\"}");
-  }
-  // Judged by its Content-Length before it is read: a client that sent
-  // Expect: 100-continue gets this instead of 100 Continue.
-  const std::string too_large = "{\"Type\":\"User\",\"message\":" + http::json_quote(request_too_large_message()) + "}";
+void Emulator::State::finish(Invocation& inv, bool error, std::string body, std::string content_type) {
+  std::lock_guard lock(mutex);
+  inv.error = error;
+  inv.body = std::move(body);
+  inv.content_type = std::move(content_type);
+  inv.phase = Invocation::Phase::Done;
+  answered_id = inv.id;
+  cv.notify_all();
+}
+
+// A buffered response or error body over the limit is answered alike, as
+// Lambda does: Function.ResponseSizeTooLarge instead of the payload.
+std::optional<std::string> Emulator::State::read_buffered_answer(Exchange& ex, Invocation& inv) {
   auto framing = http::body_framing(ex.head().headers, std::numeric_limits<std::size_t>::max());
-  if (framing && !framing->chunked && framing->length > kMaxInvokePayload) {
-    ex.close_after();
-    return refuse(413, "RequestEntityTooLargeException", too_large);
+  if (framing && !framing->chunked && framing->length > kMaxResponse) {
+    const std::string msg = runtime::response_too_large_message(framing->length);
+    finish(inv, true, runtime::error_json("Function.ResponseSizeTooLarge", msg), "application/json");
+    ex.close_after();  // the body is not read
+    ex.respond(413, "Content-Type: application/json\r\n", runtime::error_json("RequestEntityTooLarge", msg));
+    return std::nullopt;
   }
-  auto body = ex.read_all(kMaxInvokePayload);
+  auto body = ex.read_all(kMaxResponse);
   if (!body) {
-    ex.close_after();
-    return refuse(413, "RequestEntityTooLargeException", too_large);
+    finish(inv, true,
+           runtime::error_json("Function.ResponseSizeTooLarge",
+                               fmt::format("the response is malformed or larger than {} bytes", kMaxResponse)),
+           "application/json");
+    ex.respond(413, "Content-Type: application/json\r\n", runtime::error_json("RequestEntityTooLarge", "too large"));
   }
-  req.payload = std::move(*body);
-  if (auto trace = ex.head().headers.get("X-Amzn-Trace-Id"); trace && fits_one_header(*trace)) {
-    req.trace_id = *trace;
+  return body;
+}
+
+void Emulator::State::receive_stream(Exchange& ex, Invocation& inv, const std::string& content_type) {
+  {
+    std::lock_guard lock(mutex);
+    inv.phase = Invocation::Phase::Streaming;
+    inv.content_type = content_type;
   }
-  if (auto cc = ex.head().headers.get("X-Amz-Client-Context")) {
+  http::Headers trailers;
+  const bool ok = ex.read_body(
+      kMaxStream,
+      [&](std::string_view piece) {
+        std::lock_guard lock(mutex);
+        inv.chunks.emplace_back(piece);
+        cv.notify_all();
+        return true;
+      },
+      &trailers);
+  if (auto type = trailers.get("Lambda-Runtime-Function-Error-Type")) {
+    std::string body = runtime::error_json(*type, "");
+    if (auto b64 = trailers.get("Lambda-Runtime-Function-Error-Body")) {
+      if (auto decoded = http::base64_decode(*b64)) body = *decoded;
+    }
+    finish(inv, true, std::move(body), content_type);
+  } else if (!ok) {
+    finish(inv, true, runtime::error_json("Runtime.TruncatedResponse", "the streamed response broke off"),
+           content_type);
+  } else {
+    finish(inv, false, {}, content_type);
+  }
+}
+
+namespace {
+
+// Lambda's errors for the Invoke API: a JSON body with Type, a message, and
+// the error's name in X-Amzn-ErrorType.
+void refuse_invoke(Exchange& ex, int status, std::string_view type, std::string_view body) {
+  ex.respond(status, "Content-Type: application/json\r\nX-Amzn-ErrorType: " + std::string(type) + "\r\n", body);
+}
+
+// The trace id, client context and (our own) Cognito identity of an Invoke call.
+void take_context_headers(const http::Headers& headers, InvokeRequest& req) {
+  if (auto trace = headers.get("X-Amzn-Trace-Id"); trace && fits_one_header(*trace)) req.trace_id = *trace;
+  if (auto cc = headers.get("X-Amz-Client-Context")) {
     if (auto decoded = http::base64_decode(*cc)) req.client_context = *decoded;
   }
   // Lambda's Invoke API carries no identity header; this one is ours, so a
   // local test can give a handler the identity a mobile SDK call would.
-  if (auto ci = ex.head().headers.get("X-Amz-Cognito-Identity")) {
+  if (auto ci = headers.get("X-Amz-Cognito-Identity")) {
     if (ci->starts_with('{')) {
       req.cognito_identity = *ci;
     } else if (auto decoded = http::base64_decode(*ci)) {
       req.cognito_identity = *decoded;
     }
   }
+}
+
+// Reads the payload into req; refuses (413) one over Lambda's limit, judged
+// by its Content-Length before it is read: a client that sent
+// Expect: 100-continue gets this instead of 100 Continue.
+bool read_invoke_payload(Exchange& ex, InvokeRequest& req) {
+  const std::string too_large = "{\"Type\":\"User\",\"message\":" + http::json_quote(request_too_large_message()) + "}";
+  auto framing = http::body_framing(ex.head().headers, std::numeric_limits<std::size_t>::max());
+  if (framing && !framing->chunked && framing->length > kMaxInvokePayload) {
+    ex.close_after();
+    refuse_invoke(ex, 413, "RequestEntityTooLargeException", too_large);
+    return false;
+  }
+  auto body = ex.read_all(kMaxInvokePayload);
+  if (!body) {
+    ex.close_after();
+    refuse_invoke(ex, 413, "RequestEntityTooLargeException", too_large);
+    return false;
+  }
+  req.payload = std::move(*body);
+  return true;
+}
+
+}  // namespace
+
+void Emulator::State::handle_invoke_endpoint(Exchange& ex, std::string_view name, std::string_view query) {
+  InvokeRequest req;
+  if (!resolve_function(ex, name, query, req)) return;
+  if (!read_invoke_payload(ex, req)) return;
+  take_context_headers(ex.head().headers, req);
   bool started = false, ok = true;
   auto result = invoke(req, [&](std::string_view content_type, std::string_view chunk) {
     if (!ok) return;
@@ -802,6 +897,47 @@ void Emulator::State::handle_invoke_endpoint(Exchange& ex, std::string_view name
   std::string headers = "Content-Type: " + result.content_type + "\r\n";
   if (result.function_error) headers += "X-Amz-Function-Error: Unhandled\r\n";
   ex.respond(200, headers, result.body);
+}
+
+bool Emulator::State::resolve_function(Exchange& ex, std::string_view name, std::string_view query,
+                                       InvokeRequest& req) {
+  // NAME is the RIE's `function` or --name, either with `:QUALIFIER`, as
+  // Lambda's FunctionName may be; ?Qualifier= names the version or alias too.
+  auto decoded_name = percent_decode(name);
+  std::string function = decoded_name.value_or(std::string(name));
+  if (auto colon = function.find(':'); colon != std::string::npos) {
+    req.qualifier = function.substr(colon + 1);
+    function.resize(colon);
+  }
+  for (std::string_view rest = query; !rest.empty();) {
+    const auto amp = rest.find('&');
+    const std::string_view param = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (!param.starts_with("Qualifier=")) continue;
+    const std::string value = percent_decode(param.substr(10)).value_or(std::string(param.substr(10)));
+    if (!req.qualifier.empty() && req.qualifier != value) {
+      refuse_invoke(
+          ex, 400, "InvalidParameterValueException",
+          R"({"Type":"User","message":"The derived qualifier from the function name does not match the specified qualifier."})");
+      return false;
+    }
+    req.qualifier = value;
+  }
+  if (!req.qualifier.empty() && !valid_qualifier(req.qualifier)) {
+    const std::string message = "1 validation error detected: Value '" + req.qualifier +
+                                "' at 'qualifier' failed to satisfy constraint: Member must satisfy regular "
+                                "expression pattern: (|[a-zA-Z0-9$_-]+)";
+    refuse_invoke(ex, 400, "ValidationException", "{\"message\":" + http::json_quote(message) + "}");
+    return false;
+  }
+  if (!decoded_name || (function != "function" && function != options.function_name)) {
+    std::string arn = "arn:aws:lambda:" + region + ":000000000000:function:" + function;
+    if (!req.qualifier.empty()) arn += ":" + req.qualifier;
+    refuse_invoke(ex, 404, "ResourceNotFoundException",
+                  "{\"Message\":" + http::json_quote("Function not found: " + arn) + ",\"Type\":\"User\"}");
+    return false;
+  }
+  return true;
 }
 
 void Emulator::State::handle(Exchange& ex) {
@@ -832,46 +968,51 @@ void Emulator::State::handle(Exchange& ex) {
     }
   }
   if (method == "POST" && (target == "/init/error" || target == "/restore/error")) {
-    {
-      // Once the runtime has reached /next its init is over: RIE refuses
-      // (rapi/handler/initerror.go).
-      std::lock_guard lock(mutex);
-      if (ready) {
-        ex.respond(403, "Content-Type: application/json\r\n",
-                   invalid_transition(runtime_state_locked(),
-                                      target == "/init/error" ? "InitError" : "RuntimeRestoreErrorState"));
-        return;
-      }
-    }
-    auto body = ex.read_all(kMaxResponse);
-    std::lock_guard lock(mutex);
-    InitError err;
-    err.type = ex.head().headers.get("Lambda-Runtime-Function-Error-Type").value_or("Unknown");
-    err.body = body.value_or("");
-    err.phase = target == "/init/error" ? "init" : "restore";
-    init_error = std::move(err);
-    cv.notify_all();
-    ex.respond(202, "Content-Type: application/json\r\n", "{\"status\":\"OK\"}");
-    return;
+    return handle_init_error(ex, target == "/init/error");
   }
-  if (method == "GET" && target == "/restore/next") {
-    if (!options.snap_start) {
-      ex.respond(403, "Content-Type: application/json\r\n",
-                 runtime::error_json("InvalidStateTransition", "/restore/next outside a snap-start init"));
-      return;
-    }
-    {
-      std::lock_guard lock(mutex);
-      init_ms = ms_between(init_started, Clock::now());
-      restore_started = Clock::now();
-    }
-    log(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: init\tStatus: success (snapshot emulated; "
-                    "restoring at once)", *init_ms));
-    ex.respond(200, "Content-Type: application/json\r\n", "");
-    return;
-  }
+  if (method == "GET" && target == "/restore/next") return handle_restore_next(ex);
   ex.respond(404, "Content-Type: application/json\r\n",
              runtime::error_json("NotFound", method + " " + std::string(ex.head().target)));
+}
+
+void Emulator::State::handle_init_error(Exchange& ex, bool during_init) {
+  {
+    // Once the runtime has reached /next its init is over: RIE refuses
+    // (rapi/handler/initerror.go).
+    std::lock_guard lock(mutex);
+    if (ready) {
+      ex.respond(403, "Content-Type: application/json\r\n",
+                 invalid_transition(runtime_state_locked(), during_init ? "InitError" : "RuntimeRestoreErrorState"));
+      return;
+    }
+  }
+  auto body = ex.read_all(kMaxResponse);
+  std::lock_guard lock(mutex);
+  InitError err;
+  err.type = ex.head().headers.get("Lambda-Runtime-Function-Error-Type").value_or("Unknown");
+  err.body = body.value_or("");
+  err.phase = during_init ? "init" : "restore";
+  init_error = std::move(err);
+  cv.notify_all();
+  ex.respond(202, "Content-Type: application/json\r\n", "{\"status\":\"OK\"}");
+}
+
+void Emulator::State::handle_restore_next(Exchange& ex) {
+  if (!options.snap_start) {
+    ex.respond(403, "Content-Type: application/json\r\n",
+               runtime::error_json("InvalidStateTransition", "/restore/next outside a snap-start init"));
+    return;
+  }
+  {
+    std::lock_guard lock(mutex);
+    init_ms = ms_between(init_started, Clock::now());
+    restore_started = Clock::now();
+  }
+  log(
+      fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: init\tStatus: success (snapshot emulated; "
+                  "restoring at once)",
+                  *init_ms));
+  ex.respond(200, "Content-Type: application/json\r\n", "");
 }
 
 std::string request_too_large_message() {
@@ -879,9 +1020,13 @@ std::string request_too_large_message() {
   return fmt::format("Request must be smaller than {} bytes for the InvokeFunction operation", kMaxInvokePayload);
 }
 
-Emulator::Emulator(Options options) : state_(std::make_unique<State>()) { state_->options = std::move(options); }
+Emulator::Emulator(Options options) : state_(std::make_unique<State>()) {
+  state_->options = std::move(options);
+}
 
-Emulator::~Emulator() { stop(); }
+Emulator::~Emulator() {
+  stop();
+}
 
 Result<int> Emulator::start(int port) {
   auto& s = *state_;
@@ -895,72 +1040,94 @@ Result<int> Emulator::start(int port) {
   if (!fs::is_directory(s.options.function_dir, ec)) {
     return fail(Errc::NotFound, "the function directory {} does not exist", s.options.function_dir.string());
   }
-  // One layer directory is used as it is; a zip or several layers are merged
-  // into a staging directory this emulator owns.
-  if (s.options.layers.size() == 1 && fs::is_directory(s.options.layers.front(), ec)) {
-    s.opt_host = fs::absolute(s.options.layers.front());
-  } else if (!s.options.layers.empty()) {
-    std::string tmpl =
-        (fs::temp_directory_path() / fmt::format("tmpdump-emulate-{}-layers-XXXXXX", ::getpid())).string();
-    if (::mkdtemp(tmpl.data()) == nullptr) return fail(Errc::Io, "creating {}: {}", tmpl, std::strerror(errno));
-    s.layer_staging = tmpl;
-    s.opt_host = s.layer_staging / "opt";
-    fs::create_directory(s.opt_host, ec);
-    if (auto merged = merge_layers(s.options.layers, s.opt_host); !merged) return std::unexpected(merged.error());
-  }
-  std::string notice;
-  const bool managed = s.options.runtime.language != Language::Provided;
-  auto sandbox = Sandbox::create({.function_dir = s.options.function_dir,
-                                  .opt_dir = s.opt_host,
-                                  .runtime_dir = managed ? s.options.runtime_dir : fs::path(),
-                                  .lang_dir = managed ? s.options.lang_dir : fs::path(),
-                                  .memory_mb = s.options.memory_mb,
-                                  .ephemeral_mb = s.options.ephemeral_mb,
-                                  .cpus = s.options.cpus},
-                                 s.options.sandbox, &notice);
-  if (!sandbox) return std::unexpected(sandbox.error());
-  s.sandbox = std::move(*sandbox);
-  if (!notice.empty()) {
-    notice += '\n';
-    [[maybe_unused]] auto n = ::write(2, notice.data(), notice.size());
-  }
-  s.task_path = s.sandbox ? fs::path("/var/task") : fs::absolute(s.options.function_dir);
-  s.opt_path = s.sandbox ? fs::path("/opt") : s.opt_host;
-  if (managed) {
-    // Lambda's runtime bootstrap runs instead of the function's or a layer's.
-    auto seen = [&](const fs::path& host, const char* at) {
-      return host.empty() ? fs::path() : s.sandbox ? fs::path(at) : fs::absolute(host);
-    };
-    s.runtime_path = seen(s.options.runtime_dir, "/var/runtime");
-    s.lang_path = seen(s.options.lang_dir, "/var/lang");
-    auto launch = managed_launch(s.options.runtime,
-                                 {.runtime_host = s.options.runtime_dir,
-                                  .lang_host = s.options.lang_dir,
-                                  .runtime_seen = s.runtime_path,
-                                  .lang_seen = s.lang_path,
-                                  .task_seen = s.task_path,
-                                  .opt_seen = s.opt_path.empty() ? fs::path("/opt") : s.opt_path,
-                                  .sandboxed = s.sandbox != nullptr},
-                                 s.options.handler, s.options.memory_mb, s.options.env);
-    if (!launch) return std::unexpected(launch.error());
-    s.command = std::move(launch->argv);
-    s.launch_env = std::move(launch->env);
-  } else if (fs::is_regular_file(s.options.function_dir / "bootstrap", ec)) {
-    s.bootstrap = s.task_path / "bootstrap";
-  } else if (!s.opt_host.empty() && fs::is_regular_file(s.opt_host / "bootstrap", ec)) {
-    s.bootstrap = s.opt_path / "bootstrap";
-  } else {
-    return fail(Errc::NotFound,
-                "no bootstrap in {} or in the layers (Lambda runs $LAMBDA_TASK_ROOT/bootstrap, else "
-                "/opt/bootstrap)",
-                (s.options.function_dir / "bootstrap").string());
-  }
-  if (!managed) s.command = {s.bootstrap.string()};
+  if (auto staged = s.stage_layers(); !staged) return std::unexpected(staged.error());
+  if (auto confined = s.create_sandbox(); !confined) return std::unexpected(confined.error());
+  if (auto chosen = s.choose_command(); !chosen) return std::unexpected(chosen.error());
   s.server = std::make_unique<Server>([&s](Exchange& ex) { s.handle(ex); });
   auto bound = s.server->listen("127.0.0.1", port);
   if (!bound) return bound;
   s.port = *bound;
   return s.port;
+}
+
+// One layer directory is used as it is; a zip or several layers are merged
+// into a staging directory this emulator owns.
+Result<void> Emulator::State::stage_layers() {
+  std::error_code ec;
+  if (options.layers.size() == 1 && fs::is_directory(options.layers.front(), ec)) {
+    opt_host = fs::absolute(options.layers.front());
+  } else if (!options.layers.empty()) {
+    std::string tmpl =
+        (fs::temp_directory_path() / fmt::format("tmpdump-emulate-{}-layers-XXXXXX", ::getpid())).string();
+    if (::mkdtemp(tmpl.data()) == nullptr) return fail(Errc::Io, "creating {}: {}", tmpl, std::strerror(errno));
+    layer_staging = tmpl;
+    opt_host = layer_staging / "opt";
+    fs::create_directory(opt_host, ec);
+    return merge_layers(options.layers, opt_host);
+  }
+  return {};
+}
+
+// The sandbox (or none, as --sandbox says), and /var/task and /opt as the runtime will see them.
+Result<void> Emulator::State::create_sandbox() {
+  std::string notice;
+  const bool managed = options.runtime.language != Language::Provided;
+  auto created = Sandbox::create({.function_dir = options.function_dir,
+                                  .opt_dir = opt_host,
+                                  .runtime_dir = managed ? options.runtime_dir : fs::path(),
+                                  .lang_dir = managed ? options.lang_dir : fs::path(),
+                                  .memory_mb = options.memory_mb,
+                                  .ephemeral_mb = options.ephemeral_mb,
+                                  .cpus = options.cpus},
+                                 options.sandbox, &notice);
+  if (!created) return std::unexpected(created.error());
+  sandbox = std::move(*created);
+  if (!notice.empty()) {
+    notice += '\n';
+    [[maybe_unused]] auto n = ::write(2, notice.data(), notice.size());
+  }
+  task_path = sandbox ? fs::path("/var/task") : fs::absolute(options.function_dir);
+  opt_path = sandbox ? fs::path("/opt") : opt_host;
+  return {};
+}
+
+// What starts the runtime: a managed runtime's own bootstrap, else the
+// function's bootstrap, else a layer's.
+Result<void> Emulator::State::choose_command() {
+  std::error_code ec;
+  if (options.runtime.language != Language::Provided) {
+    // Lambda's runtime bootstrap runs instead of the function's or a layer's.
+    auto seen = [&](const fs::path& host, const char* at) {
+      return host.empty() ? fs::path() : sandbox ? fs::path(at) : fs::absolute(host);
+    };
+    runtime_path = seen(options.runtime_dir, "/var/runtime");
+    lang_path = seen(options.lang_dir, "/var/lang");
+    auto launch = managed_launch(options.runtime,
+                                 {.runtime_host = options.runtime_dir,
+                                  .lang_host = options.lang_dir,
+                                  .runtime_seen = runtime_path,
+                                  .lang_seen = lang_path,
+                                  .task_seen = task_path,
+                                  .opt_seen = opt_path.empty() ? fs::path("/opt") : opt_path,
+                                  .sandboxed = sandbox != nullptr},
+                                 options.handler, options.memory_mb, options.env);
+    if (!launch) return std::unexpected(launch.error());
+    command = std::move(launch->argv);
+    launch_env = std::move(launch->env);
+    return {};
+  }
+  if (fs::is_regular_file(options.function_dir / "bootstrap", ec)) {
+    bootstrap = task_path / "bootstrap";
+  } else if (!opt_host.empty() && fs::is_regular_file(opt_host / "bootstrap", ec)) {
+    bootstrap = opt_path / "bootstrap";
+  } else {
+    return fail(Errc::NotFound,
+                "no bootstrap in {} or in the layers (Lambda runs $LAMBDA_TASK_ROOT/bootstrap, else "
+                "/opt/bootstrap)",
+                (options.function_dir / "bootstrap").string());
+  }
+  command = {bootstrap.string()};
+  return {};
 }
 
 InvokeResult Emulator::invoke(const InvokeRequest& request, const ChunkSink& sink) {
