@@ -137,11 +137,18 @@ std::string joined(const std::vector<std::string>& parts) {
   return out;
 }
 
-}  // namespace
+using UserEnv = std::vector<std::pair<std::string, std::string>>;
 
-Result<Launch> managed_launch(const Runtime& r, const RuntimePaths& paths, const std::string& handler,
-                              unsigned memory_mb, const std::vector<std::pair<std::string, std::string>>& env) {
-  if (r.language == Language::Provided) return fail(Errc::InvalidArgument, "{} runs a bootstrap", r.name);
+// The value the user gave `name` last with --env, or nullptr.
+const std::string* user_value(const UserEnv& env, std::string_view name) {
+  for (auto it = env.rbegin(); it != env.rend(); ++it) {
+    if (it->first == name) return &it->second;
+  }
+  return nullptr;
+}
+
+// --runtime-dir is given and a directory; --lang-dir, when given, too.
+Result<void> check_runtime_dirs(const Runtime& r, const RuntimePaths& paths) {
   if (paths.runtime_host.empty()) {
     const char* what = r.language == Language::Java     ? "the runtime interface client's jars in DIR/lib"
                        : r.language == Language::Python ? "DIR/awslambdaric (pip install --target DIR awslambdaric)"
@@ -157,141 +164,170 @@ Result<Launch> managed_launch(const Runtime& r, const RuntimePaths& paths, const
   if (!paths.lang_host.empty() && !fs::is_directory(paths.lang_host, ec)) {
     return fail(Errc::InvalidArgument, "{}: --lang-dir {} is not a directory", flag_for(r), paths.lang_host.string());
   }
-  auto user = [&](std::string_view name) -> const std::string* {
-    for (auto it = env.rbegin(); it != env.rend(); ++it) {
-      if (it->first == name) return &it->second;
-    }
-    return nullptr;
-  };
+  return {};
+}
+
+// Lambda's java17 bootstrap, its command line as observed on Lambda
+// (java:17.v14, October 2023, at 128 to 10,240 MB; data/17/*.txt of
+// https://github.com/sigpwned/the-lambda-iceberg-dissecting-the-official-java-runtimes):
+//   /var/lang/bin/java -XX:MaxHeapSize=<heap>k
+//     -javaagent:/var/runtime/lib/Log4jHotPatch.jar=log4jFixerVerbose=false -XX:+UseSerialGC
+//     -Xshare:on -XX:SharedArchiveFile=/var/lang/lib/server/runtime.jsa -XX:+TieredCompilation
+//     -XX:TieredStopAtLevel=1 --add-opens=java.base/java.io=ALL-UNNAMED
+//     -Dorg.crac.Core.Compat=com.amazonaws.services.lambda.crac -Djava.net.preferIPv4Stack=true
+//     -XX:+ErrorFileToStderr
+//     -Dcom.amazonaws.services.lambda.runtime.api.client.runtimeapi.NativeClient.JNI=/var/runtime/lib/jni/libaws-lambda-jni.linux-x86_64.so
+//     -classpath <the jars in /var/runtime/lib> com.amazonaws.services.lambda.runtime.api.client.AWSLambda
+//     $_HANDLER
+// java21 is taken to start alike. The options naming files of Lambda's
+// image (the agent, the CDS archive, the JNI library) are passed only when
+// --runtime-dir / --lang-dir hold those files; -Xshare:auto stands in for
+// -Xshare:on without the archive.
+std::vector<std::string> java_command_line(const RuntimePaths& paths, const std::string& java,
+                                           const std::vector<std::string>& jars, unsigned memory_mb,
+                                           const std::string& handler) {
   const fs::path& rt = paths.runtime_seen;
+  std::error_code ec;
+  std::vector<std::string> a = {java, fmt::format("-XX:MaxHeapSize={}k", java_max_heap_kib(memory_mb))};
+  if (fs::is_regular_file(paths.runtime_host / "lib/Log4jHotPatch.jar", ec)) {
+    a.push_back("-javaagent:" + (rt / "lib/Log4jHotPatch.jar").string() + "=log4jFixerVerbose=false");
+  }
+  a.push_back("-XX:+UseSerialGC");
+  if (!paths.lang_host.empty() && fs::is_regular_file(paths.lang_host / "lib/server/runtime.jsa", ec)) {
+    a.push_back("-Xshare:on");
+    a.push_back("-XX:SharedArchiveFile=" + (paths.lang_seen / "lib/server/runtime.jsa").string());
+  } else {
+    a.push_back("-Xshare:auto");
+  }
+  for (const char* o :
+       {"-XX:+TieredCompilation", "-XX:TieredStopAtLevel=1", "--add-opens=java.base/java.io=ALL-UNNAMED",
+        "-Dorg.crac.Core.Compat=com.amazonaws.services.lambda.crac", "-Djava.net.preferIPv4Stack=true",
+        "-XX:+ErrorFileToStderr"}) {
+    a.emplace_back(o);
+  }
+  const char* jni = "lib/jni/libaws-lambda-jni.linux-x86_64.so";
+  if (fs::is_regular_file(paths.runtime_host / jni, ec)) {
+    a.push_back("-Dcom.amazonaws.services.lambda.runtime.api.client.runtimeapi.NativeClient.JNI=" +
+                (rt / jni).string());
+  }
+  a.push_back("-classpath");
+  a.push_back(joined(jars));
+  a.emplace_back("com.amazonaws.services.lambda.runtime.api.client.AWSLambda");
+  a.push_back(handler);
+  return a;
+}
+
+Result<void> java_launch(const Runtime& r, const RuntimePaths& paths, const std::string& handler, unsigned memory_mb,
+                         Launch& launch) {
+  const auto jars = runtime_jars(paths);
+  if (jars.empty()) {
+    return fail(Errc::InvalidArgument,
+                "{}: --runtime-dir {} has no jars in lib/ (give the directory whose lib/ holds "
+                "aws-lambda-java-runtime-interface-client-*.jar, as Lambda's /var/runtime does)",
+                flag_for(r), paths.runtime_host.string());
+  }
+  auto java = interpreter(r, paths, {"java"});
+  if (!java) return std::unexpected(java.error());
+  launch.argv = java_command_line(paths, *java, jars, memory_mb, handler);
+  return {};
+}
+
+// Lambda's python3.12 bootstrap runs /var/lang/bin/python3.12
+// /var/runtime/bootstrap.py, which puts LAMBDA_TASK_ROOT,
+// /opt/python/lib/python3.12/site-packages and /opt/python first on
+// sys.path (when PYTHONPATH is unset) and calls awslambdaric's main with
+// $_HANDLER (the python3.11 image's /var/runtime/bootstrap and
+// bootstrap.py, public.ecr.aws/lambda/python). bootstrap.py is Lambda's,
+// not the client's: this runs the client's documented entry instead
+// (aws-lambda-python-runtime-interface-client's README: python -m
+// awslambdaric <handler>), with PYTHONPATH giving the same order and
+// /var/runtime, where the client lies.
+Result<void> python_launch(const Runtime& r, const RuntimePaths& paths, const std::string& handler, const UserEnv& env,
+                           Launch& launch) {
+  std::error_code ec;
+  if (!fs::is_directory(paths.runtime_host / "awslambdaric", ec)) {
+    return fail(Errc::InvalidArgument,
+                "{}: --runtime-dir {} has no awslambdaric/ (give a directory holding the runtime interface "
+                "client: pip install --target DIR awslambdaric)",
+                flag_for(r), paths.runtime_host.string());
+  }
+  auto python = interpreter(r, paths, {"python" + r.version, "python3"});
+  if (!python) return std::unexpected(python.error());
+  launch.argv = {*python, "-m", "awslambdaric", handler};
+  const fs::path& opt = paths.opt_seen;
+  std::string pythonpath = paths.task_seen.string() + ":";
+  if (const std::string* given = user_value(env, "PYTHONPATH")) {
+    pythonpath += *given + ":";
+  } else {
+    pythonpath +=
+        (opt / ("python/lib/python" + r.version) / "site-packages").string() + ":" + (opt / "python").string() + ":";
+  }
+  launch.env.emplace_back("PYTHONPATH", pythonpath + paths.runtime_seen.string());
+  return {};
+}
+
+// Lambda's nodejs bootstrap (/var/runtime/bootstrap of the nodejs18.x
+// image, public.ecr.aws/lambda/nodejs:18; nodejs20.x and 22.x alike with
+// their version in NODE_PATH, as aws-sam-cli's
+// samcli/local/docker/lambda_debug_settings.py has it):
+//   NODE_PATH (when unset) = /opt/nodejs/node<N>/node_modules:/opt/nodejs/node_modules:
+//                            /var/runtime/node_modules:/var/runtime:/var/task
+//   new_space = memory / 10, semi_space = new_space / 2, old_space = memory - new_space
+//   exec /var/lang/bin/node --expose-gc --max-http-header-size 81920 --max-semi-space-size=<semi>
+//        --max-old-space-size=<old> /var/runtime/index.mjs
+Result<void> node_launch(const Runtime& r, const RuntimePaths& paths, const std::string& handler, unsigned memory_mb,
+                         Launch& launch) {
+  const fs::path& rt = paths.runtime_seen;
+  std::error_code ec;
+  std::vector<std::string> entry;
+  if (fs::is_regular_file(paths.runtime_host / "index.mjs", ec)) {
+    entry = {(rt / "index.mjs").string()};
+  } else if (fs::is_regular_file(paths.runtime_host / "node_modules/aws-lambda-ric/bin/index.mjs", ec)) {
+    // The client's own entry (its package.json "bin"): the handler is its argument.
+    entry = {(rt / "node_modules/aws-lambda-ric/bin/index.mjs").string(), handler};
+  } else {
+    return fail(Errc::InvalidArgument,
+                "{}: --runtime-dir {} has neither index.mjs nor node_modules/aws-lambda-ric (give Lambda's "
+                "/var/runtime, or a directory where npm installed aws-lambda-ric)",
+                flag_for(r), paths.runtime_host.string());
+  }
+  auto node = interpreter(r, paths, {"node"});
+  if (!node) return std::unexpected(node.error());
+  const unsigned new_space = memory_mb / 10;
+  launch.argv = {*node,
+                 "--expose-gc",
+                 "--max-http-header-size",
+                 "81920",
+                 fmt::format("--max-semi-space-size={}", new_space / 2),
+                 fmt::format("--max-old-space-size={}", memory_mb - new_space)};
+  const fs::path& opt = paths.opt_seen;
+  launch.env.emplace_back("NODE_PATH", (opt / ("nodejs/node" + r.version) / "node_modules").string() + ":" +
+                                           (opt / "nodejs/node_modules").string() + ":" +
+                                           (rt / "node_modules").string() + ":" + rt.string() + ":" +
+                                           paths.task_seen.string());
+  if (fs::is_regular_file(paths.runtime_host / "ca-cert.pem", ec)) {
+    launch.env.emplace_back("NODE_EXTRA_CA_CERTS", (rt / "ca-cert.pem").string());
+  }
+  launch.argv.insert(launch.argv.end(), entry.begin(), entry.end());
+  return {};
+}
+
+}  // namespace
+
+Result<Launch> managed_launch(const Runtime& r, const RuntimePaths& paths, const std::string& handler,
+                              unsigned memory_mb, const std::vector<std::pair<std::string, std::string>>& env) {
+  if (r.language == Language::Provided) return fail(Errc::InvalidArgument, "{} runs a bootstrap", r.name);
+  if (auto dirs = check_runtime_dirs(r, paths); !dirs) return std::unexpected(dirs.error());
   Launch launch;
   launch.env.emplace_back("AWS_EXECUTION_ENV", "AWS_Lambda_" + r.name);
-  if (r.language == Language::Java) {
-    const auto jars = runtime_jars(paths);
-    if (jars.empty()) {
-      return fail(Errc::InvalidArgument,
-                  "{}: --runtime-dir {} has no jars in lib/ (give the directory whose lib/ holds "
-                  "aws-lambda-java-runtime-interface-client-*.jar, as Lambda's /var/runtime does)",
-                  flag_for(r), paths.runtime_host.string());
-    }
-    auto java = interpreter(r, paths, {"java"});
-    if (!java) return std::unexpected(java.error());
-    // Lambda's java17 bootstrap, its command line as observed on Lambda
-    // (java:17.v14, October 2023, at 128 to 10,240 MB; data/17/*.txt of
-    // https://github.com/sigpwned/the-lambda-iceberg-dissecting-the-official-java-runtimes):
-    //   /var/lang/bin/java -XX:MaxHeapSize=<heap>k
-    //     -javaagent:/var/runtime/lib/Log4jHotPatch.jar=log4jFixerVerbose=false -XX:+UseSerialGC
-    //     -Xshare:on -XX:SharedArchiveFile=/var/lang/lib/server/runtime.jsa -XX:+TieredCompilation
-    //     -XX:TieredStopAtLevel=1 --add-opens=java.base/java.io=ALL-UNNAMED
-    //     -Dorg.crac.Core.Compat=com.amazonaws.services.lambda.crac -Djava.net.preferIPv4Stack=true
-    //     -XX:+ErrorFileToStderr
-    //     -Dcom.amazonaws.services.lambda.runtime.api.client.runtimeapi.NativeClient.JNI=/var/runtime/lib/jni/libaws-lambda-jni.linux-x86_64.so
-    //     -classpath <the jars in /var/runtime/lib> com.amazonaws.services.lambda.runtime.api.client.AWSLambda
-    //     $_HANDLER
-    // java21 is taken to start alike. The options naming files of Lambda's
-    // image (the agent, the CDS archive, the JNI library) are passed only when
-    // --runtime-dir / --lang-dir hold those files; -Xshare:auto stands in for
-    // -Xshare:on without the archive.
-    auto& a = launch.argv;
-    a = {*java, fmt::format("-XX:MaxHeapSize={}k", java_max_heap_kib(memory_mb))};
-    if (fs::is_regular_file(paths.runtime_host / "lib/Log4jHotPatch.jar", ec)) {
-      a.push_back("-javaagent:" + (rt / "lib/Log4jHotPatch.jar").string() + "=log4jFixerVerbose=false");
-    }
-    a.push_back("-XX:+UseSerialGC");
-    if (!paths.lang_host.empty() && fs::is_regular_file(paths.lang_host / "lib/server/runtime.jsa", ec)) {
-      a.push_back("-Xshare:on");
-      a.push_back("-XX:SharedArchiveFile=" + (paths.lang_seen / "lib/server/runtime.jsa").string());
-    } else {
-      a.push_back("-Xshare:auto");
-    }
-    for (const char* o :
-         {"-XX:+TieredCompilation", "-XX:TieredStopAtLevel=1", "--add-opens=java.base/java.io=ALL-UNNAMED",
-          "-Dorg.crac.Core.Compat=com.amazonaws.services.lambda.crac", "-Djava.net.preferIPv4Stack=true",
-          "-XX:+ErrorFileToStderr"}) {
-      a.emplace_back(o);
-    }
-    const char* jni = "lib/jni/libaws-lambda-jni.linux-x86_64.so";
-    if (fs::is_regular_file(paths.runtime_host / jni, ec)) {
-      a.push_back("-Dcom.amazonaws.services.lambda.runtime.api.client.runtimeapi.NativeClient.JNI=" +
-                  (rt / jni).string());
-    }
-    a.push_back("-classpath");
-    a.push_back(joined(jars));
-    a.emplace_back("com.amazonaws.services.lambda.runtime.api.client.AWSLambda");
-    a.push_back(handler);
-  } else if (r.language == Language::Python) {
-    if (!fs::is_directory(paths.runtime_host / "awslambdaric", ec)) {
-      return fail(Errc::InvalidArgument,
-                  "{}: --runtime-dir {} has no awslambdaric/ (give a directory holding the runtime interface "
-                  "client: pip install --target DIR awslambdaric)",
-                  flag_for(r), paths.runtime_host.string());
-    }
-    auto python = interpreter(r, paths, {"python" + r.version, "python3"});
-    if (!python) return std::unexpected(python.error());
-    // Lambda's python3.12 bootstrap runs /var/lang/bin/python3.12
-    // /var/runtime/bootstrap.py, which puts LAMBDA_TASK_ROOT,
-    // /opt/python/lib/python3.12/site-packages and /opt/python first on
-    // sys.path (when PYTHONPATH is unset) and calls awslambdaric's main with
-    // $_HANDLER (the python3.11 image's /var/runtime/bootstrap and
-    // bootstrap.py, public.ecr.aws/lambda/python). bootstrap.py is Lambda's,
-    // not the client's: this runs the client's documented entry instead
-    // (aws-lambda-python-runtime-interface-client's README: python -m
-    // awslambdaric <handler>), with PYTHONPATH giving the same order and
-    // /var/runtime, where the client lies.
-    launch.argv = {*python, "-m", "awslambdaric", handler};
-    const fs::path& opt = paths.opt_seen;
-    std::string pythonpath = paths.task_seen.string() + ":";
-    if (const std::string* given = user("PYTHONPATH")) {
-      pythonpath += *given + ":";
-    } else {
-      pythonpath +=
-          (opt / ("python/lib/python" + r.version) / "site-packages").string() + ":" + (opt / "python").string() + ":";
-    }
-    launch.env.emplace_back("PYTHONPATH", pythonpath + rt.string());
-  } else {
-    std::vector<std::string> entry;
-    if (fs::is_regular_file(paths.runtime_host / "index.mjs", ec)) {
-      entry = {(rt / "index.mjs").string()};
-    } else if (fs::is_regular_file(paths.runtime_host / "node_modules/aws-lambda-ric/bin/index.mjs", ec)) {
-      // The client's own entry (its package.json "bin"): the handler is its argument.
-      entry = {(rt / "node_modules/aws-lambda-ric/bin/index.mjs").string(), handler};
-    } else {
-      return fail(Errc::InvalidArgument,
-                  "{}: --runtime-dir {} has neither index.mjs nor node_modules/aws-lambda-ric (give Lambda's "
-                  "/var/runtime, or a directory where npm installed aws-lambda-ric)",
-                  flag_for(r), paths.runtime_host.string());
-    }
-    auto node = interpreter(r, paths, {"node"});
-    if (!node) return std::unexpected(node.error());
-    // Lambda's nodejs bootstrap (/var/runtime/bootstrap of the nodejs18.x
-    // image, public.ecr.aws/lambda/nodejs:18; nodejs20.x and 22.x alike with
-    // their version in NODE_PATH, as aws-sam-cli's
-    // samcli/local/docker/lambda_debug_settings.py has it):
-    //   NODE_PATH (when unset) = /opt/nodejs/node<N>/node_modules:/opt/nodejs/node_modules:
-    //                            /var/runtime/node_modules:/var/runtime:/var/task
-    //   new_space = memory / 10, semi_space = new_space / 2, old_space = memory - new_space
-    //   exec /var/lang/bin/node --expose-gc --max-http-header-size 81920 --max-semi-space-size=<semi>
-    //        --max-old-space-size=<old> /var/runtime/index.mjs
-    const unsigned new_space = memory_mb / 10;
-    launch.argv = {*node,
-                   "--expose-gc",
-                   "--max-http-header-size",
-                   "81920",
-                   fmt::format("--max-semi-space-size={}", new_space / 2),
-                   fmt::format("--max-old-space-size={}", memory_mb - new_space)};
-    const fs::path& opt = paths.opt_seen;
-    launch.env.emplace_back("NODE_PATH", (opt / ("nodejs/node" + r.version) / "node_modules").string() + ":" +
-                                             (opt / "nodejs/node_modules").string() + ":" +
-                                             (rt / "node_modules").string() + ":" + rt.string() + ":" +
-                                             paths.task_seen.string());
-    if (fs::is_regular_file(paths.runtime_host / "ca-cert.pem", ec)) {
-      launch.env.emplace_back("NODE_EXTRA_CA_CERTS", (rt / "ca-cert.pem").string());
-    }
-    launch.argv.insert(launch.argv.end(), entry.begin(), entry.end());
-  }
+  auto built = r.language == Language::Java     ? java_launch(r, paths, handler, memory_mb, launch)
+               : r.language == Language::Python ? python_launch(r, paths, handler, env, launch)
+                                                : node_launch(r, paths, handler, memory_mb, launch);
+  if (!built) return std::unexpected(built.error());
   // Every managed runtime's bootstrap ends alike:
   //   exec -- "$AWS_LAMBDA_EXEC_WRAPPER" <command line>   when it is set, else the command line itself.
-  if (const std::string* wrapper = user("AWS_LAMBDA_EXEC_WRAPPER"); wrapper != nullptr && !wrapper->empty()) {
+  if (const std::string* wrapper = user_value(env, "AWS_LAMBDA_EXEC_WRAPPER");
+      wrapper != nullptr && !wrapper->empty()) {
     launch.argv.insert(launch.argv.begin(), *wrapper);
   }
   return launch;

@@ -24,6 +24,7 @@
 #include "archive/extract.hpp"
 #include "archive/zip.hpp"
 #include "util/file_source.hpp"
+#include "util/unique_fd.hpp"
 
 namespace tmpdump::emulator {
 
@@ -149,11 +150,9 @@ Result<void> merge_layers(std::span<const fs::path> layers, const fs::path& dest
 namespace {
 
 bool write_text(const fs::path& p, std::string_view text) {
-  const int fd = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  return ok;
+  const UniqueFd fd(::open(p.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return false;
+  return ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
 }
 
 std::optional<std::string> read_text(const fs::path& p) {
@@ -253,7 +252,8 @@ void Sandbox::Impl::build_plan() {
   add({MountOp::Mkdir, r + "/var/task", {}, {}});
   add({MountOp::BindRo, fs::absolute(spec.function_dir).string(), r + "/var/task", {}});
   // A managed runtime's interface client and interpreter (--runtime-dir, --lang-dir).
-  for (const auto& [host, at] : {std::pair{&spec.runtime_dir, "/var/runtime"}, std::pair{&spec.lang_dir, "/var/lang"}}) {
+  for (const auto& [host, at] :
+       {std::pair{&spec.runtime_dir, "/var/runtime"}, std::pair{&spec.lang_dir, "/var/lang"}}) {
     if (host->empty()) continue;
     add({MountOp::Mkdir, r + at, {}, {}});
     add({MountOp::BindRo, fs::absolute(*host).string(), r + at, {}});
@@ -469,10 +469,8 @@ bool run_op(const MountOp& op) noexcept {
     case MountOp::Symlink:
       return ::symlink(op.b.c_str(), op.a.c_str()) == 0;
     case MountOp::Touch: {
-      const int fd = ::open(op.a.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-      if (fd < 0) return false;
-      ::close(fd);
-      return true;
+      const UniqueFd fd(::open(op.a.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+      return fd.valid();
     }
     case MountOp::BindRo:
       return ::mount(op.a.c_str(), op.b.c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0 &&
@@ -492,13 +490,12 @@ bool run_op(const MountOp& op) noexcept {
 bool Sandbox::enter() const noexcept {
   const Impl& s = *impl_;
   for (const auto& procs : s.procs_files) {
-    const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    const UniqueFd fd(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
     // "0" is the writing process itself.
-    if (fd < 0 || ::write(fd, "0", 1) != 1) {
+    if (!fd || ::write(fd.get(), "0", 1) != 1) {
       child_error(s.join_failed, errno);
       return false;
     }
-    ::close(fd);
   }
   if (::unshare(CLONE_NEWNS) != 0) return child_error(kSteps[0], errno), false;
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return child_error(kSteps[1], errno), false;

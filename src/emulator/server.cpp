@@ -11,20 +11,30 @@
 #include <cerrno>
 #include <charconv>
 
+#include "util/io.hpp"
+
 namespace tmpdump::emulator {
 
 namespace http = runtime::http;
 
 std::string_view reason(int status) noexcept {
   switch (status) {
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 413: return "Payload Too Large";
-    case 500: return "Internal Server Error";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 202:
+      return "Accepted";
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 413:
+      return "Payload Too Large";
+    case 500:
+      return "Internal Server Error";
+    default:
+      return "Status";
   }
 }
 
@@ -106,36 +116,40 @@ bool Exchange::write_chunk(std::string_view data) {
   return socket_.send_all({std::string_view(size, static_cast<std::size_t>(end - size)), data, "\r\n"});
 }
 
-bool Exchange::end_chunked() { return socket_.send_all({"0\r\n\r\n"}); }
+bool Exchange::end_chunked() {
+  return socket_.send_all({"0\r\n\r\n"});
+}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 Result<int> Server::listen(const std::string& host, int port) {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) return std::unexpected(sys_error(errno, "socket"));
+  listen_fd_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!listen_fd_) return std::unexpected(sys_error(errno, "socket"));
   int one = 1;
-  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ::setsockopt(listen_fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
   if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
     return fail(Errc::InvalidArgument, "not an IPv4 address: {}", host);
   }
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     return std::unexpected(sys_error(errno, "binding " + host + ":" + std::to_string(port)));
   }
-  if (::listen(listen_fd_, 64) != 0) return std::unexpected(sys_error(errno, "listen"));
+  if (::listen(listen_fd_.get(), 64) != 0) return std::unexpected(sys_error(errno, "listen"));
   socklen_t len = sizeof addr;
-  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::getsockname(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr), &len);
   acceptor_ = std::thread([this] { accept_loop(); });
   return static_cast<int>(ntohs(addr.sin_port));
 }
 
 void Server::accept_loop() {
   while (!stopping_) {
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    const int fd = retry_eintr([this] { return ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC); });
     if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == ECONNABORTED) continue;
       return;
     }
     int one = 1;
@@ -188,9 +202,9 @@ void Server::serve(int fd) {
 
 void Server::stop() {
   if (stopping_.exchange(true)) return;
-  if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
+  if (listen_fd_) ::shutdown(listen_fd_.get(), SHUT_RDWR);
   if (acceptor_.joinable()) acceptor_.join();
-  if (listen_fd_ >= 0) ::close(listen_fd_);
+  listen_fd_.reset();
   std::unique_lock lock(mutex_);
   for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);
   idle_.wait(lock, [this] { return active_ == 0; });

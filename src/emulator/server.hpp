@@ -17,6 +17,7 @@
 
 #include "runtime/http.hpp"
 #include "util/error.hpp"
+#include "util/unique_fd.hpp"
 
 namespace tmpdump::emulator {
 
@@ -72,7 +73,7 @@ class Server {
   void accept_loop();
   void serve(int fd);
   Handler handler_;
-  int listen_fd_ = -1;
+  UniqueFd listen_fd_;
   std::thread acceptor_;
   std::mutex mutex_;
   std::condition_variable idle_;

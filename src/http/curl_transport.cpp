@@ -1,7 +1,5 @@
 // The libcurl Transport: one easy handle per instance, reused so that
 // consecutive requests to the same host keep their connection.
-#include <curl/curl.h>
-#include <fmt/format.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -11,6 +9,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
+
+#include <curl/curl.h>
+#include <fmt/format.h>
 
 #include "http/transport.hpp"
 #include "util/display.hpp"
@@ -43,7 +44,9 @@ std::string trim(std::string_view s) {
   return std::string(s);
 }
 
-bool has_line_break(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+bool has_line_break(std::string_view s) {
+  return s.find_first_of("\r\n") != std::string_view::npos;
+}
 
 struct Transfer {
   const Request* request = nullptr;
@@ -149,36 +152,88 @@ class CurlTransport final : public Transport {
   Result<Response> perform(const Request& request, const BodyHandler& on_body) override {
     if (curl_ == nullptr) return fail(Errc::Network, "cannot initialise libcurl");
     const std::string shown = request.method + " " + display_source(request.url);
+    if (auto valid = check_request(request, shown); !valid) return std::unexpected(valid.error());
+    // reset keeps the connection cache and DNS cache, drops every option.
+    curl_easy_reset(curl_);
+    Transfer transfer;
+    transfer.request = &request;
+    transfer.on_body = &on_body;
+    transfer.stall_limit = options_.low_speed_time;
+    char errbuf[CURL_ERROR_SIZE] = {};
+    HeaderList headers;
+    bool ok = set_transfer_options(request, transfer, errbuf);
+    const std::string payload_hash = set_method(request, headers, ok);
+    if (request.sigv4) set_signing(*request.sigv4, payload_hash, headers, ok);
+    if (request.range) {
+      const auto [first, length] = *request.range;
+      if (length == 0 || first + length < first) {
+        return fail(Errc::InvalidArgument, "{}: empty or overflowing byte range", shown);
+      }
+      headers.append(fmt::format("Range: bytes={}-{}", first, first + length - 1));
+    }
+    for (const auto& [name, value] : request.headers) headers.append(name + ": " + value);
+    if (headers.get() != nullptr) ok &= set(CURLOPT_HTTPHEADER, headers.get());
+    if (!ok) return fail(Errc::Network, "{}: libcurl rejected an option (built without http/https?)", shown);
+
+    const CURLcode rc = curl_easy_perform(curl_);
+    // Credentials must not outlive the request in the handle.
+    curl_easy_setopt(curl_, CURLOPT_PASSWORD, "");
+    if (transfer.callback_error) return std::unexpected(std::move(*transfer.callback_error));
+    if (rc != CURLE_OK) return fail(Errc::Network, "{}: {}", shown, failure_reason(request, transfer, rc, errbuf));
+    long status = 0;
+    curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 0) transfer.response.status = status;
+    return std::move(transfer.response);
+  }
+
+  std::unique_ptr<Transport> clone() const override { return std::make_unique<CurlTransport>(options_); }
+
+ private:
+  /// The extra header lines of one request, freed with the list.
+  class HeaderList {
+   public:
+    HeaderList() = default;
+    HeaderList(const HeaderList&) = delete;
+    HeaderList& operator=(const HeaderList&) = delete;
+    ~HeaderList() { curl_slist_free_all(list_); }
+    void append(const std::string& line) { list_ = curl_slist_append(list_, line.c_str()); }
+    [[nodiscard]] curl_slist* get() const { return list_; }
+
+   private:
+    curl_slist* list_ = nullptr;
+  };
+
+  template <class Value>
+  bool set(CURLoption option, Value value) {
+    return curl_easy_setopt(curl_, option, value) == CURLE_OK;
+  }
+
+  /// Refuses what must never reach the wire: header injection, malformed
+  /// signing parameters, https with no CA bundle.
+  Result<void> check_request(const Request& request, const std::string& shown) const {
     for (const auto& [name, value] : request.headers) {
       if (has_line_break(name) || has_line_break(value)) {
         return fail(Errc::InvalidArgument, "{}: header '{}' contains a line break", shown,
                     has_line_break(name) ? std::string("?") : name);
       }
     }
-    if (request.sigv4 && (has_line_break(request.sigv4->session_token) ||
-                          request.sigv4->region.find(':') != std::string::npos ||
-                          request.sigv4->service.find(':') != std::string::npos)) {
+    if (request.sigv4 &&
+        (has_line_break(request.sigv4->session_token) || request.sigv4->region.find(':') != std::string::npos ||
+         request.sigv4->service.find(':') != std::string::npos)) {
       return fail(Errc::InvalidArgument, "{}: malformed signing parameters", shown);
     }
-
     if (options_.ca_bundle.empty() && request.url.starts_with("https://")) {
       // Not transient: retrying cannot make a certificate bundle appear.
       return fail(Errc::InvalidArgument,
                   "{}: no CA certificate bundle found (looked at ${}, {}); set SSL_CERT_FILE to a PEM bundle", shown,
                   fmt::join(kCaBundleVariables, ", $"), fmt::join(kCaBundlePaths, ", "));
     }
-    // reset keeps the connection cache and DNS cache, drops every option.
-    curl_easy_reset(curl_);
-    Transfer transfer;
-    transfer.request = &request;
-    transfer.on_body = &on_body;
-    char errbuf[CURL_ERROR_SIZE] = {};
-    curl_slist* headers = nullptr;
+    return {};
+  }
 
-    auto set = [&](CURLoption option, auto value) {
-      if (curl_easy_setopt(curl_, option, value) != CURLE_OK) return false;
-      return true;
-    };
+  /// The URL, timeouts, stall detection, TLS, redirects and callbacks; false
+  /// when libcurl rejected one.
+  bool set_transfer_options(const Request& request, Transfer& transfer, char* errbuf) {
     bool ok = true;
     ok &= set(CURLOPT_URL, request.url.c_str());
     ok &= set(CURLOPT_NOSIGNAL, 1L);
@@ -190,7 +245,6 @@ class CurlTransport final : public Transport {
     // The low-speed average still catches a server that trickles a byte now and then.
     ok &= set(CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_bytes);
     ok &= set(CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.low_speed_time.count()));
-    transfer.stall_limit = options_.low_speed_time;
     ok &= set(CURLOPT_XFERINFOFUNCTION, &on_progress);
     ok &= set(CURLOPT_XFERINFODATA, static_cast<void*>(&transfer));
     ok &= set(CURLOPT_NOPROGRESS, 0L);
@@ -205,88 +259,65 @@ class CurlTransport final : public Transport {
       ok &= set(CURLOPT_MAXREDIRS, 5L);
       ok &= set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     }
-
-    std::string payload_hash = "UNSIGNED-PAYLOAD";
-    if (request.method == "HEAD") {
-      ok &= set(CURLOPT_NOBODY, 1L);
-    } else if (request.method == "GET") {
-      ok &= set(CURLOPT_HTTPGET, 1L);
-    } else {
-      ok &= set(CURLOPT_POSTFIELDS, request.body.c_str());
-      ok &= set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-      if (request.method != "POST") ok &= set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
-      payload_hash = sha256_hex(request.body);
-      if (request.sigv4) {
-        // libcurl 7.88 signs a removed header ("Expect:", "Content-Type:") as if it were sent
-        // empty, so the server's signature differs: keep curl's own Expect (added after
-        // signing) and just do not wait for its 100 Continue.
-        ok &= set(CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
-      } else {
-        headers = curl_slist_append(headers, "Expect:");
-        bool has_type = std::any_of(request.headers.begin(), request.headers.end(), [](const auto& h) {
-          return h.first.size() == 12 && strncasecmp(h.first.c_str(), "content-type", 12) == 0;
-        });
-        if (!has_type) headers = curl_slist_append(headers, "Content-Type:");
-      }
-    }
-    std::string sigv4_param;
-    if (request.sigv4) {
-      sigv4_param = "aws:amz:" + request.sigv4->region + ":" + request.sigv4->service;
-      ok &= set(CURLOPT_AWS_SIGV4, sigv4_param.c_str());
-      ok &= set(CURLOPT_USERNAME, request.sigv4->access_key_id.c_str());
-      ok &= set(CURLOPT_PASSWORD, request.sigv4->secret_access_key.c_str());
-      // libcurl 7.88 does not add this itself, and S3 requires it on signed requests.
-      headers = curl_slist_append(headers, ("x-amz-content-sha256: " + payload_hash).c_str());
-      if (!request.sigv4->session_token.empty()) {
-        headers = curl_slist_append(headers,
-                                    ("x-amz-security-token: " + request.sigv4->session_token).c_str());
-      }
-    }
-    if (request.range) {
-      const auto [first, length] = *request.range;
-      if (length == 0 || first + length < first) {
-        curl_slist_free_all(headers);
-        return fail(Errc::InvalidArgument, "{}: empty or overflowing byte range", shown);
-      }
-      headers = curl_slist_append(headers, fmt::format("Range: bytes={}-{}", first, first + length - 1).c_str());
-    }
-    for (const auto& [name, value] : request.headers) {
-      headers = curl_slist_append(headers, (name + ": " + value).c_str());
-    }
-    if (headers != nullptr) ok &= set(CURLOPT_HTTPHEADER, headers);
-    if (!ok) {
-      curl_slist_free_all(headers);
-      return fail(Errc::Network, "{}: libcurl rejected an option (built without http/https?)", shown);
-    }
-
-    const CURLcode rc = curl_easy_perform(curl_);
-    curl_slist_free_all(headers);
-    // Credentials must not outlive the request in the handle.
-    curl_easy_setopt(curl_, CURLOPT_PASSWORD, "");
-    if (transfer.callback_error) return std::unexpected(std::move(*transfer.callback_error));
-    if (rc != CURLE_OK) {
-      std::string reason = transfer.stalled ? fmt::format("no data for {} s (TMPDUMP_STALL_SECONDS)",
-                                                          options_.low_speed_time.count())
-                           : errbuf[0] != '\0' ? std::string(errbuf)
-                                                : std::string(curl_easy_strerror(rc));
-      while (!reason.empty() && (reason.back() == '\n' || reason.back() == '\r')) reason.pop_back();
-      auto query = request.url.find('?');
-      if (query != std::string::npos) redact(reason, std::string_view(request.url).substr(query));
-      if (request.sigv4) {
-        redact(reason, request.sigv4->secret_access_key);
-        redact(reason, request.sigv4->session_token);
-      }
-      return fail(Errc::Network, "{}: {}", shown, reason);
-    }
-    long status = 0;
-    curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 0) transfer.response.status = status;
-    return std::move(transfer.response);
+    return ok;
   }
 
-  std::unique_ptr<Transport> clone() const override { return std::make_unique<CurlTransport>(options_); }
+  /// The method and its body; the payload hash to sign. `ok` turns false when
+  /// libcurl rejected an option.
+  std::string set_method(const Request& request, HeaderList& headers, bool& ok) {
+    if (request.method == "HEAD") {
+      ok &= set(CURLOPT_NOBODY, 1L);
+      return "UNSIGNED-PAYLOAD";
+    }
+    if (request.method == "GET") {
+      ok &= set(CURLOPT_HTTPGET, 1L);
+      return "UNSIGNED-PAYLOAD";
+    }
+    ok &= set(CURLOPT_POSTFIELDS, request.body.c_str());
+    ok &= set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    if (request.method != "POST") ok &= set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    if (request.sigv4) {
+      // libcurl 7.88 signs a removed header ("Expect:", "Content-Type:") as if it were sent
+      // empty, so the server's signature differs: keep curl's own Expect (added after
+      // signing) and just do not wait for its 100 Continue.
+      ok &= set(CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
+    } else {
+      headers.append("Expect:");
+      bool has_type = std::any_of(request.headers.begin(), request.headers.end(), [](const auto& h) {
+        return h.first.size() == 12 && strncasecmp(h.first.c_str(), "content-type", 12) == 0;
+      });
+      if (!has_type) headers.append("Content-Type:");
+    }
+    return sha256_hex(request.body);
+  }
 
- private:
+  /// SigV4 signing by libcurl, with the headers S3 requires beside it.
+  void set_signing(const SigV4& sigv4, const std::string& payload_hash, HeaderList& headers, bool& ok) {
+    const std::string param = "aws:amz:" + sigv4.region + ":" + sigv4.service;
+    ok &= set(CURLOPT_AWS_SIGV4, param.c_str());
+    ok &= set(CURLOPT_USERNAME, sigv4.access_key_id.c_str());
+    ok &= set(CURLOPT_PASSWORD, sigv4.secret_access_key.c_str());
+    // libcurl 7.88 does not add this itself, and S3 requires it on signed requests.
+    headers.append("x-amz-content-sha256: " + payload_hash);
+    if (!sigv4.session_token.empty()) headers.append("x-amz-security-token: " + sigv4.session_token);
+  }
+
+  /// Why a transfer failed, with no presigned query string or secret in it.
+  std::string failure_reason(const Request& request, const Transfer& transfer, CURLcode rc, const char* errbuf) const {
+    std::string reason = transfer.stalled
+                             ? fmt::format("no data for {} s (TMPDUMP_STALL_SECONDS)", options_.low_speed_time.count())
+                         : errbuf[0] != '\0' ? std::string(errbuf)
+                                             : std::string(curl_easy_strerror(rc));
+    while (!reason.empty() && (reason.back() == '\n' || reason.back() == '\r')) reason.pop_back();
+    auto query = request.url.find('?');
+    if (query != std::string::npos) redact(reason, std::string_view(request.url).substr(query));
+    if (request.sigv4) {
+      redact(reason, request.sigv4->secret_access_key);
+      redact(reason, request.sigv4->session_token);
+    }
+    return reason;
+  }
+
   TransportOptions options_;
   CURL* curl_ = nullptr;
 };

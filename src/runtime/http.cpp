@@ -10,10 +10,13 @@
 
 #include <algorithm>
 #include <array>
-#include <span>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <span>
+
+// retry_eintr only, a header template: the installed client still links nothing beyond libstdc++.
+#include "util/io.hpp"
 
 namespace tmpdump::runtime::http {
 
@@ -178,11 +181,21 @@ std::string json_quote(std::string_view s) {
   out += '"';
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           static constexpr char kHex[] = "0123456789abcdef";
@@ -198,7 +211,9 @@ std::string json_quote(std::string_view s) {
   return out;
 }
 
-Socket::~Socket() { close(); }
+Socket::~Socket() {
+  close();
+}
 
 Socket::Socket(Socket&& o) noexcept : fd_(std::exchange(o.fd_, -1)), buf_(std::move(o.buf_)), pos_(o.pos_) {}
 
@@ -236,11 +251,7 @@ Socket Socket::connect_to(const std::string& host, const std::string& port, std:
       error = errno;
       continue;
     }
-    int rc = 0;
-    do {
-      rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
-    } while (rc != 0 && errno == EINTR);
-    if (rc == 0) {
+    if (retry_eintr([&] { return ::connect(fd, ai->ai_addr, ai->ai_addrlen); }) == 0) {
       int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       s = Socket(fd);
@@ -277,11 +288,8 @@ bool Socket::send_all(std::initializer_list<std::string_view> pieces) {
     msghdr msg{};
     msg.msg_iov = &iov[first];
     msg.msg_iovlen = n - first;
-    ssize_t sent = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
-    if (sent < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
+    const ssize_t sent = retry_eintr([&] { return ::sendmsg(fd_, &msg, MSG_NOSIGNAL); });
+    if (sent < 0) return false;
     auto left = static_cast<std::size_t>(sent);
     while (first < n && left >= iov[first].iov_len) {
       left -= iov[first].iov_len;
@@ -297,13 +305,10 @@ bool Socket::send_all(std::initializer_list<std::string_view> pieces) {
 
 bool Socket::fill() {
   char tmp[65536];
-  for (;;) {
-    ssize_t got = ::recv(fd_, tmp, sizeof tmp, 0);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return false;
-    buf_.append(tmp, static_cast<std::size_t>(got));
-    return true;
-  }
+  const ssize_t got = retry_eintr([&] { return ::recv(fd_, tmp, sizeof tmp, 0); });
+  if (got <= 0) return false;
+  buf_.append(tmp, static_cast<std::size_t>(got));
+  return true;
 }
 
 std::optional<std::string> Socket::read_head(std::size_t max_bytes, bool* idle) {
@@ -346,8 +351,8 @@ std::optional<std::string> Socket::read_line(std::size_t max_bytes) {
   }
 }
 
-bool Socket::read_body(const Framing& framing, std::size_t max_bytes,
-                       const std::function<bool(std::string_view)>& sink, Headers* trailers) {
+bool Socket::read_body(const Framing& framing, std::size_t max_bytes, const std::function<bool(std::string_view)>& sink,
+                       Headers* trailers) {
   auto take = [&](std::size_t n) {
     while (n > 0) {
       if (pos_ == buf_.size()) {

@@ -66,8 +66,7 @@ class Socket {
 
   /// Connects to host:port (TCP, Nagle off). Invalid socket on failure; then
   /// `why`, when given, says what failed ("connection refused", ...).
-  [[nodiscard]] static Socket connect_to(const std::string& host, const std::string& port,
-                                         std::string* why = nullptr);
+  [[nodiscard]] static Socket connect_to(const std::string& host, const std::string& port, std::string* why = nullptr);
 
   [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
   [[nodiscard]] int fd() const noexcept { return fd_; }
@@ -88,6 +87,8 @@ class Socket {
  private:
   bool fill();
   std::optional<std::string> read_line(std::size_t max_bytes);
+  // Not a tmpdump::UniqueFd: its reset() is compiled into tmpdump_util, and
+  // this client, installed for find_package(tmpdump), links nothing beyond libstdc++.
   int fd_ = -1;
   std::string buf_;
   std::size_t pos_ = 0;

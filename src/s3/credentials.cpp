@@ -1,8 +1,8 @@
 // The credentials chain: environment, container endpoint, shared files.
-#include <nlohmann/json.hpp>
-
 #include <fstream>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "s3/detail.hpp"
 #include "s3/s3.hpp"
@@ -61,38 +61,48 @@ Result<std::optional<std::string>> container_token(const Env& env) {
   return token;
 }
 
-Result<std::optional<Credentials>> from_container(const Env& env, http::Transport& transport) {
+/// The container credentials endpoint and the variable that named it.
+struct ContainerEndpoint {
   std::string url;
   std::string_view origin_var;
+};
+
+Result<std::optional<ContainerEndpoint>> container_endpoint(const Env& env) {
+  ContainerEndpoint endpoint;
   if (auto relative = non_empty(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")) {
     if (!relative->starts_with("/")) {
       return fail(Errc::InvalidArgument, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must start with '/'");
     }
-    url = "http://169.254.170.2" + *relative;
-    origin_var = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
+    endpoint.url = "http://169.254.170.2" + *relative;
+    endpoint.origin_var = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
   } else if (auto full = non_empty(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI")) {
-    url = *full;
-    origin_var = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
-    if (!detail::container_uri_allowed(url)) {
+    endpoint.url = *full;
+    endpoint.origin_var = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
+    if (!detail::container_uri_allowed(endpoint.url)) {
       return fail(Errc::InvalidArgument,
                   "{} '{}' is not allowed: it must be https, or http to a loopback address, 169.254.170.2, "
                   "169.254.170.23 or fd00:ec2::23",
-                  origin_var, display_source(url));
+                  endpoint.origin_var, display_source(endpoint.url));
     }
   } else {
     return std::nullopt;
   }
-  for (char c : url) {
+  for (char c : endpoint.url) {
     if (static_cast<unsigned char>(c) <= 0x20) {
-      return fail(Errc::InvalidArgument, "{} contains spaces or control characters", origin_var);
+      return fail(Errc::InvalidArgument, "{} contains spaces or control characters", endpoint.origin_var);
     }
   }
-  auto token = container_token(env);
-  if (!token) return std::unexpected(token.error());
+  return endpoint;
+}
 
+/// The endpoint's answer body (HTTP 200 only); a transport error names the
+/// endpoint and never shows the token.
+Result<std::string> fetch_container_answer(http::Transport& transport, const ContainerEndpoint& endpoint,
+                                           const std::optional<std::string>& token) {
+  const std::string& url = endpoint.url;
   http::Request request;
   request.url = url;
-  if (*token) request.headers.emplace_back("Authorization", **token);
+  if (token) request.headers.emplace_back("Authorization", *token);
   std::string body;
   auto collect = [&](std::span<const std::byte> bytes) -> Result<void> {
     if (body.size() + bytes.size() > kMaxCredentialsBody) {
@@ -111,11 +121,12 @@ Result<std::optional<Credentials>> from_container(const Env& env, http::Transpor
   if (!response) {
     auto e = response.error();
     if (e.code == Errc::Network) {
-      e.message = fmt::format("container credentials endpoint {} ({}): {}", display_source(url), origin_var, e.message);
+      e.message = fmt::format("container credentials endpoint {} ({}): {}", display_source(url), endpoint.origin_var,
+                              e.message);
     }
-    if (*token) {
-      for (auto pos = e.message.find(**token); pos != std::string::npos; pos = e.message.find(**token)) {
-        e.message.replace(pos, (**token).size(), "***");
+    if (token) {
+      for (auto pos = e.message.find(*token); pos != std::string::npos; pos = e.message.find(*token)) {
+        e.message.replace(pos, token->size(), "***");
       }
     }
     return std::unexpected(std::move(e));
@@ -125,6 +136,10 @@ Result<std::optional<Credentials>> from_container(const Env& env, http::Transpor
                 "container credentials endpoint {} answered HTTP {}{}", display_source(url), response->status,
                 response->status == 401 || response->status == 403 ? " (authorization token rejected)" : "");
   }
+  return body;
+}
+
+Result<Credentials> parse_container_answer(const std::string& body, const std::string& url) {
   auto json = nlohmann::json::parse(body, nullptr, false);
   if (json.is_discarded() || !json.is_object()) {
     return fail(Errc::Forbidden, "container credentials endpoint {}: the answer is not a JSON object",
@@ -147,6 +162,19 @@ Result<std::optional<Credentials>> from_container(const Env& env, http::Transpor
   c.session_token = field("Token").value_or("");
   c.origin = "container credentials";
   return c;
+}
+
+Result<std::optional<Credentials>> from_container(const Env& env, http::Transport& transport) {
+  auto endpoint = container_endpoint(env);
+  if (!endpoint) return std::unexpected(endpoint.error());
+  if (!*endpoint) return std::nullopt;
+  auto token = container_token(env);
+  if (!token) return std::unexpected(token.error());
+  auto body = fetch_container_answer(transport, **endpoint, *token);
+  if (!body) return std::unexpected(body.error());
+  auto credentials = parse_container_answer(*body, (*endpoint)->url);
+  if (!credentials) return std::unexpected(credentials.error());
+  return std::move(*credentials);
 }
 
 Result<std::optional<Credentials>> from_shared_files(const Env& env) {
@@ -190,8 +218,8 @@ Result<std::optional<Credentials>> from_shared_files(const Env& env) {
     c.origin = fmt::format("profile '{}' in {}", profile.name, path);
     return c;
   }
-  for (const char* unsupported : {"role_arn", "credential_process", "sso_session", "sso_start_url",
-                                  "web_identity_token_file"}) {
+  for (const char* unsupported :
+       {"role_arn", "credential_process", "sso_session", "sso_start_url", "web_identity_token_file"}) {
     if (lookup(in_credentials, unsupported) || lookup(in_config, unsupported)) {
       return fail(Errc::Unsupported,
                   "profile '{}' gets its credentials through {}, which tmpdump does not support; export them "

@@ -5,7 +5,7 @@
 
 #include <fstream>
 
-#include "s3/fake_transport.hpp"
+#include "s3/testing/fake_transport.hpp"
 #include "s3/s3.hpp"
 
 namespace tmpdump::s3 {

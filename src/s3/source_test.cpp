@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "s3/detail.hpp"
-#include "s3/fake_transport.hpp"
+#include "s3/testing/fake_transport.hpp"
 #include "s3/s3.hpp"
 
 namespace tmpdump::s3 {

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "s3/fake_transport.hpp"
+#include "s3/testing/fake_transport.hpp"
 #include "util/sha256.hpp"
 
 // Scripted steps name only the fields they need (designated initializers).

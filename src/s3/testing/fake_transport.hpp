@@ -1,4 +1,4 @@
-// A scripted Transport for unit tests: each perform() plays the next step.
+// A scripted Transport for unit tests (never built into the product): each perform() plays the next step.
 #pragma once
 
 #include <deque>
