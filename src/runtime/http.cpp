@@ -211,25 +211,8 @@ std::string json_quote(std::string_view s) {
   return out;
 }
 
-Socket::~Socket() {
-  close();
-}
-
-Socket::Socket(Socket&& o) noexcept : fd_(std::exchange(o.fd_, -1)), buf_(std::move(o.buf_)), pos_(o.pos_) {}
-
-Socket& Socket::operator=(Socket&& o) noexcept {
-  if (this != &o) {
-    close();
-    fd_ = std::exchange(o.fd_, -1);
-    buf_ = std::move(o.buf_);
-    pos_ = o.pos_;
-  }
-  return *this;
-}
-
 void Socket::close() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
+  fd_.reset();
   buf_.clear();
   pos_ = 0;
 }
@@ -266,13 +249,13 @@ Socket Socket::connect_to(const std::string& host, const std::string& port, std:
 }
 
 bool Socket::peer_closed() {
-  if (fd_ < 0) return true;
+  if (!fd_.valid()) return true;
   if (pos_ < buf_.size()) return false;
-  pollfd p{fd_, POLLIN, 0};
+  pollfd p{fd_.get(), POLLIN, 0};
   if (::poll(&p, 1, 0) <= 0) return false;
   if ((p.revents & (POLLERR | POLLHUP)) != 0) return true;
   char c;
-  return ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
+  return ::recv(fd_.get(), &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
 }
 
 bool Socket::send_all(std::initializer_list<std::string_view> pieces) {
@@ -288,7 +271,7 @@ bool Socket::send_all(std::initializer_list<std::string_view> pieces) {
     msghdr msg{};
     msg.msg_iov = &iov[first];
     msg.msg_iovlen = n - first;
-    const ssize_t sent = retry_eintr([&] { return ::sendmsg(fd_, &msg, MSG_NOSIGNAL); });
+    const ssize_t sent = retry_eintr([&] { return ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL); });
     if (sent < 0) return false;
     auto left = static_cast<std::size_t>(sent);
     while (first < n && left >= iov[first].iov_len) {
@@ -305,7 +288,7 @@ bool Socket::send_all(std::initializer_list<std::string_view> pieces) {
 
 bool Socket::fill() {
   char tmp[65536];
-  const ssize_t got = retry_eintr([&] { return ::recv(fd_, tmp, sizeof tmp, 0); });
+  const ssize_t got = retry_eintr([&] { return ::recv(fd_.get(), tmp, sizeof tmp, 0); });
   if (got <= 0) return false;
   buf_.append(tmp, static_cast<std::size_t>(got));
   return true;
@@ -313,7 +296,7 @@ bool Socket::fill() {
 
 std::optional<std::string> Socket::read_head(std::size_t max_bytes, bool* idle) {
   if (idle != nullptr) *idle = false;
-  if (fd_ < 0) return std::nullopt;
+  if (!fd_.valid()) return std::nullopt;
   buf_.erase(0, pos_);
   pos_ = 0;
   std::size_t scanned = 0;

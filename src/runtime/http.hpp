@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "util/unique_fd.hpp"
+
 namespace tmpdump::runtime::http {
 
 /// Header fields in arrival order; names compared case-insensitively.
@@ -58,18 +60,13 @@ class Socket {
  public:
   Socket() = default;
   explicit Socket(int fd) : fd_(fd) {}
-  ~Socket();
-  Socket(Socket&& o) noexcept;
-  Socket& operator=(Socket&& o) noexcept;
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
 
   /// Connects to host:port (TCP, Nagle off). Invalid socket on failure; then
   /// `why`, when given, says what failed ("connection refused", ...).
   [[nodiscard]] static Socket connect_to(const std::string& host, const std::string& port, std::string* why = nullptr);
 
-  [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
-  [[nodiscard]] int fd() const noexcept { return fd_; }
+  [[nodiscard]] bool valid() const noexcept { return fd_.valid(); }
+  [[nodiscard]] int fd() const noexcept { return fd_.get(); }
   void close();
   /// True when the peer has closed (or reset) the connection and nothing is buffered.
   [[nodiscard]] bool peer_closed();
@@ -87,9 +84,7 @@ class Socket {
  private:
   bool fill();
   std::optional<std::string> read_line(std::size_t max_bytes);
-  // Not a tmpdump::UniqueFd: its reset() is compiled into tmpdump_util, and
-  // this client, installed for find_package(tmpdump), links nothing beyond libstdc++.
-  int fd_ = -1;
+  UniqueFd fd_;
   std::string buf_;
   std::size_t pos_ = 0;
 };

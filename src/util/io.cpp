@@ -3,14 +3,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "util/unique_fd.hpp"
 
 namespace tmpdump {
-
-void UniqueFd::reset(int fd) noexcept {
-  if (fd_ >= 0 && fd_ != fd) ::close(fd_);
-  fd_ = fd;
-}
 
 IoResult<std::size_t> read_some(int fd, std::span<std::byte> out) noexcept {
   const ssize_t n = retry_eintr([&] { return ::read(fd, out.data(), out.size()); });

@@ -1,6 +1,9 @@
 // The one owner of a file descriptor in tmpdump: every fd a function opens and
-// must close is held in a UniqueFd, so no error path leaks one.
+// must close is held in a UniqueFd, so no error path leaks one. Header-only, so
+// the installed runtime client (which links nothing of tmpdump_util) uses it too.
 #pragma once
+
+#include <unistd.h>
 
 #include <utility>
 
@@ -26,7 +29,10 @@ class UniqueFd {
   /// Gives the fd up without closing it.
   [[nodiscard]] int release() noexcept { return std::exchange(fd_, -1); }
   /// Closes the fd held (if any) and holds `fd` instead.
-  void reset(int fd = -1) noexcept;
+  void reset(int fd = -1) noexcept {
+    if (fd_ >= 0 && fd_ != fd) ::close(fd_);
+    fd_ = fd;
+  }
 
  private:
   int fd_ = -1;
