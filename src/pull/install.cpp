@@ -83,6 +83,27 @@ void remove_made(const std::vector<MadeDir>& made) {
   }
 }
 
+/// Why `part` (the path `walked`, the root itself when `last`) in `dir_fd`
+/// could not be opened as a directory, given the open's errno `err`.
+Error why_not_a_root_directory(int dir_fd, const std::string& part, const fs::path& walked, bool last, int err) {
+  struct stat st {};
+  if (::fstatat(dir_fd, part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (S_ISLNK(st.st_mode) && !last) {
+      return Error{Errc::Io, fmt::format("the root's parent {} is a symbolic link to nothing", walked.string())};
+    }
+    if (S_ISLNK(st.st_mode)) {
+      return Error{Errc::Io, fmt::format("root {} is a symbolic link, which tmpdump does not follow (anyone who can "
+                                         "write to its directory could have made it); name the directory itself",
+                                         walked.string())};
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      return Error{Errc::Io,
+                   fmt::format("{} {} is not a directory", last ? "root" : "the root's parent", walked.string())};
+    }
+  }
+  return sys_error(err, fmt::format("opening root {}", walked.string()));
+}
+
 /// Walks `root` component by component, making what is missing (0755), so
 /// every directory is opened relative to its parent: a name made here is
 /// reopened O_NOFOLLOW, never through a link someone put there meanwhile. A
@@ -119,25 +140,7 @@ Result<OpenedRoot> open_or_make_root(const fs::path& root) {
       }
       fd = ::openat(cur.get(), part.c_str(), flags | O_NOFOLLOW);
     }
-    if (fd < 0) {
-      const int err = errno;
-      struct stat st {};
-      if (::fstatat(cur.get(), part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        if (S_ISLNK(st.st_mode) && !last) {
-          return fail(Errc::Io, "the root's parent {} is a symbolic link to nothing", walked.string());
-        }
-        if (S_ISLNK(st.st_mode)) {
-          return fail(Errc::Io,
-                      "root {} is a symbolic link, which tmpdump does not follow (anyone who can write to "
-                      "its directory could have made it); name the directory itself",
-                      walked.string());
-        }
-        if (!S_ISDIR(st.st_mode)) {
-          return fail(Errc::Io, "{} {} is not a directory", last ? "root" : "the root's parent", walked.string());
-        }
-      }
-      return std::unexpected(sys_error(err, fmt::format("opening root {}", walked.string())));
-    }
+    if (fd < 0) return std::unexpected(why_not_a_root_directory(cur.get(), part, walked, last, errno));
     cur = UniqueFd(fd);
     struct stat st {};
     if (::fstat(fd, &st) != 0) return std::unexpected(sys_error(errno, fmt::format("stat {}", walked.string())));
@@ -462,6 +465,13 @@ void add_extract_stats(InstallReport& report, const archive::ExtractStats& stats
   report.symlinks = stats.symlinks;
 }
 
+InstallReport finished(InstallReport report, std::vector<std::string> top_level,
+                       std::chrono::steady_clock::time_point started) {
+  report.top_level = std::move(top_level);
+  report.elapsed = std::chrono::steady_clock::now() - started;
+  return report;
+}
+
 }  // namespace
 
 Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOptions& options, const Env& env) {
@@ -474,15 +484,10 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
   if (!chunk_mb) return std::unexpected(chunk_mb.error());
 
   InstallReport report;
-  const auto finish = [&](std::vector<std::string> top_level) {
-    report.top_level = std::move(top_level);
-    report.elapsed = std::chrono::steady_clock::now() - started;
-    return report;
-  };
   if (auto hit = installed_locally(specs, root)) {
     report.cached = true;
     report.archive_bytes = hit->archive_bytes;
-    return finish(std::move(hit->top_level));
+    return finished(std::move(report), std::move(hit->top_level), started);
   }
 
   // Open and stat every source before taking the lock: HEADs are the slow part
@@ -505,7 +510,7 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
   if (stamp_says_installed(old, sources->wanted, root_fd)) {
     undo.committed = true;
     report.cached = true;
-    return finish(old->top_level);
+    return finished(std::move(report), old->top_level, started);
   }
   remove_debris(root_fd);
 
@@ -517,14 +522,14 @@ Result<InstallReport> install(std::span<const SourceSpec> specs, const InstallOp
 
   Staging staging;
   if (auto made = make_staging(root_fd, root, staging); !made) return std::unexpected(made.error());
-  auto stats = extract_tree(specs, *sources, *plan, report, options, static_cast<std::uint64_t>(*chunk_mb) << 20,
-                            staging.tree_path);
+  const std::uint64_t chunk_bytes = static_cast<std::uint64_t>(*chunk_mb) << 20;
+  auto stats = extract_tree(specs, *sources, *plan, report, options, chunk_bytes, staging.tree_path);
   if (!stats) return std::unexpected(stats.error());
 
   auto done = swap_into_root(root_fd, root, *plan, owned_names(old), staging, sources->wanted, undo);
   if (!done) return std::unexpected(done.error());
   add_extract_stats(report, *stats);
-  return finish(std::move(done->top_level));
+  return finished(std::move(report), std::move(done->top_level), started);
 }
 
 }  // namespace tmpdump::pull
