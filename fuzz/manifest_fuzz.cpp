@@ -12,7 +12,7 @@
 #include <string_view>
 #include <unistd.h>
 
-#include "bootstrap/config.hpp"
+#include "layer/config.hpp"
 #include "pack/manifest.hpp"
 #include "util/env.hpp"
 #include "scratch.hpp"
@@ -33,10 +33,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::ofstream out(task_root() / "tmpdump.json", std::ios::binary | std::ios::trunc);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
   }
-  (void)tmpdump::bootstrap::load_config(tmpdump::fixed_env({{"LAMBDA_TASK_ROOT", task_root().string()}}));
-  (void)tmpdump::bootstrap::load_config(tmpdump::fixed_env({{"LAMBDA_TASK_ROOT", task_root().string() + "/none"},
+  (void)tmpdump::layer::load_config(tmpdump::fixed_env({{"LAMBDA_TASK_ROOT", task_root().string()}}));
+  (void)tmpdump::layer::load_config(tmpdump::fixed_env({{"LAMBDA_TASK_ROOT", task_root().string() + "/none"},
                                                             {"TMPDUMP_SOURCES", std::string(text)},
                                                             {"_HANDLER", std::string(text)}}));
-  (void)tmpdump::bootstrap::parse_handler(text, "/var/task");
+  (void)tmpdump::layer::parse_handler(text, "/var/task");
   return 0;
 }

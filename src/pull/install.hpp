@@ -35,7 +35,7 @@ struct InstallOptions {
 };
 
 struct InstallReport {
-  bool cached = false;            ///< the root already held exactly these archives
+  bool cached = false;              ///< the root already held exactly these archives
   std::uint64_t archive_bytes = 0;  ///< sum of the archives' sizes
   std::uint64_t bytes_read = 0;     ///< archive bytes transferred (0 when cached)
   std::uint64_t bytes_written = 0;
@@ -81,7 +81,7 @@ struct InstallReport {
 /// anyone's renames (world-writable without the sticky bit, it or a directory
 /// above it) is an Io error. A failure before the swap also removes the lock
 /// file and the directories this call made.
-[[nodiscard]] Result<InstallReport> install(std::span<const SourceSpec> sources,
-                                            const InstallOptions& options, const Env& env);
+[[nodiscard]] Result<InstallReport> install(std::span<const SourceSpec> sources, const InstallOptions& options,
+                                            const Env& env);
 
 }  // namespace tmpdump::pull

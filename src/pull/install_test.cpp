@@ -49,7 +49,7 @@ class InstallTest : public ::testing::Test {
 
   Result<InstallReport> pull(const std::vector<fs::path>& zips, std::optional<std::string> sha = std::nullopt) {
     std::vector<SourceSpec> specs;
-    for (const auto& z : zips) specs.push_back({SourceKind::File, z.string(), sha});
+    for (const auto& z : zips) specs.push_back({SourceKind::File, z.string(), sha, {}});
     InstallOptions o;
     o.root = root_;
     return install(specs, o, fixed_env({}));
@@ -78,14 +78,14 @@ TEST_F(InstallTest, InstallsThenFindsItCached) {
   ASSERT_TRUE(first) << first.error().message;
   EXPECT_FALSE(first->cached);
   EXPECT_EQ(read(root_ / "lib/liba.so"), "A");
-  struct stat before{};
+  struct stat before {};
   ::lstat((root_ / "lib").c_str(), &before);
 
   auto second = pull({zip});
   ASSERT_TRUE(second) << second.error().message;
   EXPECT_TRUE(second->cached);
   EXPECT_EQ(second->bytes_read, 0u);
-  struct stat after{};
+  struct stat after {};
   ::lstat((root_ / "lib").c_str(), &after);
   EXPECT_EQ(before.st_ino, after.st_ino);
 }
@@ -291,7 +291,7 @@ TEST_F(InstallTest, WorldWritableRootWithoutStickyBitIsRefused) {
 TEST_F(InstallTest, InstalledDirectoriesAreWritableOnlyByTheirOwner) {
   ASSERT_TRUE(pull({make_zip("a.zip", {{"lib/sub/a", "a"}, {"lib/b", "b"}})}));
   for (const char* d : {"lib", "lib/sub"}) {
-    struct stat st{};
+    struct stat st {};
     ASSERT_EQ(::lstat((root_ / d).c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 022, 0u) << d;
     EXPECT_EQ(st.st_uid, ::geteuid()) << d;
@@ -337,7 +337,7 @@ class SharedRootTest : public InstallTest {
 
   void expect_precious_unchanged() {
     EXPECT_EQ(read(precious_), "data");
-    struct stat st{};
+    struct stat st {};
     ASSERT_EQ(::stat(precious_.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 07777, 0600u);
   }
@@ -352,7 +352,7 @@ TEST_F(SharedRootTest, LinksPlantedAtTheStampAndItsTemporaryAreNeverWrittenThrou
   auto r = pull({zip});
   ASSERT_TRUE(r) << r.error().message;
   expect_precious_unchanged();
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::lstat((root_ / kStampName).c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
   EXPECT_EQ(st.st_uid, ::geteuid());
@@ -457,7 +457,7 @@ TEST_F(InstallTest, PinnedSourceIsProvenByTheStampAloneEvenWhenItCannotBeReached
   ASSERT_NE(at, std::string::npos);
   text.replace(at, zip.string().size(), "s3://nowhere/a.zip");
   std::ofstream(root_ / kStampName) << text;
-  const std::vector<SourceSpec> pinned{{SourceKind::S3, "s3://nowhere/a.zip", *sha}};
+  const std::vector<SourceSpec> pinned{{SourceKind::S3, "s3://nowhere/a.zip", *sha, {}}};
   auto hit = installed_locally(pinned, root_);
   ASSERT_TRUE(hit);
   EXPECT_EQ(hit->archive_bytes, size);
@@ -471,10 +471,11 @@ TEST_F(InstallTest, PinnedSourceIsProvenByTheStampAloneEvenWhenItCannotBeReached
   EXPECT_EQ(r->bytes_read, 0U);
 
   // Unpinned, another digest, another order or a missing name: not provable here.
-  EXPECT_FALSE(installed_locally(std::vector<SourceSpec>{{SourceKind::S3, "s3://nowhere/a.zip", std::nullopt}}, root_));
-  EXPECT_FALSE(installed_locally(std::vector<SourceSpec>{{SourceKind::S3, "s3://nowhere/a.zip", std::string(64, '0')}},
-                                 root_));
-  EXPECT_FALSE(installed_locally(std::vector<SourceSpec>{{SourceKind::S3, "s3://nowhere/b.zip", *sha}}, root_));
+  EXPECT_FALSE(
+      installed_locally(std::vector<SourceSpec>{{SourceKind::S3, "s3://nowhere/a.zip", std::nullopt, {}}}, root_));
+  EXPECT_FALSE(installed_locally(
+      std::vector<SourceSpec>{{SourceKind::S3, "s3://nowhere/a.zip", std::string(64, '0'), {}}}, root_));
+  EXPECT_FALSE(installed_locally(std::vector<SourceSpec>{{SourceKind::S3, "s3://nowhere/b.zip", *sha, {}}}, root_));
   fs::remove_all(root_ / "lib");
   EXPECT_FALSE(installed_locally(pinned, root_));
 }
@@ -482,17 +483,17 @@ TEST_F(InstallTest, PinnedSourceIsProvenByTheStampAloneEvenWhenItCannotBeReached
 TEST_F(InstallTest, LocalFileIsProvenByItsSizeMtimeAndInode) {
   auto zip = make_zip("a.zip", {{"lib/liba.so", "A"}});
   ASSERT_TRUE(pull({zip}));
-  const std::vector<SourceSpec> spec{{SourceKind::File, zip.string(), std::nullopt}};
+  const std::vector<SourceSpec> spec{{SourceKind::File, zip.string(), std::nullopt, {}}};
   EXPECT_TRUE(installed_locally(spec, root_));
   fs::last_write_time(zip, fs::last_write_time(zip) + std::chrono::seconds(2));
   EXPECT_FALSE(installed_locally(spec, root_));
-  const std::vector<SourceSpec> gone{{SourceKind::File, (dir_ / "gone.zip").string(), std::nullopt}};
+  const std::vector<SourceSpec> gone{{SourceKind::File, (dir_ / "gone.zip").string(), std::nullopt, {}}};
   EXPECT_FALSE(installed_locally(gone, root_));
 }
 
 TEST_F(InstallTest, LocalCheckNeitherWaitsForABusyRootNorCreatesOne) {
   auto zip = make_zip("a.zip", {{"lib/liba.so", "A"}});
-  const std::vector<SourceSpec> spec{{SourceKind::File, zip.string(), std::nullopt}};
+  const std::vector<SourceSpec> spec{{SourceKind::File, zip.string(), std::nullopt, {}}};
   EXPECT_FALSE(installed_locally(spec, root_));
   EXPECT_FALSE(fs::exists(root_));  // nothing was ever installed: nothing made
   ASSERT_TRUE(pull({zip}));

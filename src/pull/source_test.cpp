@@ -108,7 +108,7 @@ TEST(DisplayNameTest, StampKeepsOnlyADigestOfTheQuery) {
 }
 
 TEST(OpenSourceTest, RefusesHostileNetworkSettings) {
-  const SourceSpec spec{SourceKind::S3, "s3://bucket/key", std::nullopt};
+  const SourceSpec spec{SourceKind::S3, "s3://bucket/key", std::nullopt, {}};
   for (const char* bad : {"0", "-1", "abc", "10s", "99999999999999999999"}) {
     auto r = open_source(spec, fixed_env({{"TMPDUMP_STALL_SECONDS", bad}}));
     ASSERT_FALSE(r) << bad;

@@ -15,8 +15,7 @@ constexpr std::string_view kShaSuffix = "#sha256=";
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::ranges::transform(out, out.begin(),
-                         [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::ranges::transform(out, out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -35,8 +34,7 @@ Result<Alternate> parse_location(std::string_view text) {
   } else if (scheme.starts_with("https://") || scheme.starts_with("http://")) {
     spec.kind = SourceKind::Url;
   } else if (text.find("://") != std::string_view::npos) {
-    return fail(Errc::InvalidArgument,
-                "'{}': unsupported scheme (use s3://bucket/key, https://..., or a file path)",
+    return fail(Errc::InvalidArgument, "'{}': unsupported scheme (use s3://bucket/key, https://..., or a file path)",
                 text.substr(0, text.find("://") + 3));
   } else {
     spec.kind = SourceKind::File;

@@ -27,7 +27,7 @@ struct Alternate {
 /// One archive to pull, as written by the user or in TMPDUMP_SOURCES.
 struct SourceSpec {
   SourceKind kind = SourceKind::File;
-  std::string location;  ///< "s3://b/k", the URL, or the file path (no "#sha256=" suffix)
+  std::string location;               ///< "s3://b/k", the URL, or the file path (no "#sha256=" suffix)
   std::optional<std::string> sha256;  ///< expected digest, lower-case hex; pins every alternate too
   std::vector<Alternate> alternates;  ///< tried in order when `location` fails (not found, forbidden, network)
 };

@@ -6,13 +6,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstddef>
 #include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "util/file_source.hpp"
+#include "util/io.hpp"
 
 namespace tmpdump::pull {
 
@@ -26,15 +29,19 @@ constexpr int kStampFormat = 1;
 }  // namespace
 
 Result<void> check_root(int root_fd, const fs::path& root) {
-  struct stat st{};
+  struct stat st {};
   if (::fstat(root_fd, &st) != 0) return std::unexpected(sys_error(errno, fmt::format("stat {}", root.string())));
   if (st.st_uid != ::geteuid() && st.st_uid != 0) {
-    return fail(Errc::Io, "root {} belongs to uid {}, not to you (uid {}) or root: its owner could replace what "
-                "tmpdump installs there; pick a root you own", root.string(), st.st_uid, ::geteuid());
+    return fail(Errc::Io,
+                "root {} belongs to uid {}, not to you (uid {}) or root: its owner could replace what "
+                "tmpdump installs there; pick a root you own",
+                root.string(), st.st_uid, ::geteuid());
   }
   if ((st.st_mode & S_IWOTH) != 0 && (st.st_mode & S_ISVTX) == 0) {
-    return fail(Errc::Io, "root {} is writable by every user and has no sticky bit: anyone could replace what "
-                "tmpdump installs there; chmod +t or o-w it, or pick another root", root.string());
+    return fail(Errc::Io,
+                "root {} is writable by every user and has no sticky bit: anyone could replace what "
+                "tmpdump installs there; chmod +t or o-w it, or pick another root",
+                root.string());
   }
   return {};
 }
@@ -54,33 +61,37 @@ Result<RootLock> RootLock::acquire(int root_fd, const fs::path& root,
     }
     if (fd < 0) {
       if (errno == ELOOP) {
-        return fail(Errc::Io, "{} is a symbolic link, not tmpdump's lock file; tmpdump never follows it (anyone who "
-                    "can write to {} could have planted it): remove it", shown, root.string());
+        return fail(Errc::Io,
+                    "{} is a symbolic link, not tmpdump's lock file; tmpdump never follows it (anyone who "
+                    "can write to {} could have planted it): remove it",
+                    shown, root.string());
       }
       return std::unexpected(sys_error(errno, fmt::format("opening lock {}", shown)));
     }
     const int root_dup = ::fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
     RootLock lock(fd, root_dup, created);
-    struct stat held{};
+    struct stat held {};
     if (root_dup < 0 || ::fstat(fd, &held) != 0) {
       return std::unexpected(sys_error(errno, fmt::format("opening lock {}", shown)));
     }
     if (!S_ISREG(held.st_mode)) return fail(Errc::Io, "{} is not a regular file; remove it", shown);
     if (held.st_uid != ::geteuid() && held.st_uid != 0) {
-      return fail(Errc::Io, "{} belongs to uid {}, who could hold it and stall every pull into {}: remove it or pick "
-                  "another root", shown, held.st_uid, root.string());
+      return fail(Errc::Io,
+                  "{} belongs to uid {}, who could hold it and stall every pull into {}: remove it or pick "
+                  "another root",
+                  shown, held.st_uid, root.string());
     }
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       if (errno != EWOULDBLOCK) return std::unexpected(sys_error(errno, fmt::format("locking {}", shown)));
       if (notice && !told) notice(fmt::format("waiting for another pull into {} to finish", root.string()));
       told = true;
-      while (::flock(fd, LOCK_EX) != 0) {
-        if (errno != EINTR) return std::unexpected(sys_error(errno, fmt::format("locking {}", shown)));
+      if (retry_eintr([&] { return ::flock(fd, LOCK_EX); }) != 0) {
+        return std::unexpected(sys_error(errno, fmt::format("locking {}", shown)));
       }
     }
     // A pull that made the lock file and failed removes it before it lets go;
     // a lock on that removed file excludes nobody, so take the one there now.
-    struct stat now{};
+    struct stat now {};
     if (::fstatat(root_fd, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == held.st_dev &&
         now.st_ino == held.st_ino) {
       return lock;
@@ -100,7 +111,8 @@ std::optional<RootLock> RootLock::try_acquire(int root_fd) {
   if (fd < 0) return std::nullopt;
   RootLock lock(fd, -1, false);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) return std::nullopt;
-  struct stat held{}, now{};
+  struct stat held {
+  }, now{};
   if (::fstat(fd, &held) != 0 || ::fstatat(root_fd, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0 ||
       held.st_dev != now.st_dev || held.st_ino != now.st_ino) {
     return std::nullopt;
@@ -119,7 +131,8 @@ RootLock::~RootLock() {
 void RootLock::remove_and_release() {
   if (fd_ < 0 || root_fd_ < 0) return;
   const std::string name(kLockName);
-  struct stat held{}, now{};
+  struct stat held {
+  }, now{};
   // Only the file this lock holds: never a name someone put there since.
   if (::fstat(fd_, &held) == 0 && ::fstatat(root_fd_, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 &&
       held.st_dev == now.st_dev && held.st_ino == now.st_ino) {
@@ -133,20 +146,19 @@ std::optional<Stamp> read_stamp(int root_fd) {
   const int fd = ::openat(root_fd, stamp_name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return std::nullopt;
   const UniqueFd file(fd);
-  struct stat st{};
+  struct stat st {};
   // Only a stamp this user (or root) wrote says what tmpdump installed; one
   // another user planted in a shared root would make their files "cached".
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_uid != ::geteuid() && st.st_uid != 0)) {
     return std::nullopt;
   }
   std::string text;
-  char buffer[16384];
+  std::array<std::byte, 16384> buffer{};
   for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return std::nullopt;
-    if (n == 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
+    const auto n = read_some(fd, buffer);
+    if (!n) return std::nullopt;
+    if (*n == 0) break;
+    text.append(reinterpret_cast<const char*>(buffer.data()), *n);
     if (text.size() > (16u << 20)) return std::nullopt;  // no stamp is this large
   }
   // A damaged stamp only costs a re-extraction; it is never trusted.
@@ -194,12 +206,14 @@ Result<void> write_stamp(int root_fd, const fs::path& root, const Stamp& s) {
   const std::string text = j.dump(2) + "\n";
   const std::string shown = (root / kStampName).string();
   auto replaced = replace_file_at(root_fd, kStampName, text, 0644, shown);
-  struct stat st{};
+  struct stat st {};
   if (!replaced && ::fstatat(root_fd, std::string(kStampName).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
       st.st_uid != ::geteuid()) {
     // A sticky root (like /tmp) lets nobody but its owner replace another user's name.
-    return fail(Errc::Io, "{} belongs to uid {}, not to you, and cannot be replaced ({}): remove it or pick another "
-                "root", shown, st.st_uid, replaced.error().message);
+    return fail(Errc::Io,
+                "{} belongs to uid {}, not to you, and cannot be replaced ({}): remove it or pick another "
+                "root",
+                shown, st.st_uid, replaced.error().message);
   }
   return replaced;
 }
@@ -213,13 +227,13 @@ bool same_archive(const StampedArchive& stamped, const StampedArchive& now) {
 }
 
 bool exists_nofollow(int dir_fd, const std::string& name) {
-  struct stat st{};
+  struct stat st {};
   return ::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 bool top_level_present(const Stamp& s, int root_fd) {
   return std::ranges::all_of(s.top_level, [&](const std::string& n) {
-    struct stat st{};
+    struct stat st {};
     return ::fstatat(root_fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && (st.st_uid == ::geteuid() || st.st_uid == 0);
   });
 }

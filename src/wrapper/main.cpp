@@ -17,9 +17,8 @@
 
 #include <fmt/format.h>
 
-#include "bootstrap/config.hpp"
-#include "bootstrap/log.hpp"
-#include "bootstrap/prepare.hpp"
+#include "layer/log.hpp"
+#include "layer/prepare.hpp"
 #include "tmpdump/runtime.hpp"
 #include "wrapper/rewrite.hpp"
 
@@ -40,12 +39,17 @@ constexpr std::string_view kUsage =
     "\n"
     "Documentation: docs/exec-wrapper.md\n";
 
-using tmpdump::bootstrap::LogLevel;
+using tmpdump::layer::LogLevel;
 
-// Text, or JSON under Lambda's advanced logging controls (bootstrap/log.hpp).
-const tmpdump::bootstrap::Logger& logger() {
-  static const tmpdump::bootstrap::Logger log("tmpdump-exec-wrapper",
-                                              tmpdump::bootstrap::LogSettings::from_env(tmpdump::process_env()));
+// The shell's codes for a program that cannot be run, as docs/exec-wrapper.md
+// lists them: the runtime's program does not exist / cannot be executed.
+constexpr int kExitProgramNotFound = 127;
+constexpr int kExitProgramNotExecutable = 126;
+
+// Text, or JSON under Lambda's advanced logging controls (layer/log.hpp).
+const tmpdump::layer::Logger& logger() {
+  static const tmpdump::layer::Logger log("tmpdump-exec-wrapper",
+                                          tmpdump::layer::LogSettings::from_env(tmpdump::process_env()));
   return log;
 }
 
@@ -54,8 +58,9 @@ const tmpdump::bootstrap::Logger& logger() {
 
 [[noreturn]] void init_fail(std::string_view error_type, const std::string& message, int code) {
   logger().write(LogLevel::Error, fmt::format("{}: {}", error_type, message), {{"errorType", error_type}});
-  const char* api = std::getenv("AWS_LAMBDA_RUNTIME_API");
-  if (api != nullptr && *api != '\0') (void)tmpdump::runtime::report_init_error(error_type, message);
+  if (!tmpdump::process_env()("AWS_LAMBDA_RUNTIME_API").value_or("").empty()) {
+    (void)tmpdump::runtime::report_init_error(error_type, message);
+  }
   std::_Exit(code);
 }
 
@@ -83,18 +88,17 @@ int main(int argc, char** argv) {
 
   const auto started = std::chrono::steady_clock::now();
   const auto env = tmpdump::process_env();
-  auto config = tmpdump::bootstrap::load_config(env);
-  if (!config) init_fail(config.error());
-
-  auto pulled = tmpdump::bootstrap::pull_configured(
-      *config, env, [](std::string_view msg) { logger().write(LogLevel::Info, msg); });
-  if (!pulled) init_fail(pulled.error());
+  auto prepared = tmpdump::layer::prepare(
+      env, {.notice = [](std::string_view msg) { logger().write(LogLevel::Info, msg); }, .before_pull = {}});
+  if (!prepared) init_fail(prepared.error());
+  const tmpdump::layer::Config& config = prepared->config;
+  const tmpdump::layer::PullOutcome& pull = prepared->pull;
 
   const std::vector<std::string> command(argv + 1, argv + argc);
-  const tmpdump::wrapper::Layout layout{.root = config->root,
-                                        .pulled = pulled->pulled,
-                                        .task_root = config->task_root,
-                                        .cpu_has_v3 = tmpdump::bootstrap::cpu_has_x86_64_v3()};
+  const tmpdump::wrapper::Layout layout{.root = config.root,
+                                        .installed = pull.installed,
+                                        .task_root = config.task_root,
+                                        .cpu_has_v3 = prepared->cpu_has_v3};
   auto launch = tmpdump::wrapper::rewrite(command, layout, env);
   if (!launch) init_fail(launch.error());
 
@@ -103,15 +107,15 @@ int main(int argc, char** argv) {
   if (program.find('/') != std::string::npos && ::access(program.c_str(), X_OK) != 0) {
     const int err = errno;
     init_fail("Runtime.InvalidEntrypoint", fmt::format("cannot execute {}: {}", program, std::strerror(err)),
-              err == ENOENT ? 127 : 126);
+              err == ENOENT ? kExitProgramNotFound : kExitProgramNotExecutable);
   }
   for (const auto& [name, value] : launch->env) ::setenv(name.c_str(), value.c_str(), 1);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  auto fields = tmpdump::bootstrap::init_fields(*config, *pulled, secs);
+  auto fields = tmpdump::layer::init_fields(config, pull, secs);
   fields["command"] = launch->what;
-  logger().write(LogLevel::Info, fmt::format("init in {:.3f} s: {}; {}", secs, pulled->summary, launch->what), fields);
+  logger().write(LogLevel::Info, fmt::format("init in {:.3f} s: {}; {}", secs, pull.summary, launch->what), fields);
   // EMF is read from stdout, which the runtime owns after the exec.
-  if (pulled->pulled) tmpdump::bootstrap::write_emf(tmpdump::bootstrap::init_stats(*config, *pulled, secs), env);
+  if (pull.installed) tmpdump::layer::write_emf(tmpdump::layer::init_stats(config, pull, secs), env);
 
   std::vector<char*> args;
   args.reserve(launch->argv.size() + 1);
@@ -120,5 +124,5 @@ int main(int argc, char** argv) {
   ::execvp(args[0], args.data());
   const int err = errno;
   init_fail("Runtime.InvalidEntrypoint", fmt::format("cannot execute {}: {}", launch->argv.front(), std::strerror(err)),
-            err == ENOENT ? 127 : 126);
+            err == ENOENT ? kExitProgramNotFound : kExitProgramNotExecutable);
 }

@@ -5,7 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "bootstrap/config.hpp"
+#include "layer/library_path.hpp"
+#include "util/strings.hpp"
 
 namespace tmpdump::wrapper {
 
@@ -14,20 +15,34 @@ namespace fs = std::filesystem;
 namespace {
 
 // Launcher options whose value is the next argument (java --help, JDK 11-21).
-constexpr std::array<std::string_view, 16> kJavaOptionsWithValue = {
-    "-cp", "-classpath", "--class-path", "-p", "--module-path", "--upgrade-module-path", "--add-modules",
-    "--limit-modules", "--add-reads", "--add-exports", "--add-opens", "--patch-module", "--enable-native-access",
-    "-d", "--describe-module", "--source"};
+constexpr std::array<std::string_view, 16> kJavaOptionsWithValue = {"-cp",
+                                                                    "-classpath",
+                                                                    "--class-path",
+                                                                    "-p",
+                                                                    "--module-path",
+                                                                    "--upgrade-module-path",
+                                                                    "--add-modules",
+                                                                    "--limit-modules",
+                                                                    "--add-reads",
+                                                                    "--add-exports",
+                                                                    "--add-opens",
+                                                                    "--patch-module",
+                                                                    "--enable-native-access",
+                                                                    "-d",
+                                                                    "--describe-module",
+                                                                    "--source"};
 
 bool takes_value(std::string_view a) {
   return std::ranges::find(kJavaOptionsWithValue, a) != kJavaOptionsWithValue.end();
 }
 
-bool is_classpath_flag(std::string_view a) { return a == "-cp" || a == "-classpath" || a == "--class-path"; }
+bool is_classpath_flag(std::string_view a) {
+  return a == "-cp" || a == "-classpath" || a == "--class-path";
+}
 
 // `list` (':'-separated) with `extra` appended, skipping entries already in it.
 std::string append_path_entries(std::string list, const std::vector<std::string>& extra) {
-  auto present = bootstrap::split_list(list, ":");
+  auto present = split_list(list, ":");
   for (const auto& e : extra) {
     if (std::ranges::find(present, e) != present.end()) continue;
     if (!list.empty()) list += ':';
@@ -44,37 +59,35 @@ std::string basename_of(std::string_view path) {
 
 constexpr std::string_view kLibraryPathFlag = "-Djava.library.path=";
 
-Result<std::string> rewrite_java(std::vector<std::string>& argv, const Layout& layout, const Env& env,
-                                 const std::string& native_path) {
-  std::vector<std::string> changes;
-
-  // 1. Removals, within the JVM options only.
-  const auto remove = bootstrap::split_list(env("TMPDUMP_JAVA_REMOVE_FLAGS").value_or(""), " \t\n,");
-  if (!remove.empty()) {
-    std::vector<std::string> kept{argv.front()};
-    const std::size_t main = java_main_index(argv);
-    std::size_t removed = 0;
-    for (std::size_t i = 1; i < main; ++i) {
-      const bool pair = takes_value(argv[i]) && i + 1 < main;
-      const bool drop = std::ranges::any_of(remove, [&](const std::string& item) { return flag_matches(argv[i], item); });
-      if (drop) {
-        ++removed;
-      } else {
-        kept.push_back(argv[i]);
-        if (pair) kept.push_back(argv[i + 1]);
-      }
-      if (pair) ++i;
+/// The JVM options matching TMPDUMP_JAVA_REMOVE_FLAGS go, each with its value.
+void remove_java_flags(std::vector<std::string>& argv, const Env& env, std::vector<std::string>& changes) {
+  const auto remove = split_list(env("TMPDUMP_JAVA_REMOVE_FLAGS").value_or(""), " \t\n,");
+  if (remove.empty()) return;
+  std::vector<std::string> kept{argv.front()};
+  const std::size_t main = java_main_index(argv);
+  std::size_t removed = 0;
+  for (std::size_t i = 1; i < main; ++i) {
+    const bool pair = takes_value(argv[i]) && i + 1 < main;
+    const bool drop = std::ranges::any_of(remove, [&](const std::string& item) { return flag_matches(argv[i], item); });
+    if (drop) {
+      ++removed;
+    } else {
+      kept.push_back(argv[i]);
+      if (pair) kept.push_back(argv[i + 1]);
     }
-    kept.insert(kept.end(), argv.begin() + static_cast<std::ptrdiff_t>(main), argv.end());
-    argv = std::move(kept);
-    changes.push_back(fmt::format("{} option(s) removed", removed));
+    if (pair) ++i;
   }
+  kept.insert(kept.end(), argv.begin() + static_cast<std::ptrdiff_t>(main), argv.end());
+  argv = std::move(kept);
+  changes.push_back(fmt::format("{} option(s) removed", removed));
+}
 
-  std::size_t main = java_main_index(argv);
+/// The task on the system class path, so the runtime's per-function class
+/// loader finds the handler in its parent and JNI libraries have one owner.
+/// Returns the main class's index after any insertion.
+std::size_t add_task_to_classpath(std::vector<std::string>& argv, std::size_t main, const Layout& layout,
+                                  const Env& env, std::vector<std::string>& changes) {
   const bool jar = main < argv.size() && argv[main] == "-jar";
-
-  // 2. The task on the system class path, so the runtime's per-function class
-  // loader finds the handler in its parent and JNI libraries have one owner.
   const std::vector<std::string> task_entries{layout.task_root.string(), (layout.task_root / "lib/*").string()};
   std::string* classpath = nullptr;
   std::string joined_form;  // "--class-path=" when the value is in the same argument
@@ -102,8 +115,13 @@ Result<std::string> rewrite_java(std::vector<std::string>& argv, const Layout& l
     main += 2;
     changes.push_back("classpath added");
   }
+  return main;
+}
 
-  // 3. The tmpdump's native directories ahead of java.library.path.
+/// The tmpdump's native directories ahead of java.library.path. Returns the
+/// main class's index after any insertion.
+std::size_t prefix_java_library_path(std::vector<std::string>& argv, std::size_t main, const Layout& layout,
+                                     const std::string& native_path, std::vector<std::string>& changes) {
   std::string* library = nullptr;
   for (std::size_t i = 1; i < main; ++i) {
     if (argv[i].starts_with(kLibraryPathFlag)) library = &argv[i];
@@ -112,19 +130,22 @@ Result<std::string> rewrite_java(std::vector<std::string>& argv, const Layout& l
   if (library != nullptr) {
     const std::string existing = library->substr(kLibraryPathFlag.size());
     *library = std::string(kLibraryPathFlag) +
-               bootstrap::library_path(layout.root, layout.pulled, layout.task_root, existing, layout.cpu_has_v3);
+               layer::library_path(layout.root, layout.installed, layout.task_root, existing, layout.cpu_has_v3);
     changes.push_back("java.library.path prefixed");
-  } else {
-    std::string value = native_path;
-    value = append_path_entries(std::move(value), bootstrap::split_list(kJdkDefaultLibraryPath, ":"));
-    argv.insert(argv.begin() + static_cast<std::ptrdiff_t>(main), std::string(kLibraryPathFlag) + value);
-    ++main;
-    changes.push_back("java.library.path added");
+    return main;
   }
+  std::string value = native_path;
+  value = append_path_entries(std::move(value), split_list(kJdkDefaultLibraryPath, ":"));
+  argv.insert(argv.begin() + static_cast<std::ptrdiff_t>(main), std::string(kLibraryPathFlag) + value);
+  changes.push_back("java.library.path added");
+  return main + 1;
+}
 
-  // 4. Additions last among the options: for the JVM the last of two
-  // contradicting options wins.
-  const auto add = bootstrap::split_list(env("TMPDUMP_JAVA_ADD_FLAGS").value_or(""), " \t\n");
+/// TMPDUMP_JAVA_ADD_FLAGS last among the options: for the JVM the last of two
+/// contradicting options wins.
+Result<void> add_java_flags(std::vector<std::string>& argv, std::size_t main, const Env& env,
+                            std::vector<std::string>& changes) {
+  const auto add = split_list(env("TMPDUMP_JAVA_ADD_FLAGS").value_or(""), " \t\n");
   for (const auto& a : add) {
     if (!a.starts_with('-')) {
       return fail(Errc::InvalidArgument,
@@ -135,10 +156,68 @@ Result<std::string> rewrite_java(std::vector<std::string>& argv, const Layout& l
     argv.insert(argv.begin() + static_cast<std::ptrdiff_t>(main), add.begin(), add.end());
     changes.push_back(fmt::format("{} option(s) added", add.size()));
   }
+  return {};
+}
+
+/// Edits a java command line in place; returns what changed ("java: ...").
+Result<std::string> rewrite_java(std::vector<std::string>& argv, const Layout& layout, const Env& env,
+                                 const std::string& native_path) {
+  std::vector<std::string> changes;
+  remove_java_flags(argv, env, changes);
+  std::size_t main = java_main_index(argv);
+  main = add_task_to_classpath(argv, main, layout, env, changes);
+  main = prefix_java_library_path(argv, main, layout, native_path, changes);
+  if (auto added = add_java_flags(argv, main, env, changes); !added) return std::unexpected(added.error());
 
   std::string what = "java: ";
   for (std::size_t i = 0; i < changes.size(); ++i) what += (i == 0 ? "" : ", ") + changes[i];
   return what;
+}
+
+/// The LD_LIBRARY_PATH every runtime gets (see rewrite() in rewrite.hpp).
+std::string runtime_library_path(const Layout& layout, bool libc_in_lib, const Env& env) {
+  const std::string inherited = env("LD_LIBRARY_PATH").value_or("");
+  if (!libc_in_lib) {
+    return layer::library_path(layout.root, layout.installed, layout.task_root, inherited, layout.cpu_has_v3);
+  }
+  // An older pack --with-libc put glibc in lib/ itself: lib/ goes last, so
+  // the image's glibc (on Lambda's LD_LIBRARY_PATH as /lib64) is found first.
+  std::error_code ec;
+  const fs::path v3 = layout.root / "lib/glibc-hwcaps/x86-64-v3";
+  std::string front = layout.cpu_has_v3 && fs::is_directory(v3, ec) ? v3.string() : "";
+  std::string path = layer::library_path(layout.root, false, layout.task_root, inherited, false);
+  return append_path_entries(front.empty() ? path : front + ":" + path, {(layout.root / "lib").string()});
+}
+
+/// PYTHONPATH gets the tmpdump's python/ first.
+void rewrite_python(Launch& out, const Layout& layout, const Env& env) {
+  out.what = "python: environment only";
+  std::error_code ec;
+  const fs::path python = layout.root / "python";
+  if (!layout.installed || !fs::is_directory(python, ec)) return;
+  std::string value = python.string();
+  // The inherited value stays byte for byte: an empty entry means the
+  // working directory to Python.
+  if (auto inherited = env("PYTHONPATH"); inherited && !inherited->empty()) value += ':' + *inherited;
+  out.env.emplace_back("PYTHONPATH", value);
+  out.what = "python: PYTHONPATH +" + python.string();
+}
+
+/// NODE_PATH gets the tmpdump's module directories first, as Lambda does for layers.
+void rewrite_node(Launch& out, const Layout& layout, const Env& env) {
+  out.what = "node: environment only";
+  std::error_code ec;
+  std::vector<std::string> dirs;
+  for (const char* d : {"nodejs/node_modules", "node_modules"}) {
+    const fs::path p = layout.root / d;
+    if (layout.installed && fs::is_directory(p, ec)) dirs.push_back(p.string());
+  }
+  if (dirs.empty()) return;
+  std::string value;
+  for (const auto& d : dirs) value += (value.empty() ? "" : ":") + d;
+  if (auto inherited = env("NODE_PATH"); inherited && !inherited->empty()) value += ':' + *inherited;
+  out.env.emplace_back("NODE_PATH", value);
+  out.what = "node: NODE_PATH +" + dirs.front() + (dirs.size() > 1 ? " +" + dirs.back() : "");
 }
 
 }  // namespace
@@ -191,21 +270,8 @@ Result<Launch> rewrite(std::span<const std::string> command, const Layout& layou
   out.runtime = classify(command.front());
 
   std::error_code ec;
-  const bool libc_in_lib = layout.pulled && fs::exists(layout.root / "lib/libc.so.6", ec);
-  std::string library_path;
-  if (!libc_in_lib) {
-    library_path = bootstrap::library_path(layout.root, layout.pulled, layout.task_root,
-                                           env("LD_LIBRARY_PATH").value_or(""), layout.cpu_has_v3);
-  } else {
-    // An older pack --with-libc put glibc in lib/ itself: lib/ goes last, so
-    // the image's glibc (on Lambda's LD_LIBRARY_PATH as /lib64) is found first.
-    const fs::path v3 = layout.root / "lib/glibc-hwcaps/x86-64-v3";
-    std::string front = layout.cpu_has_v3 && fs::is_directory(v3, ec) ? v3.string() : "";
-    library_path = bootstrap::library_path(layout.root, false, layout.task_root,
-                                           env("LD_LIBRARY_PATH").value_or(""), false);
-    library_path = append_path_entries(front.empty() ? library_path : front + ":" + library_path,
-                                       {(layout.root / "lib").string()});
-  }
+  const bool libc_in_lib = layout.installed && fs::exists(layout.root / "lib/libc.so.6", ec);
+  const std::string library_path = runtime_library_path(layout, libc_in_lib, env);
   out.env.emplace_back("LD_LIBRARY_PATH", library_path);
 
   switch (out.runtime) {
@@ -215,35 +281,12 @@ Result<Launch> rewrite(std::span<const std::string> command, const Layout& layou
       out.what = std::move(*what);
       break;
     }
-    case Runtime::Python: {
-      out.what = "python: environment only";
-      const fs::path python = layout.root / "python";
-      if (layout.pulled && fs::is_directory(python, ec)) {
-        std::string value = python.string();
-        // The inherited value stays byte for byte: an empty entry means the
-        // working directory to Python.
-        if (auto inherited = env("PYTHONPATH"); inherited && !inherited->empty()) value += ':' + *inherited;
-        out.env.emplace_back("PYTHONPATH", value);
-        out.what = "python: PYTHONPATH +" + python.string();
-      }
+    case Runtime::Python:
+      rewrite_python(out, layout, env);
       break;
-    }
-    case Runtime::Node: {
-      out.what = "node: environment only";
-      std::vector<std::string> dirs;
-      for (const char* d : {"nodejs/node_modules", "node_modules"}) {
-        const fs::path p = layout.root / d;
-        if (layout.pulled && fs::is_directory(p, ec)) dirs.push_back(p.string());
-      }
-      if (!dirs.empty()) {
-        std::string value;
-        for (const auto& d : dirs) value += (value.empty() ? "" : ":") + d;
-        if (auto inherited = env("NODE_PATH"); inherited && !inherited->empty()) value += ':' + *inherited;
-        out.env.emplace_back("NODE_PATH", value);
-        out.what = "node: NODE_PATH +" + dirs.front() + (dirs.size() > 1 ? " +" + dirs.back() : "");
-      }
+    case Runtime::Node:
+      rewrite_node(out, layout, env);
       break;
-    }
     case Runtime::Other:
       out.what = basename_of(command.front()) + ": environment only";
       break;

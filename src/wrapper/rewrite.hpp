@@ -26,7 +26,7 @@ enum class Runtime { Java, Python, Node, Other };
 /// Where things are after the pull.
 struct Layout {
   std::filesystem::path root = "/tmp";            ///< the tmpdump root (TMPDUMP_ROOT)
-  bool pulled = false;                            ///< a tmpdump is installed under root
+  bool installed = false;                         ///< a tmpdump is installed under root
   std::filesystem::path task_root = "/var/task";  ///< LAMBDA_TASK_ROOT
   bool cpu_has_v3 = false;                        ///< choose lib/glibc-hwcaps/x86-64-v3 when present
 };
@@ -50,7 +50,7 @@ inline constexpr std::string_view kJdkDefaultLibraryPath = "/usr/java/packages/l
 [[nodiscard]] std::size_t java_main_index(std::span<const std::string> argv);
 
 /// The rewrite for every runtime:
-/// - all: LD_LIBRARY_PATH = bootstrap::library_path(...) (CPU variant dir,
+/// - all: LD_LIBRARY_PATH = layer::library_path(...) (CPU variant dir,
 ///   <root>/lib, <task>/lib, inherited). The glibc that `pack --with-libc`
 ///   bundles (lib/libc/) is never on it: the runtime runs on the image's
 ///   loader, which cannot use a newer libc. An archive from an older pack

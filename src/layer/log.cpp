@@ -1,4 +1,4 @@
-#include "bootstrap/log.hpp"
+#include "layer/log.hpp"
 
 #include <ctime>
 
@@ -6,7 +6,7 @@
 
 #include "util/display.hpp"
 
-namespace tmpdump::bootstrap {
+namespace tmpdump::layer {
 
 namespace {
 
@@ -86,25 +86,25 @@ void Logger::write(LogLevel level, std::string_view message, const nlohmann::jso
   }
 }
 
-InitStats init_stats(const Config& config, const Pulled& pulled, double seconds) {
+InitStats init_stats(const Config& config, const PullOutcome& pull, double seconds) {
   return InitStats{.seconds = seconds,
-                   .archives = pulled.pulled ? config.sources.size() : 0,
-                   .archive_bytes = pulled.archive_bytes,
-                   .bytes_read = pulled.bytes_read,
-                   .bytes_unpacked = pulled.bytes_unpacked,
-                   .cache_hit = pulled.pulled && pulled.cached,
-                   .retries = pulled.retries};
+                   .archives = pull.installed ? config.sources.size() : 0,
+                   .archive_bytes = pull.archive_bytes,
+                   .bytes_read = pull.bytes_read,
+                   .bytes_unpacked = pull.bytes_unpacked,
+                   .cache_hit = pull.installed && pull.cached,
+                   .retries = pull.retries};
 }
 
-nlohmann::json init_fields(const Config& config, const Pulled& pulled, double seconds) {
-  const InitStats s = init_stats(config, pulled, seconds);
+nlohmann::json init_fields(const Config& config, const PullOutcome& pull, double seconds) {
+  const InitStats s = init_stats(config, pull, seconds);
   nlohmann::json sources = nlohmann::json::array();
   for (const auto& spec : config.sources) sources.push_back(display_source(spec.location));
   nlohmann::json f = {{"seconds", s.seconds},      {"sources", sources},
                       {"origin", config.origin},   {"root", config.root.string()},
                       {"archives", s.archives},    {"bytes", s.archive_bytes},
                       {"bytesRead", s.bytes_read}, {"bytesUnpacked", s.bytes_unpacked}};
-  if (pulled.pulled) f["cache"] = s.cache_hit ? "hit" : "miss";
+  if (pull.installed) f["cache"] = s.cache_hit ? "hit" : "miss";
   return f;
 }
 
@@ -153,4 +153,4 @@ void write_emf(const InitStats& stats, const Env& env) {
   std::fflush(stdout);
 }
 
-}  // namespace tmpdump::bootstrap
+}  // namespace tmpdump::layer

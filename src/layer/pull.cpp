@@ -1,4 +1,4 @@
-#include "bootstrap/prepare.hpp"
+#include "layer/pull.hpp"
 
 #include <dlfcn.h>
 #include <sys/auxv.h>
@@ -14,7 +14,7 @@
 #include "pull/stamp.hpp"
 #include "util/units.hpp"
 
-namespace tmpdump::bootstrap {
+namespace tmpdump::layer {
 
 namespace fs = std::filesystem;
 
@@ -25,7 +25,7 @@ std::string pull_summary(const Config& config, bool cached, std::uint64_t archiv
 
 namespace {
 
-/// Where kPullModuleName is looked for, in order (see prepare.hpp): beside
+/// Where kPullModuleName is looked for, in order (see pull.hpp): beside
 /// the running program, found through /proc/self/exe; without /proc, through
 /// the path it was started by (AT_EXECFN) and the layer's own place, /opt.
 /// `why` gets a note when /proc/self/exe could not be read.
@@ -79,14 +79,14 @@ Result<PullFn> load_module() {
 
 }  // namespace
 
-Result<Pulled> pull_configured(const Config& config, const Env& env, const Notice& notice) {
-  Pulled out;
+Result<PullOutcome> pull_configured(const Config& config, const Env& env, const Notice& notice) {
+  PullOutcome out;
   if (config.sources.empty()) {
     out.summary = "no tmpdump configured";
     return out;
   }
   if (auto hit = pull::installed_locally(config.sources, config.root)) {
-    out.pulled = true;
+    out.installed = true;
     out.summary = pull_summary(config, /*cached=*/true, hit->archive_bytes, 0);
     out.cached = true;
     out.archive_bytes = hit->archive_bytes;
@@ -97,4 +97,4 @@ Result<Pulled> pull_configured(const Config& config, const Env& env, const Notic
   return (*pull)(config, env, notice);
 }
 
-}  // namespace tmpdump::bootstrap
+}  // namespace tmpdump::layer

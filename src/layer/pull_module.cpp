@@ -1,27 +1,28 @@
 // libtmpdump-pull.so: the half of the pull step that needs the network (see
-// bootstrap/prepare.hpp). The bootstrap and the exec wrapper dlopen it only
+// layer/pull.hpp). The bootstrap and the exec wrapper dlopen it only
 // when the root's stamp cannot prove the tmpdumps are installed.
 #include <fmt/format.h>
 
-#include "bootstrap/prepare.hpp"
+#include "layer/pull.hpp"
 #include "pull/install.hpp"
 #include "s3/s3.hpp"
 
-extern "C" __attribute__((visibility("default"))) tmpdump::Result<tmpdump::bootstrap::Pulled> tmpdump_pull_in_module(
-    const tmpdump::bootstrap::Config& config, const tmpdump::Env& env, const tmpdump::bootstrap::Notice& notice) {
+extern "C" __attribute__((visibility("default"))) tmpdump::Result<tmpdump::layer::PullOutcome> tmpdump_pull_in_module(
+    const tmpdump::layer::Config& config, const tmpdump::Env& env, const tmpdump::layer::Notice& notice) {
   using namespace tmpdump;
   pull::InstallOptions options;
   options.root = config.root;
   options.notice = notice;
   if (env("AWS_LAMBDA_INITIALIZATION_TYPE").value_or("") == "snap-start") {
-    options.max_tree_bytes = bootstrap::kSnapStartTmpLimit;
+    options.max_tree_bytes = layer::kSnapStartTmpLimit;
     options.max_tree_reason = fmt::format(
         "(512 MB) that SnapStart allows in /tmp, for the tmpdump from {}; pack fewer or smaller files "
-        "(tmpdump pack --exclude) or turn SnapStart off", config.origin);
+        "(tmpdump pack --exclude) or turn SnapStart off",
+        config.origin);
   }
   auto report = pull::install(config.sources, options, env);
   if (!report) return std::unexpected(report.error());
-  std::string summary = bootstrap::pull_summary(config, report->cached, report->archive_bytes, report->bytes_read);
+  std::string summary = layer::pull_summary(config, report->cached, report->archive_bytes, report->bytes_read);
   // Which alternate served, when it was not the first place named (docs/pull.md, "Alternates").
   for (std::size_t i = 0; i < report->served.size() && i < config.sources.size(); ++i) {
     if (report->served[i] != pull::display_name(config.sources[i])) {
@@ -29,11 +30,11 @@ extern "C" __attribute__((visibility("default"))) tmpdump::Result<tmpdump::boots
     }
   }
   for (const auto& skipped : report->passed_over) summary += fmt::format("; passed over {}", skipped);
-  return bootstrap::Pulled{.pulled = true,
-                           .summary = std::move(summary),
-                           .cached = report->cached,
-                           .archive_bytes = report->archive_bytes,
-                           .bytes_read = report->bytes_read,
-                           .bytes_unpacked = report->cached ? 0 : report->bytes_written,
-                           .retries = s3::source_retries()};
+  return layer::PullOutcome{.installed = true,
+                            .summary = std::move(summary),
+                            .cached = report->cached,
+                            .archive_bytes = report->archive_bytes,
+                            .bytes_read = report->bytes_read,
+                            .bytes_unpacked = report->cached ? 0 : report->bytes_written,
+                            .retries = s3::source_retries()};
 }

@@ -15,11 +15,11 @@
 #include <string>
 #include <string_view>
 
-#include "bootstrap/config.hpp"
+#include "layer/config.hpp"
 #include "util/env.hpp"
 #include "util/error.hpp"
 
-namespace tmpdump::bootstrap {
+namespace tmpdump::layer {
 
 /// What SnapStart allows in /tmp (Lambda's "512 MB", which is MiB like all its sizes).
 inline constexpr std::uint64_t kSnapStartTmpLimit = 512ull << 20;
@@ -35,14 +35,15 @@ inline constexpr std::string_view kPullModuleName = "libtmpdump-pull.so";
 
 using Notice = std::function<void(std::string_view)>;
 
-struct Pulled {
-  bool pulled = false;   ///< sources were configured and are now installed under config.root
-  std::string summary;   ///< "1 archive(s) of 14.4 MB from TMPDUMP_BUCKET, cache miss (...) into /tmp"
-  bool cached = false;              ///< the root held these archives already
-  std::uint64_t archive_bytes = 0;  ///< sum of the archives' sizes
-  std::uint64_t bytes_read = 0;     ///< archive bytes transferred (0 when cached)
-  std::uint64_t bytes_unpacked = 0; ///< bytes written into the root (0 when cached)
-  std::uint64_t retries = 0;        ///< requests tried again (503 SlowDown, network) during the pull
+/// How pull_configured() ended.
+struct PullOutcome {
+  bool installed = false;            ///< sources were configured and are now installed under config.root
+  std::string summary;               ///< "1 archive(s) of 14.4 MB from TMPDUMP_BUCKET, cache miss (...) into /tmp"
+  bool cached = false;               ///< the root held these archives already
+  std::uint64_t archive_bytes = 0;   ///< sum of the archives' sizes
+  std::uint64_t bytes_read = 0;      ///< archive bytes transferred (0 when cached)
+  std::uint64_t bytes_unpacked = 0;  ///< bytes written into the root (0 when cached)
+  std::uint64_t retries = 0;         ///< requests tried again (503 SlowDown, network) during the pull
 };
 
 /// Installs `config.sources` into `config.root` (nothing to do when there are
@@ -50,18 +51,19 @@ struct Pulled {
 /// provably holds them already is answered without loading the pull module;
 /// otherwise the module runs tmpdump_pull_in_module(). A module that cannot be
 /// loaded is an Io error naming every place it was looked for.
-[[nodiscard]] Result<Pulled> pull_configured(const Config& config, const Env& env, const Notice& notice);
+[[nodiscard]] Result<PullOutcome> pull_configured(const Config& config, const Env& env, const Notice& notice);
 
 /// The one-line summary of a pull, shared by both halves.
 [[nodiscard]] std::string pull_summary(const Config& config, bool cached, std::uint64_t archive_bytes,
                                        std::uint64_t bytes_read);
 
-}  // namespace tmpdump::bootstrap
+}  // namespace tmpdump::layer
 
 /// The pull module's entry point (C linkage: dlsym finds it by this name), for
 /// pull_configured(), which has handled an empty list: pull::install. Under
 /// SnapStart (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start) a tree that would
 /// unpack to more than kSnapStartTmpLimit fails with NoSpace before anything
 /// is extracted, naming the limit. Other errors are those of pull::install.
-extern "C" tmpdump::Result<tmpdump::bootstrap::Pulled> tmpdump_pull_in_module(
-    const tmpdump::bootstrap::Config& config, const tmpdump::Env& env, const tmpdump::bootstrap::Notice& notice);
+extern "C" tmpdump::Result<tmpdump::layer::PullOutcome> tmpdump_pull_in_module(const tmpdump::layer::Config& config,
+                                                                               const tmpdump::Env& env,
+                                                                               const tmpdump::layer::Notice& notice);

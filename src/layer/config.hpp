@@ -1,5 +1,6 @@
-// What the bootstrap does, decided from the environment and
-// $LAMBDA_TASK_ROOT/tmpdump.json before anything is pulled or started.
+// What the layer's programs (bootstrap, tmpdump-exec-wrapper) do, decided from
+// the environment and $LAMBDA_TASK_ROOT/tmpdump.json before anything is pulled
+// or started.
 #pragma once
 
 #include <filesystem>
@@ -11,13 +12,10 @@
 #include "util/env.hpp"
 #include "util/error.hpp"
 
-namespace tmpdump::bootstrap {
+namespace tmpdump::layer {
 
 /// What separates the items of a list setting such as TMPDUMP_SOURCES.
 inline constexpr std::string_view kListSeparators = ", \t\n\r";
-
-/// The non-empty items of `text` between any of `separators`.
-[[nodiscard]] std::vector<std::string> split_list(std::string_view text, std::string_view separators);
 
 /// The handler named by _HANDLER.
 struct HandlerSpec {
@@ -35,7 +33,7 @@ struct Config {
   std::filesystem::path root = "/tmp";
   std::filesystem::path task_root = "/var/task";
   std::string handler_text;  ///< _HANDLER, parsed by parse_handler()
-  std::string origin;  ///< which setting chose the sources, for messages
+  std::string origin;        ///< which setting chose the sources, for messages
 };
 
 /// Reads TMPDUMP_SOURCES, TMPDUMP_BUCKET, HUMANGRAPHICS_BUCKET, TMPDUMP_ROOT,
@@ -49,14 +47,4 @@ struct Config {
 /// Errors (NotFound) are reported as Runtime.HandlerNotFound.
 [[nodiscard]] Result<HandlerSpec> parse_handler(std::string_view text, const std::filesystem::path& task_root);
 
-/// The LD_LIBRARY_PATH the handler runs with: the CPU-variant directory (when
-/// `root`/lib/glibc-hwcaps/x86-64-v3 exists and `cpu_has_v3`), `root`/lib
-/// (when pulled), `task_root`/lib, then `inherited`, without duplicates.
-[[nodiscard]] std::string library_path(const std::filesystem::path& root, bool pulled,
-                                       const std::filesystem::path& task_root, std::string_view inherited,
-                                       bool cpu_has_v3);
-
-/// True when this CPU runs x86-64-v3 code (AVX2, BMI1/2, FMA, F16C, MOVBE, LZCNT).
-[[nodiscard]] bool cpu_has_x86_64_v3() noexcept;
-
-}  // namespace tmpdump::bootstrap
+}  // namespace tmpdump::layer

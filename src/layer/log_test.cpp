@@ -1,10 +1,10 @@
-#include "bootstrap/log.hpp"
+#include "layer/log.hpp"
 
 #include <set>
 
 #include <gtest/gtest.h>
 
-namespace tmpdump::bootstrap {
+namespace tmpdump::layer {
 namespace {
 
 using nlohmann::json;
@@ -68,7 +68,7 @@ std::string emf_violation(const json& r) {
   return "";
 }
 
-TEST(BootstrapLog, TextIsTheDefaultAndUnchanged) {
+TEST(LayerLog, TextIsTheDefaultAndUnchanged) {
   Logger log("tmpdump bootstrap", LogSettings::from_env(env_of({})));
   EXPECT_EQ(log.format(LogLevel::Info, "init in 0.212 s: x", {{"bytes", 1}}), "tmpdump bootstrap: init in 0.212 s: x");
   // Lambda filters by level only for JSON; a text line is always written.
@@ -76,7 +76,7 @@ TEST(BootstrapLog, TextIsTheDefaultAndUnchanged) {
   EXPECT_TRUE(quiet.format(LogLevel::Info, "x").has_value());
 }
 
-TEST(BootstrapLog, JsonLineIsOneObjectWithLambdasFields) {
+TEST(LayerLog, JsonLineIsOneObjectWithLambdasFields) {
   auto line = json_logger().format(LogLevel::Info, "init in 0.212 s", {{"bytes", 14400000}, {"cache", "miss"}}, kNoon);
   ASSERT_TRUE(line);
   EXPECT_EQ(line->find('\n'), std::string::npos);
@@ -89,13 +89,13 @@ TEST(BootstrapLog, JsonLineIsOneObjectWithLambdasFields) {
   EXPECT_EQ(j["cache"], "miss");
 }
 
-TEST(BootstrapLog, FieldsNeverReplaceTheFixedOnes) {
+TEST(LayerLog, FieldsNeverReplaceTheFixedOnes) {
   const json j = json::parse(*json_logger().format(LogLevel::Error, "m", {{"level", "INFO"}, {"logger", "x"}}));
   EXPECT_EQ(j["level"], "ERROR");
   EXPECT_EQ(j["logger"], "tmpdump");
 }
 
-TEST(BootstrapLog, JsonHonoursTheLogLevel) {
+TEST(LayerLog, JsonHonoursTheLogLevel) {
   EXPECT_FALSE(json_logger().format(LogLevel::Debug, "d"));
   EXPECT_TRUE(json_logger("debug").format(LogLevel::Debug, "d"));
   EXPECT_FALSE(json_logger("WARN").format(LogLevel::Info, "init"));
@@ -105,19 +105,20 @@ TEST(BootstrapLog, JsonHonoursTheLogLevel) {
   EXPECT_TRUE(json_logger("nonsense").format(LogLevel::Info, "init"));  // unknown: INFO
 }
 
-TEST(BootstrapLog, FormatValueIsCaseInsensitiveAndTextOtherwise) {
+TEST(LayerLog, FormatValueIsCaseInsensitiveAndTextOtherwise) {
   EXPECT_EQ(LogSettings::from_env(env_of({{"AWS_LAMBDA_LOG_FORMAT", "json"}})).format, LogFormat::Json);
   EXPECT_EQ(LogSettings::from_env(env_of({{"AWS_LAMBDA_LOG_FORMAT", "Text"}})).format, LogFormat::Text);
 }
 
-TEST(BootstrapLog, InitFieldsNeverCarryAPresignedQuery) {
+TEST(LayerLog, InitFieldsNeverCarryAPresignedQuery) {
   Config c;
   c.sources.push_back({.kind = pull::SourceKind::Url,
                        .location = "https://b.s3.amazonaws.com/f.zip?X-Amz-Signature=deadbeef&X-Amz-Security-Token=tok",
-                       .sha256 = std::nullopt});
+                       .sha256 = std::nullopt,
+                       .alternates = {}});
   c.origin = "TMPDUMP_SOURCES";
-  const Pulled p{
-      .pulled = true, .summary = "s", .cached = false, .archive_bytes = 10, .bytes_read = 10, .bytes_unpacked = 30};
+  const PullOutcome p{
+      .installed = true, .summary = "s", .cached = false, .archive_bytes = 10, .bytes_read = 10, .bytes_unpacked = 30};
   const auto line = *json_logger().format(LogLevel::Info, "init", init_fields(c, p, 0.5));
   EXPECT_EQ(line.find("deadbeef"), std::string::npos) << line;
   EXPECT_EQ(line.find("tok"), std::string::npos) << line;
@@ -129,14 +130,14 @@ TEST(BootstrapLog, InitFieldsNeverCarryAPresignedQuery) {
   EXPECT_EQ(j["archives"], 1);
 }
 
-TEST(BootstrapLog, ErrorLineCarriesItsErrorType) {
+TEST(LayerLog, ErrorLineCarriesItsErrorType) {
   const json j = json::parse(
       *json_logger().format(LogLevel::Error, "TmpDump.NotFound: no such key", {{"errorType", "TmpDump.NotFound"}}));
   EXPECT_EQ(j["level"], "ERROR");
   EXPECT_EQ(j["errorType"], "TmpDump.NotFound");
 }
 
-TEST(BootstrapMetrics, RecordMeetsTheEmbeddedMetricFormatSpec) {
+TEST(LayerMetrics, RecordMeetsTheEmbeddedMetricFormatSpec) {
   const InitStats s{.seconds = 0.25,
                     .archives = 2,
                     .archive_bytes = 100,
@@ -158,7 +159,7 @@ TEST(BootstrapMetrics, RecordMeetsTheEmbeddedMetricFormatSpec) {
   EXPECT_EQ(r["Retries"], 3);
 }
 
-TEST(BootstrapMetrics, NamespaceOverrideAndNoFunctionName) {
+TEST(LayerMetrics, NamespaceOverrideAndNoFunctionName) {
   const json r = json::parse(emf_record({.cache_hit = true}, env_of({{"TMPDUMP_METRICS_NAMESPACE", "team/x"}})));
   EXPECT_EQ(emf_violation(r), "");
   EXPECT_EQ(r["_aws"]["CloudWatchMetrics"][0]["Namespace"], "team/x");
@@ -166,7 +167,7 @@ TEST(BootstrapMetrics, NamespaceOverrideAndNoFunctionName) {
   EXPECT_EQ(r["CacheHit"], 1);
 }
 
-TEST(BootstrapMetrics, ValidatorRejectsBrokenRecords) {
+TEST(LayerMetrics, ValidatorRejectsBrokenRecords) {
   json r = json::parse(emf_record({}, env_of({{"AWS_LAMBDA_FUNCTION_NAME", "fn"}})));
   json no_dim = r;
   no_dim.erase("FunctionName");
@@ -179,7 +180,7 @@ TEST(BootstrapMetrics, ValidatorRejectsBrokenRecords) {
   EXPECT_NE(emf_violation(seconds_ts), "");
 }
 
-TEST(BootstrapMetrics, OnInAFunctionOffWithTmpdumpMetricsZeroOrOutsideOne) {
+TEST(LayerMetrics, OnInAFunctionOffWithTmpdumpMetricsZeroOrOutsideOne) {
   EXPECT_TRUE(metrics_enabled(env_of({{"AWS_LAMBDA_FUNCTION_NAME", "fn"}})));
   EXPECT_TRUE(metrics_enabled(env_of({{"AWS_LAMBDA_FUNCTION_NAME", "fn"}, {"TMPDUMP_METRICS", "1"}})));
   EXPECT_FALSE(metrics_enabled(env_of({{"AWS_LAMBDA_FUNCTION_NAME", "fn"}, {"TMPDUMP_METRICS", "0"}})));
@@ -189,4 +190,4 @@ TEST(BootstrapMetrics, OnInAFunctionOffWithTmpdumpMetricsZeroOrOutsideOne) {
 }
 
 }  // namespace
-}  // namespace tmpdump::bootstrap
+}  // namespace tmpdump::layer

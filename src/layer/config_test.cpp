@@ -1,4 +1,4 @@
-#include "bootstrap/config.hpp"
+#include "layer/config.hpp"
 
 #include <unistd.h>
 
@@ -6,17 +6,20 @@
 
 #include <gtest/gtest.h>
 
-namespace tmpdump::bootstrap {
+namespace tmpdump::layer {
 namespace {
 
 namespace fs = std::filesystem;
 
-Env env_of(std::map<std::string, std::string, std::less<>> v) { return fixed_env(std::move(v)); }
+Env env_of(std::map<std::string, std::string, std::less<>> v) {
+  return fixed_env(std::move(v));
+}
 
-TEST(BootstrapConfig, SourcesListAcceptsCommasAndSpacesWithDigests) {
+TEST(LayerConfig, SourcesListAcceptsCommasAndSpacesWithDigests) {
   const std::string digest(64, 'a');
-  auto c = load_config(env_of({{"LAMBDA_TASK_ROOT", "/nonexistent"},
-                               {"TMPDUMP_SOURCES", "s3://bkt/one.zip, https://h/two.zip#sha256=" + digest + " ./three.zip"}}));
+  auto c = load_config(
+      env_of({{"LAMBDA_TASK_ROOT", "/nonexistent"},
+              {"TMPDUMP_SOURCES", "s3://bkt/one.zip, https://h/two.zip#sha256=" + digest + " ./three.zip"}}));
   ASSERT_TRUE(c) << (c ? "" : c.error().message);
   ASSERT_EQ(c->sources.size(), 3u);
   EXPECT_EQ(c->sources[0].kind, pull::SourceKind::S3);
@@ -25,7 +28,7 @@ TEST(BootstrapConfig, SourcesListAcceptsCommasAndSpacesWithDigests) {
   EXPECT_EQ(c->root, "/tmp");
 }
 
-TEST(BootstrapConfig, BucketShorthandsFollowTheJavaLayerConvention) {
+TEST(LayerConfig, BucketShorthandsFollowTheJavaLayerConvention) {
   auto c = load_config(env_of({{"TMPDUMP_BUCKET", "mine"}, {"AWS_LAMBDA_FUNCTION_NAME", "fn"}}));
   ASSERT_TRUE(c);
   ASSERT_EQ(c->sources.size(), 1u);
@@ -36,13 +39,13 @@ TEST(BootstrapConfig, BucketShorthandsFollowTheJavaLayerConvention) {
   EXPECT_EQ(legacy->origin, "HUMANGRAPHICS_BUCKET");
 }
 
-TEST(BootstrapConfig, BadSourceNamesTheVariable) {
+TEST(LayerConfig, BadSourceNamesTheVariable) {
   auto c = load_config(env_of({{"TMPDUMP_SOURCES", "s3://"}}));
   ASSERT_FALSE(c);
   EXPECT_NE(c.error().message.find("TMPDUMP_SOURCES"), std::string::npos) << c.error().message;
 }
 
-TEST(BootstrapConfig, EnvironmentWinsOverFunctionConfigurationFile) {
+TEST(LayerConfig, EnvironmentWinsOverFunctionConfigurationFile) {
   char tmpl[] = "/tmp/bootstrap-config-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   const fs::path dir = tmpl;
@@ -51,7 +54,8 @@ TEST(BootstrapConfig, EnvironmentWinsOverFunctionConfigurationFile) {
   ASSERT_TRUE(from_file) << (from_file ? "" : from_file.error().message);
   EXPECT_EQ(from_file->sources.at(0).location, "s3://fbucket/file.zip");
   EXPECT_EQ(from_file->root, "/tmp/fromfile");
-  auto overridden = load_config(env_of({{"LAMBDA_TASK_ROOT", dir.string()}, {"TMPDUMP_SOURCES", "s3://ebucket/env.zip"},
+  auto overridden = load_config(env_of({{"LAMBDA_TASK_ROOT", dir.string()},
+                                        {"TMPDUMP_SOURCES", "s3://ebucket/env.zip"},
                                         {"TMPDUMP_ROOT", "/tmp/fromenv"}}));
   ASSERT_TRUE(overridden);
   EXPECT_EQ(overridden->sources.at(0).location, "s3://ebucket/env.zip");
@@ -63,7 +67,7 @@ TEST(BootstrapConfig, EnvironmentWinsOverFunctionConfigurationFile) {
   fs::remove_all(dir);
 }
 
-TEST(BootstrapConfig, SourcesListTakesAlternates) {
+TEST(LayerConfig, SourcesListTakesAlternates) {
   const std::string digest(64, 'e');
   auto c = load_config(
       env_of({{"LAMBDA_TASK_ROOT", "/nonexistent"},
@@ -80,7 +84,7 @@ TEST(BootstrapConfig, SourcesListTakesAlternates) {
   EXPECT_NE(bad.error().message.find("TMPDUMP_SOURCES"), std::string::npos) << bad.error().message;
 }
 
-TEST(BootstrapConfig, FunctionConfigurationFileTakesSourceObjectsWithAlternates) {
+TEST(LayerConfig, FunctionConfigurationFileTakesSourceObjectsWithAlternates) {
   char tmpl[] = "/tmp/bootstrap-config-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   const fs::path dir = tmpl;
@@ -110,11 +114,11 @@ TEST(BootstrapConfig, FunctionConfigurationFileTakesSourceObjectsWithAlternates)
   fs::remove_all(dir);
 }
 
-TEST(BootstrapConfig, RelativeRootIsRefused) {
+TEST(LayerConfig, RelativeRootIsRefused) {
   EXPECT_FALSE(load_config(env_of({{"TMPDUMP_ROOT", "tmp"}})));
 }
 
-TEST(BootstrapHandler, ParsesBothForms) {
+TEST(LayerHandler, ParsesBothForms) {
   auto exe = parse_handler("bin/myfn", "/var/task");
   ASSERT_TRUE(exe);
   EXPECT_EQ(exe->kind, HandlerSpec::Kind::Executable);
@@ -131,22 +135,5 @@ TEST(BootstrapHandler, ParsesBothForms) {
   EXPECT_FALSE(parse_handler("lib/x.so:", "/var/task"));
 }
 
-TEST(BootstrapLibraryPath, TmpdumpFirstThenTaskThenInheritedWithoutDuplicates) {
-  EXPECT_EQ(library_path("/tmp", true, "/var/task", "/var/task/lib:/opt/lib", false),
-            "/tmp/lib:/var/task/lib:/opt/lib");
-  EXPECT_EQ(library_path("/tmp", false, "/var/task", "", false), "/var/task/lib");
-}
-
-TEST(BootstrapLibraryPath, CpuVariantDirectoryComesFirstWhenPresentAndSupported) {
-  char tmpl[] = "/tmp/bootstrap-hwcaps-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  const fs::path root = tmpl;
-  fs::create_directories(root / "lib/glibc-hwcaps/x86-64-v3");
-  EXPECT_EQ(library_path(root, true, "/var/task", "", true),
-            (root / "lib/glibc-hwcaps/x86-64-v3").string() + ":" + (root / "lib").string() + ":/var/task/lib");
-  EXPECT_EQ(library_path(root, true, "/var/task", "", false), (root / "lib").string() + ":/var/task/lib");
-  fs::remove_all(root);
-}
-
 }  // namespace
-}  // namespace tmpdump::bootstrap
+}  // namespace tmpdump::layer

@@ -1,28 +1,15 @@
-#include "bootstrap/config.hpp"
+#include "layer/config.hpp"
 
 #include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
-namespace tmpdump::bootstrap {
+#include "util/strings.hpp"
+
+namespace tmpdump::layer {
 
 namespace fs = std::filesystem;
-
-std::vector<std::string> split_list(std::string_view text, std::string_view separators) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : text) {
-    if (separators.find(c) != std::string_view::npos) {
-      if (!cur.empty()) out.push_back(std::move(cur));
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  if (!cur.empty()) out.push_back(std::move(cur));
-  return out;
-}
 
 namespace {
 
@@ -41,6 +28,36 @@ struct FileConfig {
   std::optional<std::string> root;
 };
 
+/// {"source": FIRST, "alternates": [MORE...], "sha256": HEX} as the source
+/// text it stands for, "FIRST|MORE...#sha256=HEX". `want` is the message for
+/// a malformed entry.
+Result<std::string> source_object_text(const nlohmann::json& s, const fs::path& path, const std::string& want) {
+  if (!s.is_object() || !s.contains("source") || !s["source"].is_string()) {
+    return fail(Errc::InvalidArgument, "{}", want);
+  }
+  for (const auto& [key, value] : s.items()) {
+    if (key != "source" && key != "alternates" && key != "sha256") {
+      return fail(Errc::InvalidArgument, "{}: unknown key \"{}\" in a source object", path.string(), key);
+    }
+  }
+  std::string source = s["source"].get<std::string>();
+  if (s.contains("alternates")) {
+    if (!s["alternates"].is_array()) return fail(Errc::InvalidArgument, "{}", want);
+    for (const auto& a : s["alternates"]) {
+      if (!a.is_string() || a.get<std::string>().empty()) {
+        return fail(Errc::InvalidArgument, "{}: \"alternates\" must hold non-empty strings", path.string());
+      }
+      source += pull::kAlternateSeparator;
+      source += a.get<std::string>();
+    }
+  }
+  if (s.contains("sha256")) {
+    if (!s["sha256"].is_string()) return fail(Errc::InvalidArgument, "{}: \"sha256\" must be a string", path.string());
+    source += "#sha256=" + s["sha256"].get<std::string>();
+  }
+  return source;
+}
+
 Result<std::optional<FileConfig>> read_function_config(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return std::optional<FileConfig>{};
@@ -49,7 +66,8 @@ Result<std::optional<FileConfig>> read_function_config(const fs::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   auto doc = nlohmann::json::parse(text.str(), nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) return fail(Errc::InvalidArgument, "{} is not a JSON object", path.string());
+  if (doc.is_discarded() || !doc.is_object())
+    return fail(Errc::InvalidArgument, "{} is not a JSON object", path.string());
   if (!doc.contains("format") || !doc["format"].is_number_integer() || doc["format"].get<int>() != 1) {
     return fail(Errc::InvalidArgument, "{}: unknown \"format\" (this bootstrap reads format 1)", path.string());
   }
@@ -61,36 +79,9 @@ Result<std::optional<FileConfig>> read_function_config(const fs::path& path) {
         path.string());
     if (!doc["sources"].is_array()) return fail(Errc::InvalidArgument, "{}", want);
     for (const auto& s : doc["sources"]) {
-      if (s.is_string()) {
-        fc.sources.push_back(s.get<std::string>());
-        continue;
-      }
-      // {"source": FIRST, "alternates": [MORE...], "sha256": HEX}: the same as "FIRST|MORE...#sha256=HEX".
-      if (!s.is_object() || !s.contains("source") || !s["source"].is_string()) {
-        return fail(Errc::InvalidArgument, "{}", want);
-      }
-      for (const auto& [key, value] : s.items()) {
-        if (key != "source" && key != "alternates" && key != "sha256") {
-          return fail(Errc::InvalidArgument, "{}: unknown key \"{}\" in a source object", path.string(), key);
-        }
-      }
-      std::string text = s["source"].get<std::string>();
-      if (s.contains("alternates")) {
-        if (!s["alternates"].is_array()) return fail(Errc::InvalidArgument, "{}", want);
-        for (const auto& a : s["alternates"]) {
-          if (!a.is_string() || a.get<std::string>().empty()) {
-            return fail(Errc::InvalidArgument, "{}: \"alternates\" must hold non-empty strings", path.string());
-          }
-          text += pull::kAlternateSeparator;
-          text += a.get<std::string>();
-        }
-      }
-      if (s.contains("sha256")) {
-        if (!s["sha256"].is_string())
-          return fail(Errc::InvalidArgument, "{}: \"sha256\" must be a string", path.string());
-        text += "#sha256=" + s["sha256"].get<std::string>();
-      }
-      fc.sources.push_back(std::move(text));
+      auto source = s.is_string() ? Result<std::string>(s.get<std::string>()) : source_object_text(s, path, want);
+      if (!source) return std::unexpected(source.error());
+      fc.sources.push_back(std::move(*source));
     }
   }
   if (doc.contains("root")) {
@@ -112,8 +103,10 @@ Result<HandlerSpec> parse_handler(std::string_view text, const fs::path& task_ro
   HandlerSpec h;
   h.text = text;
   if (text.empty()) {
-    return fail(Errc::NotFound, "_HANDLER is not set: name an executable (bin/myfn) or a library and its function "
-                                "(lib/libmyfn.so:my_handler), relative to {}", task_root.string());
+    return fail(Errc::NotFound,
+                "_HANDLER is not set: name an executable (bin/myfn) or a library and its function "
+                "(lib/libmyfn.so:my_handler), relative to {}",
+                task_root.string());
   }
   auto colon = text.rfind(':');
   std::string_view file = text;
@@ -146,7 +139,8 @@ Result<Config> load_config(const Env& env) {
   } else if (*file && (*file)->root) {
     c.root = *(*file)->root;
   }
-  if (!c.root.is_absolute()) return fail(Errc::InvalidArgument, "TMPDUMP_ROOT must be an absolute path, not '{}'", c.root.string());
+  if (!c.root.is_absolute())
+    return fail(Errc::InvalidArgument, "TMPDUMP_ROOT must be an absolute path, not '{}'", c.root.string());
 
   const auto function_name = non_empty(env, "AWS_LAMBDA_FUNCTION_NAME");
   auto bucket_source = [&](std::string_view var) -> Result<std::vector<pull::SourceSpec>> {
@@ -175,47 +169,4 @@ Result<Config> load_config(const Env& env) {
   return c;
 }
 
-std::string library_path(const fs::path& root, bool pulled, const fs::path& task_root, std::string_view inherited,
-                         bool cpu_has_v3) {
-  std::vector<std::string> parts;
-  auto add = [&parts](std::string p) {
-    if (p.empty()) return;
-    for (const auto& q : parts) {
-      if (q == p) return;
-    }
-    parts.push_back(std::move(p));
-  };
-  if (pulled) {
-    std::error_code ec;
-    const fs::path v3 = root / "lib/glibc-hwcaps/x86-64-v3";
-    if (cpu_has_v3 && fs::is_directory(v3, ec)) add(v3.string());
-    add((root / "lib").string());
-  }
-  add((task_root / "lib").string());
-  std::string_view rest = inherited;
-  while (!rest.empty()) {
-    auto colon = rest.find(':');
-    add(std::string(rest.substr(0, colon)));
-    if (colon == std::string_view::npos) break;
-    rest.remove_prefix(colon + 1);
-  }
-  std::string out;
-  for (const auto& p : parts) {
-    if (!out.empty()) out += ':';
-    out += p;
-  }
-  return out;
-}
-
-bool cpu_has_x86_64_v3() noexcept {
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
-         __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("movbe") &&
-         __builtin_cpu_supports("lzcnt");
-#else
-  return false;
-#endif
-}
-
-}  // namespace tmpdump::bootstrap
+}  // namespace tmpdump::layer

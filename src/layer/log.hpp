@@ -15,11 +15,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bootstrap/config.hpp"
-#include "bootstrap/prepare.hpp"
+#include "layer/config.hpp"
+#include "layer/pull.hpp"
 #include "util/env.hpp"
 
-namespace tmpdump::bootstrap {
+namespace tmpdump::layer {
 
 enum class LogLevel { Trace, Debug, Info, Warn, Error, Fatal };
 enum class LogFormat { Text, Json };
@@ -75,17 +75,17 @@ struct InitStats {
   std::uint64_t bytes_read = 0;      ///< archive bytes transferred (0 on a cache hit)
   std::uint64_t bytes_unpacked = 0;  ///< bytes written into the root (0 on a cache hit)
   bool cache_hit = false;
-  std::uint64_t retries = 0;         ///< requests the pull tried again
+  std::uint64_t retries = 0;  ///< requests the pull tried again
 };
 
-/// The numbers of an init that took `seconds` and pulled `pulled`.
-[[nodiscard]] InitStats init_stats(const Config& config, const Pulled& pulled, double seconds);
+/// The numbers of an init that took `seconds` whose pull ended in `pull`.
+[[nodiscard]] InitStats init_stats(const Config& config, const PullOutcome& pull, double seconds);
 
 /// The JSON init line's fields: seconds, sources (each through
 /// display_source(): never a presigned query), origin, root, archives,
 /// bytes (the archives' size), bytesRead, bytesUnpacked and cache ("hit" or
 /// "miss"; absent when no tmpdump is configured).
-[[nodiscard]] nlohmann::json init_fields(const Config& config, const Pulled& pulled, double seconds);
+[[nodiscard]] nlohmann::json init_fields(const Config& config, const PullOutcome& pull, double seconds);
 
 /// Whether the EMF record is written: in a function (AWS_LAMBDA_FUNCTION_NAME
 /// set), unless TMPDUMP_METRICS=0.
@@ -104,4 +104,4 @@ struct InitStats {
 /// handler owns stdout (before exec).
 void write_emf(const InitStats& stats, const Env& env);
 
-}  // namespace tmpdump::bootstrap
+}  // namespace tmpdump::layer
