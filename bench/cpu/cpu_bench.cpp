@@ -43,7 +43,7 @@ namespace {
 namespace fs = std::filesystem;
 using tmpdump::archive::detail::Decoder;
 
-// What the extractor uses: 1 MiB output buffers (archive/extract.cpp
+// What the extractor uses: 1 MiB output buffers (archive/extract_worker.cpp
 // kWriteBuffer), 16 MiB zstd slices for large files (pack/write.cpp).
 constexpr std::size_t kOut = 1 << 20;
 constexpr std::size_t kSlice = 16 << 20;

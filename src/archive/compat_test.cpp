@@ -2,7 +2,7 @@
 // unzip extracts them; archives ZipWriter makes pass `unzip -t`.
 #include <gtest/gtest.h>
 
-#include "archive/test_support.hpp"
+#include "archive/testing/test_support.hpp"
 
 namespace tmpdump::archive {
 namespace {

@@ -21,7 +21,7 @@ enum class Inflater { Isal, Zlib };
 
 /// One archive to extract: where its bytes come from and its central directory.
 struct ArchiveInput {
-  ByteSource* source = nullptr;          ///< read by cloning; not used concurrently itself
+  ByteSource* source = nullptr;  ///< read by cloning; not used concurrently itself
   const CentralDirectory* directory = nullptr;
   /// When set, the sha256 (lower-case hex) the whole archive must have.
   std::optional<std::string> expected_sha256;
@@ -35,10 +35,11 @@ struct Progress {
 };
 
 struct ExtractOptions {
-  unsigned jobs = 0;                        ///< parallel readers+decoders; 0 = hardware threads, at least 2
+  unsigned jobs = 0;  ///< parallel readers+decoders; 0 = hardware threads, at least 2
   Inflater inflater = Inflater::Isal;
-  Progress* progress = nullptr;             ///< optional
-  std::uint64_t chunk_bytes = 8ull << 20;   ///< target size of one ranged read (split at entry boundaries, and at frame boundaries inside framed zstd entries)
+  Progress* progress = nullptr;            ///< optional
+  std::uint64_t chunk_bytes = 8ull << 20;  ///< target size of one ranged read (split at entry boundaries, and at frame
+                                           ///< boundaries inside framed zstd entries)
   Limits limits{};
 };
 
@@ -77,8 +78,7 @@ struct SymlinkTarget {
 /// `dest`. Files are opened O_NOFOLLOW|O_EXCL; modes are applied without
 /// setuid/setgid/sticky; directories keep owner rwx. On error `dest` may hold a
 /// partial tree: the caller owns removing it.
-[[nodiscard]] Result<ExtractStats> extract(std::span<const ArchiveInput> archives,
-                                           const std::filesystem::path& dest,
+[[nodiscard]] Result<ExtractStats> extract(std::span<const ArchiveInput> archives, const std::filesystem::path& dest,
                                            const ExtractOptions& options = {});
 
 }  // namespace tmpdump::archive

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "archive/test_support.hpp"
+#include "archive/testing/test_support.hpp"
 
 namespace tmpdump::archive {
 namespace {
@@ -99,7 +99,9 @@ TEST_F(ExtractTest, ZlibAndIsalInflatersAgreeEvenWithOneBytePieces) {
 TEST_F(ExtractTest, ParallelExtractionMatchesSerialWithManyEntries) {
   ZipWriter w;
   for (int i = 0; i < 2000; ++i)
-    ASSERT_TRUE(w.add_file(fmt::format("lib/d{}/f{}", i % 17, i), compressible(static_cast<std::size_t>(i * 37), static_cast<unsigned>(i))).has_value());
+    ASSERT_TRUE(w.add_file(fmt::format("lib/d{}/f{}", i % 17, i),
+                           compressible(static_cast<std::size_t>(i * 37), static_cast<unsigned>(i)))
+                    .has_value());
   const auto zip = finish(w);
   const auto sha = sha256_hex(zip);
   ExtractOptions one;
@@ -304,7 +306,8 @@ TEST_F(ExtractTest, RejectsLocalHeaderThatDisagreesWithTheDirectory) {
 
 TEST_F(ExtractTest, FirstRealErrorWinsInParallel) {
   ZipWriter w;
-  for (int i = 0; i < 200; ++i) ASSERT_TRUE(w.add_file(fmt::format("f{}", i), compressible(20000, static_cast<unsigned>(i))).has_value());
+  for (int i = 0; i < 200; ++i)
+    ASSERT_TRUE(w.add_file(fmt::format("f{}", i), compressible(20000, static_cast<unsigned>(i))).has_value());
   auto e = *ZipWriter::make_raw("broken", compressible(1000));
   e.crc32 ^= 1;
   ASSERT_TRUE(w.add_raw(e).has_value());
@@ -327,7 +330,8 @@ TEST_F(ExtractTest, ReportsTheDefectAtTheLowestOffsetWhateverTheThreadsDo) {
   auto early = *ZipWriter::make_raw("early-crc", compressible(8u << 20, 7));
   early.crc32 ^= 1;
   ASSERT_TRUE(w.add_raw(early).has_value());
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(w.add_file(fmt::format("f{}", i), compressible(8000, static_cast<unsigned>(i))).has_value());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(w.add_file(fmt::format("f{}", i), compressible(8000, static_cast<unsigned>(i))).has_value());
   auto late = *ZipWriter::make_raw("late-header", "x");
   late.local_name = "late-other";
   ASSERT_TRUE(w.add_raw(late).has_value());

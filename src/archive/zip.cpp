@@ -39,7 +39,9 @@ std::int64_t dos_to_unix(std::uint16_t time, std::uint16_t date) {
   return days_from_civil(year, month, day) * 86400 + secs;
 }
 
-bool add_overflows(std::uint64_t a, std::uint64_t b) { return a > std::numeric_limits<std::uint64_t>::max() - b; }
+bool add_overflows(std::uint64_t a, std::uint64_t b) {
+  return a > std::numeric_limits<std::uint64_t>::max() - b;
+}
 
 struct EndRecord {
   std::uint64_t entries = 0;
@@ -87,124 +89,176 @@ Result<ZstdFrames> parse_frame_table(std::span<const std::byte> field, const Ent
     f.compressed_sizes.push_back(size);
   }
   if (sum != e.compressed_size)
-    return fail(Errc::Corrupt, "entry \"{}\": zstd frame sizes sum to {} bytes, the compressed size is {}", shown,
-                sum, e.compressed_size);
+    return fail(Errc::Corrupt, "entry \"{}\": zstd frame sizes sum to {} bytes, the compressed size is {}", shown, sum,
+                e.compressed_size);
   return f;
 }
 
-// Parses one central directory header at `p`; advances p.
-Result<Entry> parse_central_header(std::span<const std::byte> cd, std::size_t& p, const Limits& limits,
-                                   std::uint64_t index) {
+// The fixed-size fields of a central directory header, before the extra
+// fields may replace the saturated ones with their zip64 values.
+struct CentralFields {
+  std::uint16_t made_by = 0, flags = 0, method = 0, dos_time = 0, dos_date = 0;
+  std::uint32_t crc = 0;
+  std::uint64_t csize = 0, usize = 0;
+  std::uint32_t disk = 0;
+  std::uint32_t ext_attr = 0;
+  std::uint64_t offset = 0;
+  std::string raw_name;
+  std::span<const std::byte> extra;
+};
+
+// Reads the header at `p` and its variable-length parts; advances p.
+Result<CentralFields> read_central_fields(std::span<const std::byte> cd, std::size_t& p, std::uint64_t index) {
   if (cd.size() - p < detail::kCentralHeaderSize || le32(cd, p) != detail::kCentralHeaderSig)
     return fail(Errc::Corrupt, "central directory entry {}: bad signature or truncated", index);
-  const std::uint16_t made_by = le16(cd, p + 4);
-  const std::uint16_t flags = le16(cd, p + 8);
-  const std::uint16_t method = le16(cd, p + 10);
-  const std::uint16_t dos_time = le16(cd, p + 12);
-  const std::uint16_t dos_date = le16(cd, p + 14);
-  const std::uint32_t crc = le32(cd, p + 16);
-  std::uint64_t csize = le32(cd, p + 20);
-  std::uint64_t usize = le32(cd, p + 24);
+  CentralFields f;
+  f.made_by = le16(cd, p + 4);
+  f.flags = le16(cd, p + 8);
+  f.method = le16(cd, p + 10);
+  f.dos_time = le16(cd, p + 12);
+  f.dos_date = le16(cd, p + 14);
+  f.crc = le32(cd, p + 16);
+  f.csize = le32(cd, p + 20);
+  f.usize = le32(cd, p + 24);
   const std::size_t name_len = le16(cd, p + 28);
   const std::size_t extra_len = le16(cd, p + 30);
   const std::size_t comment_len = le16(cd, p + 32);
-  std::uint32_t disk = le16(cd, p + 34);
-  const std::uint32_t ext_attr = le32(cd, p + 38);
-  std::uint64_t offset = le32(cd, p + 42);
+  f.disk = le16(cd, p + 34);
+  f.ext_attr = le32(cd, p + 38);
+  f.offset = le32(cd, p + 42);
   const std::size_t var_len = name_len + extra_len + comment_len;
   if (cd.size() - p - detail::kCentralHeaderSize < var_len)
     return fail(Errc::Corrupt, "central directory entry {}: runs past the end of the directory", index);
   const auto* base = reinterpret_cast<const char*>(cd.data()) + p + detail::kCentralHeaderSize;
-  std::string raw_name(base, name_len);
-  const auto extra = cd.subspan(p + detail::kCentralHeaderSize + name_len, extra_len);
+  f.raw_name.assign(base, name_len);
+  f.extra = cd.subspan(p + detail::kCentralHeaderSize + name_len, extra_len);
   p += detail::kCentralHeaderSize + var_len;
+  return f;
+}
 
-  const std::string shown = printable(raw_name);
-  std::optional<std::int64_t> ext_mtime;
-  std::optional<std::span<const std::byte>> frame_field;
+// The zip64 extra field: only the fields whose header value is saturated are
+// present, in this order.
+Result<void> apply_zip64(std::span<const std::byte> field, CentralFields& h, const std::string& shown) {
+  std::size_t f = 0;
+  auto take = [&](std::uint64_t& v) -> bool {
+    if (field.size() - f < 8) return false;
+    v = le64(field, f);
+    f += 8;
+    return true;
+  };
+  bool ok = true;
+  if (h.usize == kMax32) ok = ok && take(h.usize);
+  if (h.csize == kMax32) ok = ok && take(h.csize);
+  if (h.offset == kMax32) ok = ok && take(h.offset);
+  if (ok && h.disk == kMax16) {
+    if (field.size() - f < 4)
+      ok = false;
+    else
+      h.disk = le32(field, f);
+  }
+  if (!ok) return fail(Errc::Corrupt, "entry \"{}\": zip64 extra field too short", shown);
+  return {};
+}
+
+// What the extra fields add besides zip64 values.
+struct ExtraFields {
+  std::optional<std::int64_t> mtime;                      // extended timestamp (0x5455)
+  std::optional<std::span<const std::byte>> frame_table;  // kZstdFramesExtraId
+};
+
+Result<ExtraFields> parse_extra_fields(CentralFields& h, const std::string& shown) {
+  ExtraFields out;
+  const auto extra = h.extra;
   for (std::size_t e = 0; e + 4 <= extra.size();) {
     const std::uint16_t id = le16(extra, e);
     const std::size_t len = le16(extra, e + 2);
     if (extra.size() - e - 4 < len) return fail(Errc::Corrupt, "entry \"{}\": extra field runs past its end", shown);
     const auto field = extra.subspan(e + 4, len);
     if (id == 0x0001) {
-      // Only the fields whose header value is saturated are present, in this order.
-      std::size_t f = 0;
-      auto take = [&](std::uint64_t& v) -> bool {
-        if (field.size() - f < 8) return false;
-        v = le64(field, f);
-        f += 8;
-        return true;
-      };
-      bool ok = true;
-      if (usize == kMax32) ok = ok && take(usize);
-      if (csize == kMax32) ok = ok && take(csize);
-      if (offset == kMax32) ok = ok && take(offset);
-      if (ok && disk == kMax16) {
-        if (field.size() - f < 4) ok = false;
-        else disk = le32(field, f);
-      }
-      if (!ok) return fail(Errc::Corrupt, "entry \"{}\": zip64 extra field too short", shown);
+      if (auto r = apply_zip64(field, h, shown); !r) return std::unexpected(std::move(r.error()));
     } else if (id == kZstdFramesExtraId) {
-      if (frame_field) return fail(Errc::Corrupt, "entry \"{}\": two zstd frame tables", shown);
-      frame_field = field;
+      if (out.frame_table) return fail(Errc::Corrupt, "entry \"{}\": two zstd frame tables", shown);
+      out.frame_table = field;
     } else if (id == 0x5455 && len >= 5 && (std::to_integer<unsigned>(field[0]) & 1u) != 0) {
-      ext_mtime = static_cast<std::int32_t>(le32(field, 1));
+      out.mtime = static_cast<std::int32_t>(le32(field, 1));
     }
     e += 4 + len;
   }
+  return out;
+}
 
-  if ((flags & 0x0001u) != 0 || (flags & 0x0040u) != 0)
+Result<void> check_supported(const CentralFields& h, const std::string& shown) {
+  if ((h.flags & 0x0001u) != 0 || (h.flags & 0x0040u) != 0)
     return fail(Errc::Unsupported, "entry \"{}\": encrypted entries are not supported", shown);
-  if (method != 0 && method != 8 && method != 93)
+  if (h.method != 0 && h.method != 8 && h.method != 93)
     return fail(Errc::Unsupported, "entry \"{}\": compression method {} is not supported (only stored, deflate, zstd)",
-                shown, method);
-  if (disk != 0) return fail(Errc::Unsupported, "entry \"{}\": multi-disk archives are not supported", shown);
+                shown, h.method);
+  if (h.disk != 0) return fail(Errc::Unsupported, "entry \"{}\": multi-disk archives are not supported", shown);
+  return {};
+}
 
-  auto name = normalise_name(raw_name, limits.max_name_bytes);
+// Type and mode from the Unix mode when a Unix host wrote one, else from the
+// name's trailing slash and the DOS directory attribute.
+Result<void> set_type_and_mode(Entry& entry, const CentralFields& h, const std::string& shown) {
+  const bool slash = entry.raw_name.ends_with('/');
+  const auto host = static_cast<std::uint16_t>(h.made_by >> 8);
+  const std::uint32_t unix_mode = h.ext_attr >> 16;
+  if (host != kHostUnix || unix_mode == 0) {
+    entry.type = (slash || (h.ext_attr & 0x10u) != 0) ? EntryType::Directory : EntryType::File;
+    entry.mode = entry.type == EntryType::Directory ? 0755u : 0644u;
+    return {};
+  }
+  switch (unix_mode & S_IFMT) {
+    case S_IFREG:
+    case 0:
+      entry.type = slash ? EntryType::Directory : EntryType::File;
+      break;
+    case S_IFDIR:
+      entry.type = EntryType::Directory;
+      break;
+    case S_IFLNK:
+      if (slash) return fail(Errc::Corrupt, "entry \"{}\": a symlink with a directory name", shown);
+      entry.type = EntryType::Symlink;
+      break;
+    default:
+      return fail(Errc::Unsafe, "entry \"{}\": device/FIFO entry (mode {:o}) refused", shown, unix_mode);
+  }
+  entry.mode = unix_mode & 0777u;
+  return {};
+}
+
+// Parses one central directory header at `p`; advances p.
+Result<Entry> parse_central_header(std::span<const std::byte> cd, std::size_t& p, const Limits& limits,
+                                   std::uint64_t index) {
+  auto h = read_central_fields(cd, p, index);
+  if (!h) return std::unexpected(std::move(h.error()));
+  const std::string shown = printable(h->raw_name);
+  auto extra = parse_extra_fields(*h, shown);
+  if (!extra) return std::unexpected(std::move(extra.error()));
+  if (auto r = check_supported(*h, shown); !r) return std::unexpected(std::move(r.error()));
+
+  auto name = normalise_name(h->raw_name, limits.max_name_bytes);
   if (!name) return std::unexpected(name.error());
 
   Entry entry;
   entry.name = std::move(*name);
-  entry.raw_name = std::move(raw_name);
-  entry.method = static_cast<Method>(method);
-  entry.crc32 = crc;
-  entry.compressed_size = csize;
-  entry.uncompressed_size = usize;
-  entry.local_header_offset = offset;
-  entry.mtime = ext_mtime ? *ext_mtime : dos_to_unix(dos_time, dos_date);
+  entry.raw_name = std::move(h->raw_name);
+  entry.method = static_cast<Method>(h->method);
+  entry.crc32 = h->crc;
+  entry.compressed_size = h->csize;
+  entry.uncompressed_size = h->usize;
+  entry.local_header_offset = h->offset;
+  entry.mtime = extra->mtime ? *extra->mtime : dos_to_unix(h->dos_time, h->dos_date);
+  if (auto r = set_type_and_mode(entry, *h, shown); !r) return std::unexpected(std::move(r.error()));
 
-  const bool slash = entry.raw_name.ends_with('/');
-  const auto host = static_cast<std::uint16_t>(made_by >> 8);
-  const std::uint32_t unix_mode = ext_attr >> 16;
-  if (host == kHostUnix && unix_mode != 0) {
-    switch (unix_mode & S_IFMT) {
-      case S_IFREG:
-      case 0:
-        entry.type = slash ? EntryType::Directory : EntryType::File;
-        break;
-      case S_IFDIR:
-        entry.type = EntryType::Directory;
-        break;
-      case S_IFLNK:
-        if (slash) return fail(Errc::Corrupt, "entry \"{}\": a symlink with a directory name", shown);
-        entry.type = EntryType::Symlink;
-        break;
-      default:
-        return fail(Errc::Unsafe, "entry \"{}\": device/FIFO entry (mode {:o}) refused", shown, unix_mode);
-    }
-    entry.mode = unix_mode & 0777u;
-  } else {
-    entry.type = (slash || (ext_attr & 0x10u) != 0) ? EntryType::Directory : EntryType::File;
-    entry.mode = entry.type == EntryType::Directory ? 0755u : 0644u;
-  }
-  if (entry.method == Method::Stored && csize != usize)
-    return fail(Errc::Corrupt, "entry \"{}\": stored entry with compressed size {} != size {}", shown, csize, usize);
-  if (entry.type == EntryType::Symlink && usize > limits.max_symlink_target_bytes)
-    return fail(Errc::Unsafe, "entry \"{}\": symlink target of {} bytes exceeds the limit of {}", shown, usize,
+  if (entry.method == Method::Stored && h->csize != h->usize)
+    return fail(Errc::Corrupt, "entry \"{}\": stored entry with compressed size {} != size {}", shown, h->csize,
+                h->usize);
+  if (entry.type == EntryType::Symlink && h->usize > limits.max_symlink_target_bytes)
+    return fail(Errc::Unsafe, "entry \"{}\": symlink target of {} bytes exceeds the limit of {}", shown, h->usize,
                 limits.max_symlink_target_bytes);
-  if (frame_field) {
-    auto frames = parse_frame_table(*frame_field, entry, shown);
+  if (extra->frame_table) {
+    auto frames = parse_frame_table(*extra->frame_table, entry, shown);
     if (!frames) return std::unexpected(std::move(frames.error()));
     entry.frames = std::move(*frames);
   }
@@ -290,60 +344,72 @@ Result<std::string> normalise_name(std::string_view raw, std::size_t max_bytes) 
   return out;
 }
 
-Result<CentralDirectory> parse_tail(std::span<const std::byte> tail, std::uint64_t archive_size,
-                                    const Limits& limits, std::uint64_t* need_offset) {
-  if (tail.size() > archive_size) return fail(Errc::InvalidArgument, "tail longer than the archive");
-  if (archive_size < detail::kEndSize || tail.size() < detail::kEndSize)
-    return fail(Errc::Corrupt, "not a zip archive: {} bytes is too small", archive_size);
-  const std::uint64_t tail_start = archive_size - tail.size();
-  // Bounds what a re-read for need_offset may ask for, whatever the records claim.
-  const std::uint64_t reread_limit = limits.max_central_directory_bytes + (128u << 10);
+namespace {
 
-  // The comment is at most 65535 bytes and must end exactly at the end of the archive.
-  std::optional<std::size_t> eocd;
+// The end of central directory record: its comment is at most 65535 bytes and
+// must end exactly at the end of the archive.
+std::optional<std::size_t> find_end_record(std::span<const std::byte> tail) {
   const std::size_t last = tail.size() - detail::kEndSize;
   const std::size_t lowest = last > 0xFFFF ? last - 0xFFFF : 0;
   for (std::size_t p = last + 1; p-- > lowest;) {
-    if (le32(tail, p) == detail::kEndSig && p + detail::kEndSize + le16(tail, p + 20) == tail.size()) {
-      eocd = p;
-      break;
-    }
+    if (le32(tail, p) == detail::kEndSig && p + detail::kEndSize + le16(tail, p + 20) == tail.size()) return p;
   }
-  if (!eocd) return fail(Errc::Corrupt, "not a zip archive: no end of central directory record");
-  const std::size_t e = *eocd;
+  return std::nullopt;
+}
+
+Result<EndRecord> read_end_record(std::span<const std::byte> tail, std::size_t e, std::uint64_t tail_start) {
   const std::uint16_t disk = le16(tail, e + 4), cd_disk = le16(tail, e + 6);
   const std::uint16_t disk_entries = le16(tail, e + 8);
   EndRecord end{le16(tail, e + 10), le32(tail, e + 12), le32(tail, e + 16), tail_start + e};
   if (disk != 0 && disk != kMax16) return fail(Errc::Unsupported, "multi-disk archives are not supported");
   if (cd_disk != 0 && cd_disk != kMax16) return fail(Errc::Unsupported, "multi-disk archives are not supported");
   if (disk_entries != end.entries) return fail(Errc::Unsupported, "multi-disk archives are not supported");
+  return end;
+}
 
+// Where the tail is and how far back a re-read may reach.
+struct TailView {
+  std::span<const std::byte> bytes;
+  std::uint64_t start = 0;  // archive offset of bytes[0]
+  std::uint64_t archive_size = 0;
+  std::uint64_t reread_limit = 0;
+  std::uint64_t* need_offset = nullptr;
+};
+
+// Replaces `end` with the zip64 end record when the locator before the end
+// record at `e` names one. False when that record lies before the tail and
+// *need_offset was set for a re-read.
+Result<bool> read_zip64_end(const TailView& t, std::size_t e, EndRecord& end) {
+  const auto tail = t.bytes;
   const bool saturated = end.entries == kMax16 || end.cd_size == kMax32 || end.cd_offset == kMax32;
   const bool has_locator =
       e >= detail::kZip64LocatorSize && le32(tail, e - detail::kZip64LocatorSize) == detail::kZip64LocatorSig;
-  if (has_locator) {
-    const std::size_t l = e - detail::kZip64LocatorSize;
-    const std::uint64_t record = le64(tail, l + 8);
-    if (le32(tail, l + 4) != 0 || le32(tail, l + 16) > 1)
-      return fail(Errc::Unsupported, "multi-disk archives are not supported");
-    if (add_overflows(record, detail::kZip64EndSize) || record + detail::kZip64EndSize > tail_start + l)
-      return fail(Errc::Corrupt, "zip64 end record at offset {} is out of range", record);
-    if (record < tail_start) {
-      if (archive_size - record > reread_limit)
-        return fail(Errc::Corrupt, "zip64 end record at offset {} is implausibly far from the end", record);
-      if (!need_offset) return fail(Errc::Corrupt, "zip64 end record lies before the given tail");
-      *need_offset = record;
-      return CentralDirectory{};
-    }
-    const auto r = static_cast<std::size_t>(record - tail_start);
-    if (le32(tail, r) != detail::kZip64EndSig) return fail(Errc::Corrupt, "zip64 end record has a bad signature");
-    if (le32(tail, r + 16) != 0 || le32(tail, r + 20) != 0 || le64(tail, r + 24) != le64(tail, r + 32))
-      return fail(Errc::Unsupported, "multi-disk archives are not supported");
-    end = EndRecord{le64(tail, r + 32), le64(tail, r + 40), le64(tail, r + 48), record};
-  } else if (saturated) {
-    return fail(Errc::Corrupt, "end record needs zip64 values but the zip64 locator is missing");
+  if (!has_locator) {
+    if (saturated) return fail(Errc::Corrupt, "end record needs zip64 values but the zip64 locator is missing");
+    return true;
   }
+  const std::size_t l = e - detail::kZip64LocatorSize;
+  const std::uint64_t record = le64(tail, l + 8);
+  if (le32(tail, l + 4) != 0 || le32(tail, l + 16) > 1)
+    return fail(Errc::Unsupported, "multi-disk archives are not supported");
+  if (add_overflows(record, detail::kZip64EndSize) || record + detail::kZip64EndSize > t.start + l)
+    return fail(Errc::Corrupt, "zip64 end record at offset {} is out of range", record);
+  if (record < t.start) {
+    if (t.archive_size - record > t.reread_limit)
+      return fail(Errc::Corrupt, "zip64 end record at offset {} is implausibly far from the end", record);
+    if (!t.need_offset) return fail(Errc::Corrupt, "zip64 end record lies before the given tail");
+    *t.need_offset = record;
+    return false;
+  }
+  const auto r = static_cast<std::size_t>(record - t.start);
+  if (le32(tail, r) != detail::kZip64EndSig) return fail(Errc::Corrupt, "zip64 end record has a bad signature");
+  if (le32(tail, r + 16) != 0 || le32(tail, r + 20) != 0 || le64(tail, r + 24) != le64(tail, r + 32))
+    return fail(Errc::Unsupported, "multi-disk archives are not supported");
+  end = EndRecord{le64(tail, r + 32), le64(tail, r + 40), le64(tail, r + 48), record};
+  return true;
+}
 
+Result<void> check_end_record(const EndRecord& end, const Limits& limits) {
   if (end.entries > limits.max_entries)
     return fail(Errc::Unsafe, "archive declares {} entries, more than the limit of {}", end.entries,
                 limits.max_entries);
@@ -354,23 +420,20 @@ Result<CentralDirectory> parse_tail(std::span<const std::byte> tail, std::uint64
     return fail(Errc::Corrupt, "central directory (offset {}, {} bytes) lies outside the archive", end.cd_offset,
                 end.cd_size);
   if (end.entries > end.cd_size / detail::kCentralHeaderSize)
-    return fail(Errc::Corrupt, "archive declares {} entries but the central directory has only {} bytes",
-                end.entries, end.cd_size);
-  if (end.cd_offset < tail_start) {
-    if (archive_size - end.cd_offset > reread_limit)
-      return fail(Errc::Unsafe, "central directory at offset {} lies {} bytes before the end, more than the limit",
-                  end.cd_offset, archive_size - end.cd_offset);
-    if (!need_offset) return fail(Errc::Corrupt, "central directory lies before the given tail");
-    *need_offset = end.cd_offset;
-    return CentralDirectory{};
-  }
+    return fail(Errc::Corrupt, "archive declares {} entries but the central directory has only {} bytes", end.entries,
+                end.cd_size);
+  return {};
+}
 
+// Parses every header of the central directory (which lies inside the tail)
+// and checks the entries as a whole.
+Result<CentralDirectory> parse_directory(const TailView& t, const EndRecord& end, const Limits& limits) {
   CentralDirectory dir;
-  dir.archive_size = archive_size;
+  dir.archive_size = t.archive_size;
   dir.cd_offset = end.cd_offset;
   dir.cd_size = end.cd_size;
-  const auto cd = tail.subspan(static_cast<std::size_t>(end.cd_offset - tail_start),
-                               static_cast<std::size_t>(end.cd_size));
+  const auto cd =
+      t.bytes.subspan(static_cast<std::size_t>(end.cd_offset - t.start), static_cast<std::size_t>(end.cd_size));
   dir.entries.reserve(static_cast<std::size_t>(end.entries));
   std::size_t p = 0;
   for (std::uint64_t i = 0; i < end.entries; ++i) {
@@ -382,6 +445,36 @@ Result<CentralDirectory> parse_tail(std::span<const std::byte> tail, std::uint64
     return fail(Errc::Corrupt, "central directory holds {} bytes after its {} entries", cd.size() - p, end.entries);
   if (auto r = check_entries(dir); !r) return std::unexpected(std::move(r.error()));
   return dir;
+}
+
+}  // namespace
+
+Result<CentralDirectory> parse_tail(std::span<const std::byte> tail, std::uint64_t archive_size, const Limits& limits,
+                                    std::uint64_t* need_offset) {
+  if (tail.size() > archive_size) return fail(Errc::InvalidArgument, "tail longer than the archive");
+  if (archive_size < detail::kEndSize || tail.size() < detail::kEndSize)
+    return fail(Errc::Corrupt, "not a zip archive: {} bytes is too small", archive_size);
+  // reread_limit bounds what a re-read for need_offset may ask for, whatever the records claim.
+  const TailView t{tail, archive_size - tail.size(), archive_size, limits.max_central_directory_bytes + (128u << 10),
+                   need_offset};
+
+  const auto eocd = find_end_record(tail);
+  if (!eocd) return fail(Errc::Corrupt, "not a zip archive: no end of central directory record");
+  auto end = read_end_record(tail, *eocd, t.start);
+  if (!end) return std::unexpected(std::move(end.error()));
+  auto in_tail = read_zip64_end(t, *eocd, *end);
+  if (!in_tail) return std::unexpected(std::move(in_tail.error()));
+  if (!*in_tail) return CentralDirectory{};
+  if (auto r = check_end_record(*end, limits); !r) return std::unexpected(std::move(r.error()));
+  if (end->cd_offset < t.start) {
+    if (archive_size - end->cd_offset > t.reread_limit)
+      return fail(Errc::Unsafe, "central directory at offset {} lies {} bytes before the end, more than the limit",
+                  end->cd_offset, archive_size - end->cd_offset);
+    if (!need_offset) return fail(Errc::Corrupt, "central directory lies before the given tail");
+    *need_offset = end->cd_offset;
+    return CentralDirectory{};
+  }
+  return parse_directory(t, *end, limits);
 }
 
 Result<CentralDirectory> read_central_directory(ByteSource& source, const ObjectInfo& info, const Limits& limits) {

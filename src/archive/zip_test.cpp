@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "archive/test_support.hpp"
+#include "archive/testing/test_support.hpp"
 
 namespace tmpdump::archive {
 namespace {

@@ -3,17 +3,19 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <functional>
 #include <ctime>
-#include <zlib.h>
-#include <zstd.h>
+#include <functional>
 
 #include "archive/bytes.hpp"
 #include "archive/decoders.hpp"
 #include "archive/zstd_frames.hpp"
+#include "util/io.hpp"
+#include "util/unique_fd.hpp"
 
 namespace tmpdump::archive {
 namespace {
@@ -39,7 +41,8 @@ std::pair<std::uint16_t, std::uint16_t> dos_time(std::int64_t t) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   const auto time = static_cast<std::uint16_t>((tm.tm_hour << 11) | (tm.tm_min << 5) | (tm.tm_sec / 2));
-  const auto date = static_cast<std::uint16_t>((std::min(tm.tm_year - 80, 127) << 9) | ((tm.tm_mon + 1) << 5) | tm.tm_mday);
+  const auto date =
+      static_cast<std::uint16_t>((std::min(tm.tm_year - 80, 127) << 9) | ((tm.tm_mon + 1) << 5) | tm.tm_mday);
   return {time, date};
 }
 
@@ -69,7 +72,7 @@ void put_frame_table(std::string& extra, const ZstdFrames& f) {
 }  // namespace
 
 struct ZipWriter::Impl {
-  int fd = -1;
+  UniqueFd fd;
   std::string path;
   std::string memory;
   std::uint64_t written = 0;
@@ -77,23 +80,11 @@ struct ZipWriter::Impl {
   bool finished = false;
   std::vector<CdRecord> records;
 
-  ~Impl() {
-    if (fd >= 0) ::close(fd);
-  }
-
   Result<void> put(const std::string& bytes) {
-    if (fd < 0) {
+    if (!fd.valid()) {
       memory += bytes;
-    } else {
-      std::size_t done = 0;
-      while (done < bytes.size()) {
-        const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-        if (w < 0) {
-          if (errno == EINTR) continue;
-          return std::unexpected(sys_error(errno, "writing " + path));
-        }
-        done += static_cast<std::size_t>(w);
-      }
+    } else if (auto w = write_all(fd.get(), bytes); !w) {
+      return std::unexpected(sys_error(w.error(), "writing " + path));
     }
     written += bytes.size();
     return {};
@@ -107,23 +98,29 @@ ZipWriter& ZipWriter::operator=(ZipWriter&&) noexcept = default;
 
 Result<ZipWriter> ZipWriter::to_file(const std::filesystem::path& path) {
   ZipWriter w;
-  w.impl_->fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (w.impl_->fd < 0) return std::unexpected(sys_error(errno, "creating " + path.string()));
+  w.impl_->fd.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!w.impl_->fd.valid()) return std::unexpected(sys_error(errno, "creating " + path.string()));
   w.impl_->path = path.string();
   return w;
 }
 
 Result<ZipWriter> ZipWriter::to_fd(int fd, std::string shown) {
   ZipWriter w;
-  w.impl_->fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (w.impl_->fd < 0) return std::unexpected(sys_error(errno, "writing " + shown));
+  w.impl_->fd.reset(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  if (!w.impl_->fd.valid()) return std::unexpected(sys_error(errno, "writing " + shown));
   w.impl_->path = std::move(shown);
   return w;
 }
 
-void ZipWriter::force_zip64(bool on) { impl_->zip64_forced = on; }
-const std::string& ZipWriter::bytes() const { return impl_->memory; }
-std::uint64_t ZipWriter::offset() const { return impl_->written; }
+void ZipWriter::force_zip64(bool on) {
+  impl_->zip64_forced = on;
+}
+const std::string& ZipWriter::bytes() const {
+  return impl_->memory;
+}
+std::uint64_t ZipWriter::offset() const {
+  return impl_->written;
+}
 
 std::uint32_t ZipWriter::crc32(std::string_view bytes) {
   return detail::crc32(0, std::as_bytes(std::span(bytes.data(), bytes.size())));
@@ -218,23 +215,19 @@ Result<void> ZipWriter::add_raw(const RawEntry& entry) {
   return add_entry(entry, [&]() { return impl_->put(entry.data); });
 }
 
-Result<void> ZipWriter::add_raw_from_fd(const RawEntry& entry, int fd, std::uint64_t offset,
-                                        std::string_view fd_name) {
+Result<void> ZipWriter::add_raw_from_fd(const RawEntry& entry, int fd, std::uint64_t offset, std::string_view fd_name) {
   return add_entry(entry, [&]() -> Result<void> {
     std::string buffer;
     std::uint64_t left = entry.compressed_size;
     while (left > 0) {
       buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(left, 1u << 20)));
-      const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), static_cast<off_t>(offset));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return std::unexpected(sys_error(errno, fmt::format("reading {}", fd_name)));
-      }
-      if (n == 0) return fail(Errc::Corrupt, "{}: ends {} bytes early", fd_name, left);
-      buffer.resize(static_cast<std::size_t>(n));
+      const auto n = pread_full(fd, std::as_writable_bytes(std::span(buffer)), offset);
+      if (!n) return std::unexpected(sys_error(n.error(), fmt::format("reading {}", fd_name)));
+      if (*n == 0) return fail(Errc::Corrupt, "{}: ends {} bytes early", fd_name, left);
+      buffer.resize(*n);
       if (auto r = impl_->put(buffer); !r) return r;
-      offset += static_cast<std::uint64_t>(n);
-      left -= static_cast<std::uint64_t>(n);
+      offset += *n;
+      left -= *n;
     }
     return {};
   });
@@ -245,8 +238,8 @@ Result<void> ZipWriter::add_entry(const RawEntry& entry, const std::function<Res
   const std::uint64_t offset = impl_->written;
   std::uint64_t data_offset = 0;
   if (entry.write_local) {
-    const bool zip64 = entry.zip64 || impl_->zip64_forced || entry.compressed_size >= kMax32 ||
-                       entry.uncompressed_size >= kMax32;
+    const bool zip64 =
+        entry.zip64 || impl_->zip64_forced || entry.compressed_size >= kMax32 || entry.uncompressed_size >= kMax32;
     const std::string& name = entry.local_name ? *entry.local_name : entry.name;
     const auto [time, date] = dos_time(entry.mtime);
     std::string extra;
@@ -301,59 +294,60 @@ Result<void> ZipWriter::add_entry(const RawEntry& entry, const std::function<Res
   return {};
 }
 
-Result<void> ZipWriter::finish() {
-  if (impl_->finished) return fail(Errc::InvalidArgument, "zip writer already finished");
-  impl_->finished = true;
-  const std::uint64_t cd_offset = impl_->written;
-  const bool forced = impl_->zip64_forced;
-  std::string cd;
-  for (const auto& [e, offset] : impl_->records) {
-    const bool big_u = forced || e.zip64 || e.uncompressed_size >= kMax32;
-    const bool big_c = forced || e.zip64 || e.compressed_size >= kMax32;
-    const bool big_o = forced || e.zip64 || offset >= kMax32;
-    std::string extra;
-    if (big_u || big_c || big_o) {
-      put16(extra, 0x0001);
-      put16(extra, 8u * ((big_u ? 1u : 0u) + (big_c ? 1u : 0u) + (big_o ? 1u : 0u)));
-      if (big_u) put64(extra, e.uncompressed_size);
-      if (big_c) put64(extra, e.compressed_size);
-      if (big_o) put64(extra, offset);
-    }
-    put16(extra, 0x5455);
-    put16(extra, 5);
-    extra += '\x01';
-    put32(extra, static_cast<std::uint32_t>(e.mtime));
-    if (e.frames) put_frame_table(extra, *e.frames);
-    if (extra.size() > 0xFFFF)
-      return fail(Errc::InvalidArgument, "entry \"{}\": extra fields of {} bytes do not fit a zip header", e.name,
-                  extra.size());
-    const auto [time, date] = dos_time(e.mtime);
-    put32(cd, detail::kCentralHeaderSig);
-    put16(cd, e.made_by);
-    put16(cd, version_needed(e.method, big_u || big_c || big_o));
-    put16(cd, e.flags | (e.data_descriptor ? 0x0008u : 0u));
-    put16(cd, e.method);
-    put16(cd, time);
-    put16(cd, date);
-    put32(cd, e.crc32);
-    put32(cd, big_c ? kMax32 : e.compressed_size);
-    put32(cd, big_u ? kMax32 : e.uncompressed_size);
-    put16(cd, e.name.size());
-    put16(cd, extra.size());
-    put16(cd, 0);  // comment
-    put16(cd, 0);  // disk
-    put16(cd, 0);  // internal attributes
-    put32(cd, e.external_attributes);
-    put32(cd, big_o ? kMax32 : offset);
-    cd += e.name;
-    cd += extra;
+namespace {
+
+// One central directory header; zip64 values go to the extra field for every
+// size or offset that does not fit (or for all of them when zip64 is forced).
+Result<void> put_central_header(std::string& cd, const RawEntry& e, std::uint64_t offset, bool forced) {
+  const bool big_u = forced || e.zip64 || e.uncompressed_size >= kMax32;
+  const bool big_c = forced || e.zip64 || e.compressed_size >= kMax32;
+  const bool big_o = forced || e.zip64 || offset >= kMax32;
+  std::string extra;
+  if (big_u || big_c || big_o) {
+    put16(extra, 0x0001);
+    put16(extra, 8u * ((big_u ? 1u : 0u) + (big_c ? 1u : 0u) + (big_o ? 1u : 0u)));
+    if (big_u) put64(extra, e.uncompressed_size);
+    if (big_c) put64(extra, e.compressed_size);
+    if (big_o) put64(extra, offset);
   }
-  if (auto r = impl_->put(cd); !r) return r;
-  const std::uint64_t count = impl_->records.size();
-  const bool zip64 = forced || count >= 0xFFFF || cd_offset >= kMax32 || cd.size() >= kMax32;
+  put16(extra, 0x5455);
+  put16(extra, 5);
+  extra += '\x01';
+  put32(extra, static_cast<std::uint32_t>(e.mtime));
+  if (e.frames) put_frame_table(extra, *e.frames);
+  if (extra.size() > 0xFFFF)
+    return fail(Errc::InvalidArgument, "entry \"{}\": extra fields of {} bytes do not fit a zip header", e.name,
+                extra.size());
+  const auto [time, date] = dos_time(e.mtime);
+  put32(cd, detail::kCentralHeaderSig);
+  put16(cd, e.made_by);
+  put16(cd, version_needed(e.method, big_u || big_c || big_o));
+  put16(cd, e.flags | (e.data_descriptor ? 0x0008u : 0u));
+  put16(cd, e.method);
+  put16(cd, time);
+  put16(cd, date);
+  put32(cd, e.crc32);
+  put32(cd, big_c ? kMax32 : e.compressed_size);
+  put32(cd, big_u ? kMax32 : e.uncompressed_size);
+  put16(cd, e.name.size());
+  put16(cd, extra.size());
+  put16(cd, 0);  // comment
+  put16(cd, 0);  // disk
+  put16(cd, 0);  // internal attributes
+  put32(cd, e.external_attributes);
+  put32(cd, big_o ? kMax32 : offset);
+  cd += e.name;
+  cd += extra;
+  return {};
+}
+
+// The end records after a central directory of `count` entries and `cd_size`
+// bytes at `cd_offset`: with `zip64`, the zip64 end record (written at
+// `record`) and its locator, then the classic record with saturated values.
+std::string end_records(std::uint64_t count, std::uint64_t cd_size, std::uint64_t cd_offset, bool zip64,
+                        std::uint64_t record) {
   std::string end;
   if (zip64) {
-    const std::uint64_t record = impl_->written;
     put32(end, detail::kZip64EndSig);
     put64(end, detail::kZip64EndSize - 12);
     put16(end, (3 << 8) | 63);
@@ -362,7 +356,7 @@ Result<void> ZipWriter::finish() {
     put32(end, 0);
     put64(end, count);
     put64(end, count);
-    put64(end, cd.size());
+    put64(end, cd_size);
     put64(end, cd_offset);
     put32(end, detail::kZip64LocatorSig);
     put32(end, 0);
@@ -374,17 +368,29 @@ Result<void> ZipWriter::finish() {
   put16(end, 0);
   put16(end, zip64 ? 0xFFFF : count);
   put16(end, zip64 ? 0xFFFF : count);
-  put32(end, zip64 ? kMax32 : cd.size());
+  put32(end, zip64 ? kMax32 : cd_size);
   put32(end, zip64 ? kMax32 : cd_offset);
   put16(end, 0);
-  if (auto r = impl_->put(end); !r) return r;
-  if (impl_->fd >= 0) {
-    if (::close(impl_->fd) != 0) {
-      impl_->fd = -1;
-      return std::unexpected(sys_error(errno, "closing " + impl_->path));
-    }
-    impl_->fd = -1;
+  return end;
+}
+
+}  // namespace
+
+Result<void> ZipWriter::finish() {
+  if (impl_->finished) return fail(Errc::InvalidArgument, "zip writer already finished");
+  impl_->finished = true;
+  const std::uint64_t cd_offset = impl_->written;
+  const bool forced = impl_->zip64_forced;
+  std::string cd;
+  for (const auto& [e, offset] : impl_->records) {
+    if (auto r = put_central_header(cd, e, offset, forced); !r) return r;
   }
+  if (auto r = impl_->put(cd); !r) return r;
+  const std::uint64_t count = impl_->records.size();
+  const bool zip64 = forced || count >= 0xFFFF || cd_offset >= kMax32 || cd.size() >= kMax32;
+  if (auto r = impl_->put(end_records(count, cd.size(), cd_offset, zip64, impl_->written)); !r) return r;
+  if (impl_->fd.valid() && ::close(impl_->fd.release()) != 0)
+    return std::unexpected(sys_error(errno, "closing " + impl_->path));
   return {};
 }
 

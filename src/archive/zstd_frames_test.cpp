@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <zstd.h>
 
-#include "archive/test_support.hpp"
+#include "archive/testing/test_support.hpp"
 
 namespace tmpdump::archive {
 namespace {

@@ -92,7 +92,8 @@ class Parser {
   Result<void> header(Info& info) {
     const std::uint64_t ehsize = is64_ ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
     if (!img_.has(0, ehsize)) return fail(Errc::Corrupt, "truncated ELF header ({} bytes)", img_.size());
-    if (img_.load(EI_VERSION, 1) != EV_CURRENT) return fail(Errc::Corrupt, "unknown ELF version {}", img_.load(EI_VERSION, 1));
+    if (img_.load(EI_VERSION, 1) != EV_CURRENT)
+      return fail(Errc::Corrupt, "unknown ELF version {}", img_.load(EI_VERSION, 1));
     const std::uint16_t type = img_.u16(16);
     info.machine = img_.u16(18);
     info.is_shared_object = type == ET_DYN;
@@ -110,7 +111,8 @@ class Parser {
     if (phnum_ == PN_XNUM) {
       // More program headers than fit in e_phnum: the real count is section 0's sh_info.
       const std::uint64_t shsize = is64_ ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr);
-      if (!img_.has(shoff_, shsize)) return fail(Errc::Corrupt, "e_phnum is PN_XNUM but section header 0 is outside the file");
+      if (!img_.has(shoff_, shsize))
+        return fail(Errc::Corrupt, "e_phnum is PN_XNUM but section header 0 is outside the file");
       phnum_ = img_.u32(shoff_ + (is64_ ? 44 : 28));
     }
     return {};
@@ -119,7 +121,8 @@ class Parser {
   Result<void> program_headers() {
     if (phnum_ == 0) return {};
     const std::uint64_t min = is64_ ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
-    if (phentsize_ < min) return fail(Errc::Corrupt, "program header entry size {} is smaller than {}", phentsize_, min);
+    if (phentsize_ < min)
+      return fail(Errc::Corrupt, "program header entry size {} is smaller than {}", phentsize_, min);
     if (phnum_ > img_.size() / phentsize_ || !img_.has(phoff_, phnum_ * phentsize_)) {
       return fail(Errc::Corrupt, "{} program headers at offset {} run past the end of the file ({} bytes)", phnum_,
                   phoff_, img_.size());
@@ -179,10 +182,17 @@ class Parser {
     }
     const std::string_view rest = strtab_->substr(static_cast<std::size_t>(index));
     const auto nul = rest.find('\0');
-    if (nul == std::string_view::npos) return fail(Errc::Corrupt, "{} string at offset {} is not terminated", what, index);
+    if (nul == std::string_view::npos)
+      return fail(Errc::Corrupt, "{} string at offset {} is not terminated", what, index);
     if (auto r = charge(nul); !r) return std::unexpected(r.error());
     return std::string(rest.substr(0, nul));
   }
+
+  // The values of the dynamic section's tags that name libraries and paths.
+  struct DynamicTags {
+    std::vector<std::uint64_t> needed, rpath, runpath;
+    std::optional<std::uint64_t> soname, strtab, strsz, verneed, verneednum;
+  };
 
   Result<void> dynamic(Info& info) {
     const Segment* dyn = nullptr;
@@ -194,51 +204,87 @@ class Parser {
     }
     if (dyn == nullptr) return {};  // a static executable
     if (!img_.has(dyn->offset, dyn->filesz)) {
-      return fail(Errc::Corrupt, "PT_DYNAMIC (offset {}, {} bytes) runs past the end of the file ({} bytes)", dyn->offset,
-                  dyn->filesz, img_.size());
+      return fail(Errc::Corrupt, "PT_DYNAMIC (offset {}, {} bytes) runs past the end of the file ({} bytes)",
+                  dyn->offset, dyn->filesz, img_.size());
     }
+    const DynamicTags tags = dynamic_tags(*dyn);
+    if (auto r = load_strtab(tags); !r) return r;
+    if (auto r = dynamic_names(tags, info); !r) return r;
+    if (tags.verneed && tags.verneednum && *tags.verneednum > 0)
+      return version_needs(*tags.verneed, *tags.verneednum, info);
+    return {};
+  }
+
+  DynamicTags dynamic_tags(const Segment& dyn) const {
     const std::uint64_t entsize = 2ull * word_;
-    std::vector<std::uint64_t> needed, rpath, runpath;
-    std::optional<std::uint64_t> soname, strtab, strsz, verneed, verneednum;
-    for (std::uint64_t p = dyn->offset; p + entsize <= dyn->offset + dyn->filesz; p += entsize) {
+    DynamicTags t;
+    for (std::uint64_t p = dyn.offset; p + entsize <= dyn.offset + dyn.filesz; p += entsize) {
       const std::uint64_t tag = img_.load(p, word_);
       const std::uint64_t val = img_.load(p + word_, word_);
       if (tag == DT_NULL) break;
       switch (tag) {
-        case DT_NEEDED: needed.push_back(val); break;
-        case DT_SONAME: soname = val; break;
-        case DT_RPATH: rpath.push_back(val); break;
-        case DT_RUNPATH: runpath.push_back(val); break;
-        case DT_STRTAB: strtab = val; break;
-        case DT_STRSZ: strsz = val; break;
-        case DT_VERNEED: verneed = val; break;
-        case DT_VERNEEDNUM: verneednum = val; break;
-        default: break;
+        case DT_NEEDED:
+          t.needed.push_back(val);
+          break;
+        case DT_SONAME:
+          t.soname = val;
+          break;
+        case DT_RPATH:
+          t.rpath.push_back(val);
+          break;
+        case DT_RUNPATH:
+          t.runpath.push_back(val);
+          break;
+        case DT_STRTAB:
+          t.strtab = val;
+          break;
+        case DT_STRSZ:
+          t.strsz = val;
+          break;
+        case DT_VERNEED:
+          t.verneed = val;
+          break;
+        case DT_VERNEEDNUM:
+          t.verneednum = val;
+          break;
+        default:
+          break;
       }
     }
-    if (strtab) {
-      const auto off = file_offset(*strtab);
-      if (!off) return fail(Errc::Corrupt, "DT_STRTAB address {:#x} is not in any PT_LOAD segment", *strtab);
-      std::uint64_t len = img_.size() - *off;
-      if (strsz) {
-        if (*strsz > len) {
-          return fail(Errc::Corrupt, "string table at offset {} ({} bytes) runs past the end of the file", *off, *strsz);
-        }
-        len = *strsz;
+    return t;
+  }
+
+  // Points strtab_ at DT_STRTAB, bounded by DT_STRSZ or else by the file.
+  Result<void> load_strtab(const DynamicTags& t) {
+    if (!t.strtab) return {};
+    const auto off = file_offset(*t.strtab);
+    if (!off) return fail(Errc::Corrupt, "DT_STRTAB address {:#x} is not in any PT_LOAD segment", *t.strtab);
+    std::uint64_t len = img_.size() - *off;
+    if (t.strsz) {
+      if (*t.strsz > len) {
+        return fail(Errc::Corrupt, "string table at offset {} ({} bytes) runs past the end of the file", *off,
+                    *t.strsz);
       }
-      strtab_ = img_.text(*off, len);
+      len = *t.strsz;
     }
-    for (auto v : needed) {
+    strtab_ = img_.text(*off, len);
+    return {};
+  }
+
+  // DT_NEEDED, DT_SONAME and the colon-separated DT_RPATH/DT_RUNPATH lists.
+  Result<void> dynamic_names(const DynamicTags& t, Info& info) {
+    for (auto v : t.needed) {
       auto s = str(v, "DT_NEEDED");
       if (!s) return std::unexpected(s.error());
       info.needed.push_back(std::move(*s));
     }
-    if (soname) {
-      auto s = str(*soname, "DT_SONAME");
+    if (t.soname) {
+      auto s = str(*t.soname, "DT_SONAME");
       if (!s) return std::unexpected(s.error());
       info.soname = std::move(*s);
     }
-    for (auto [list, out, what] : {std::tuple{&rpath, &info.rpath, "DT_RPATH"}, {&runpath, &info.runpath, "DT_RUNPATH"}}) {
+    for (auto [list, out, what] :
+         {std::tuple{&t.rpath, &info.rpath, "DT_RPATH"}, {&t.runpath, &info.runpath, "DT_RUNPATH"}}) {
       for (auto v : *list) {
         auto s = str(v, what);
         if (!s) return std::unexpected(s.error());
@@ -252,7 +298,6 @@ class Parser {
         }
       }
     }
-    if (verneed && verneednum && *verneednum > 0) return version_needs(*verneed, *verneednum, info);
     return {};
   }
 
@@ -373,7 +418,7 @@ Result<Info> read_file(const std::filesystem::path& path) {
   // Non-blocking: a FIFO must be refused below, not waited on.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return std::unexpected(sys_error(errno, path.string()));
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0) {
     const int err = errno;
     ::close(fd);

@@ -1,4 +1,5 @@
-// Internal: helpers shared by the archive module's tests.
+// Internal: helpers shared by the archive module's tests (testing/ holds test
+// helpers only; no product target includes it).
 #pragma once
 
 #include <sys/stat.h>
