@@ -17,11 +17,6 @@ namespace tmpdump::cli {
 /// Runs a parsed subcommand; returns the process exit code.
 using Runner = std::function<int()>;
 
-/// Exit codes for outcomes that are answers, not failures of tmpdump itself
-/// (the error kinds' codes are in util/error.cpp; docs/cli.md lists all).
-inline constexpr int kExitProblemsFound = 13;  ///< `check` found something that will not work on Lambda
-inline constexpr int kExitFunctionError = 14;  ///< `emulate --event`: the function failed (init error, error, timeout)
-
 struct Command {
   std::string_view name;
   std::string_view summary;

@@ -40,84 +40,143 @@ struct EmulateOptions {
   std::string log_level;   ///< AWS_LAMBDA_LOG_LEVEL (with --log-format json, as in Lambda)
 };
 
-int run_emulate(const EmulateOptions& o) {
-  emulator::Options eo;
-  eo.function_dir = o.function_dir;
-  for (const auto& l : o.layers) eo.layers.emplace_back(l);
-  eo.handler = o.handler;
+// The runtime to start: --runtime, with --runtime-dir and --lang-dir for a managed one.
+Result<void> set_runtime(const EmulateOptions& o, emulator::Options& eo) {
   auto runtime = emulator::parse_runtime(o.runtime);
-  if (!runtime) return report_error("emulate", runtime.error());
+  if (!runtime) return std::unexpected(runtime.error());
   eo.runtime = *runtime;
   if (runtime->language == emulator::Language::Provided && (!o.runtime_dir.empty() || !o.lang_dir.empty())) {
-    return report_error("emulate", {Errc::InvalidArgument,
-                                    "--runtime-dir and --lang-dir are for a managed runtime "
-                                    "(--runtime java21, python3.12, nodejs20.x...); " +
-                                        o.runtime + " runs a bootstrap"});
+    return std::unexpected(Error{Errc::InvalidArgument,
+                                 "--runtime-dir and --lang-dir are for a managed runtime "
+                                 "(--runtime java21, python3.12, nodejs20.x...); " +
+                                     o.runtime + " runs a bootstrap"});
   }
   eo.runtime_dir = o.runtime_dir;
   eo.lang_dir = o.lang_dir;
-  eo.function_name = o.name;
-  eo.region = o.region;
-  if (o.timeout <= 0 || o.timeout > 900) return report_error("emulate", {Errc::InvalidArgument, "--timeout must be in (0, 900] seconds"});
+  return {};
+}
+
+// Lambda's limits: the timeouts, memory, /tmp and CPU share.
+Result<void> set_limits(const EmulateOptions& o, emulator::Options& eo) {
+  if (o.timeout <= 0 || o.timeout > 900) return fail(Errc::InvalidArgument, "--timeout must be in (0, 900] seconds");
   eo.timeout = std::chrono::milliseconds(static_cast<long>(o.timeout * 1000));
   // For tests only (docs/cli.md): a shorter init limit than Lambda's 10 s.
   if (const char* ms = std::getenv("TMPDUMP_EMULATE_INIT_TIMEOUT_MS"); ms != nullptr && *ms != '\0') {
     char* end = nullptr;
     const long v = std::strtol(ms, &end, 10);
-    if (*end != '\0' || v <= 0) {
-      return report_error("emulate",
-                          {Errc::InvalidArgument, "TMPDUMP_EMULATE_INIT_TIMEOUT_MS must be a positive number"});
-    }
+    if (*end != '\0' || v <= 0)
+      return fail(Errc::InvalidArgument, "TMPDUMP_EMULATE_INIT_TIMEOUT_MS must be a positive number");
     eo.init_timeout = std::chrono::milliseconds(v);
   }
   auto memory = emulator::check_memory_mb(o.memory);
-  if (!memory) return report_error("emulate", memory.error());
+  if (!memory) return std::unexpected(memory.error());
   eo.memory_mb = *memory;
   auto ephemeral = emulator::check_ephemeral_mb(o.ephemeral);
-  if (!ephemeral) return report_error("emulate", ephemeral.error());
+  if (!ephemeral) return std::unexpected(ephemeral.error());
   eo.ephemeral_mb = *ephemeral;
   if (o.cpus_given) {
     auto cpus = emulator::check_cpus(o.cpus, std::max(1U, std::thread::hardware_concurrency()));
-    if (!cpus) return report_error("emulate", cpus.error());
+    if (!cpus) return std::unexpected(cpus.error());
     eo.cpus = *cpus;
   }
-  auto mode = emulator::parse_sandbox_mode(o.sandbox);
-  if (!mode) return report_error("emulate", mode.error());
-  eo.sandbox = *mode;
-  eo.snap_start = o.snap_start;
+  return {};
+}
+
+// The function's environment: the logging controls, then --env (which can override them).
+Result<void> set_environment(const EmulateOptions& o, emulator::Options& eo) {
   // Lambda's advanced logging controls; --env can still override them.
   if (!o.log_format.empty()) eo.env.emplace_back("AWS_LAMBDA_LOG_FORMAT", o.log_format == "json" ? "JSON" : "Text");
   if (!o.log_level.empty()) {
-    if (o.log_format != "json") {
-      return report_error("emulate", {Errc::InvalidArgument, "--log-level needs --log-format json (as in Lambda)"});
-    }
+    if (o.log_format != "json")
+      return fail(Errc::InvalidArgument, "--log-level needs --log-format json (as in Lambda)");
     eo.env.emplace_back("AWS_LAMBDA_LOG_LEVEL", o.log_level);
   }
   for (const auto& kv : o.env) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
-      return report_error("emulate", {Errc::InvalidArgument, "--env wants NAME=VALUE, not '" + kv + "'"});
+      return std::unexpected(Error{Errc::InvalidArgument, "--env wants NAME=VALUE, not '" + kv + "'"});
     }
     eo.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
+  return {};
+}
+
+Result<emulator::Options> emulator_options(const EmulateOptions& o) {
+  emulator::Options eo;
+  eo.function_dir = o.function_dir;
+  for (const auto& l : o.layers) eo.layers.emplace_back(l);
+  eo.handler = o.handler;
+  if (auto r = set_runtime(o, eo); !r) return std::unexpected(r.error());
+  eo.function_name = o.name;
+  eo.region = o.region;
+  if (auto r = set_limits(o, eo); !r) return std::unexpected(r.error());
+  auto mode = emulator::parse_sandbox_mode(o.sandbox);
+  if (!mode) return std::unexpected(mode.error());
+  eo.sandbox = *mode;
+  eo.snap_start = o.snap_start;
+  if (auto r = set_environment(o, eo); !r) return std::unexpected(r.error());
+  // One-shot (--event): logs on stderr, the response alone on stdout.
+  eo.log_fd = o.event.empty() ? 1 : 2;
+  return eo;
+}
+
+Result<std::string> read_event(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected(Error{Errc::NotFound, "cannot read the event file " + path});
+  // Read up to one byte over Lambda's limit: such an event is refused as
+  // Lambda refuses the Invoke (413 RequestEntityTooLargeException).
+  std::string event(emulator::kMaxInvokePayload + 1, '\0');
+  in.read(event.data(), static_cast<std::streamsize>(event.size()));
+  event.resize(static_cast<std::size_t>(in.gcount()));
+  if (event.size() > emulator::kMaxInvokePayload) {
+    return std::unexpected(
+        Error{Errc::InvalidArgument, "the event file " + path + ": " + emulator::request_too_large_message()});
+  }
+  return event;
+}
+
+// --event: one invocation, its response on stdout; a stop signal ends it from another thread.
+int invoke_once(emulator::Emulator& emu, const std::string& event, const sigset_t& stop_signals) {
+  static std::mutex exiting;
+  std::thread([&emu, stop_signals] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    std::lock_guard lock(exiting);  // main() is not tearing emu down meanwhile
+    emu.stop();
+    std::_Exit(128 + sig);
+  }).detach();
+  auto result = emu.invoke({.payload = event, .client_context = {}}, [](std::string_view, std::string_view chunk) {
+    std::fwrite(chunk.data(), 1, chunk.size(), stdout);
+    std::fflush(stdout);
+  });
+  if (!result.streamed || result.function_error) std::fwrite(result.body.data(), 1, result.body.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+  exiting.lock();  // held until exit: the signal thread leaves emu alone from here
+  emu.stop();
+  return result.function_error ? kExitFunctionError : 0;
+}
+
+// Serves invocations until a stop signal.
+int serve(emulator::Emulator& emu, int port, const sigset_t& stop_signals) {
+  fmt::print("tmpdump emulate: listening on http://127.0.0.1:{}/2015-03-31/functions/function/invocations\n", port);
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  emu.stop();
+  return 0;
+}
+
+int run_emulate(const EmulateOptions& o) {
+  auto eo = emulator_options(o);
+  if (!eo) return report_error("emulate", eo.error());
   const bool one_shot = !o.event.empty();
   std::string event;
   if (one_shot) {
-    std::ifstream in(o.event, std::ios::binary);
-    if (!in) return report_error("emulate", {Errc::NotFound, "cannot read the event file " + o.event});
-    // Read up to one byte over Lambda's limit: such an event is refused as
-    // Lambda refuses the Invoke (413 RequestEntityTooLargeException).
-    event.resize(emulator::kMaxInvokePayload + 1);
-    in.read(event.data(), static_cast<std::streamsize>(event.size()));
-    event.resize(static_cast<std::size_t>(in.gcount()));
-    if (event.size() > emulator::kMaxInvokePayload) {
-      return report_error("emulate", {Errc::InvalidArgument,
-                                      "the event file " + o.event + ": " + emulator::request_too_large_message()});
-    }
+    auto read = read_event(o.event);
+    if (!read) return report_error("emulate", read.error());
+    event = std::move(*read);
   }
-  // One-shot: logs on stderr, the response alone on stdout.
-  eo.log_fd = one_shot ? 2 : 1;
-
   // Block the stop signals before any thread starts, then wait for them: a
   // stop removes the sandbox's cgroups and the merged layers before exiting.
   sigset_t stop_signals;
@@ -126,37 +185,10 @@ int run_emulate(const EmulateOptions& o) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  emulator::Emulator emu(std::move(eo));
+  emulator::Emulator emu(std::move(*eo));
   auto port = emu.start(one_shot ? 0 : o.port);
   if (!port) return report_error("emulate", port.error());
-
-  if (one_shot) {
-    // The invocation runs here; a signal stops the emulator from another thread.
-    static std::mutex exiting;
-    std::thread([&emu, stop_signals] {
-      int sig = 0;
-      sigwait(&stop_signals, &sig);
-      std::lock_guard lock(exiting);  // main() is not tearing emu down meanwhile
-      emu.stop();
-      std::_Exit(128 + sig);
-    }).detach();
-    auto result = emu.invoke({.payload = event, .client_context = {}}, [](std::string_view, std::string_view chunk) {
-      std::fwrite(chunk.data(), 1, chunk.size(), stdout);
-      std::fflush(stdout);
-    });
-    if (!result.streamed || result.function_error) std::fwrite(result.body.data(), 1, result.body.size(), stdout);
-    std::fputc('\n', stdout);
-    std::fflush(stdout);
-    exiting.lock();  // held until exit: the signal thread leaves emu alone from here
-    emu.stop();
-    return result.function_error ? kExitFunctionError : 0;
-  }
-  fmt::print("tmpdump emulate: listening on http://127.0.0.1:{}/2015-03-31/functions/function/invocations\n", *port);
-  std::fflush(stdout);
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  emu.stop();
-  return 0;
+  return one_shot ? invoke_once(emu, event, stop_signals) : serve(emu, *port, stop_signals);
 }
 
 }  // namespace

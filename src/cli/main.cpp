@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <iterator>
 #include <memory>
 #include <string>
 
@@ -14,15 +15,29 @@ int report_error(std::string_view command, const Error& error) {
   return exit_code(error.code);
 }
 
+namespace {
+
+// "Exit codes: 0 ok, 1 unexpected, ...\n": the table of util/error.hpp, five codes a line.
+std::string exit_codes_help() {
+  constexpr std::size_t kPerLine = 5;
+  std::string text = "Exit codes: ";
+  const std::size_t rows = std::size(tmpdump::kExitCodes);
+  for (std::size_t i = 0; i < rows; ++i) {
+    const auto& row = tmpdump::kExitCodes[i];
+    const bool last = i + 1 == rows;
+    text += fmt::format("{} {}{}", row.code, row.meaning, last ? ".\n" : (i + 1) % kPerLine == 0 ? ",\n" : ", ");
+  }
+  return text;
+}
+
+}  // namespace
+
 }  // namespace tmpdump::cli
 
 int main(int argc, char** argv) {
   using namespace tmpdump::cli;
-  CLI::App app{"tmpdump: native libraries for AWS Lambda, kept in S3 and unpacked into /tmp at init.\n"
-               "Exit codes: 0 ok, 1 unexpected, 2 usage or configuration, 3 not found, 4 forbidden,\n"
-               "5 corrupt archive, 6 unsafe archive, 7 checksum mismatch, 8 no space, 9 network,\n"
-               "10 i/o, 11 unsupported, 12 conflict, 13 check found problems, 14 the emulated function failed.\n"
-               "See docs/cli.md."};
+  CLI::App app{"tmpdump: native libraries for AWS Lambda, kept in S3 and unpacked into /tmp at init.\n" +
+               exit_codes_help() + "See docs/cli.md."};
   app.set_version_flag("--version", std::string("tmpdump ") + TMPDUMP_VERSION);
   app.require_subcommand(1);
   Runner run;

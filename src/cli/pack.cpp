@@ -1,4 +1,5 @@
 // tmpdump pack [TRACE] -o OUT [--add DIR[=PREFIX]] [--variant NAME=DIR] [--closure [FILE...]] ...
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,7 +37,6 @@ struct PackCliOptions {
   bool closure_flag = false;
 };
 
-
 Result<void> write_function_config(const PackCliOptions& o, const std::string& sha256) {
   if (o.source.rfind("s3://", 0) != 0 && o.source.rfind("https://", 0) != 0) {
     return fail(Errc::InvalidArgument, "--source '{}' must be an s3:// or https:// location", display_source(o.source));
@@ -55,8 +55,22 @@ Result<void> write_function_config(const PackCliOptions& o, const std::string& s
   return {};
 }
 
-int run_pack(const PackCliOptions& o) {
-  pack::PackOptions p;
+// --add DIR[=PREFIX]: the prefix stays inside the archive.
+Result<pack::AddTree> parse_add(const std::string& a) {
+  const auto eq = a.find('=');
+  pack::AddTree tree;
+  tree.dir = a.substr(0, eq);
+  if (eq == std::string::npos) return tree;
+  tree.prefix = a.substr(eq + 1);
+  while (!tree.prefix.empty() && tree.prefix.back() == '/') tree.prefix.pop_back();
+  if (tree.prefix.starts_with('/') || tree.prefix.find("..") != std::string::npos) {
+    return fail(Errc::InvalidArgument, "--add {}: the prefix must be a relative path inside the archive", a);
+  }
+  return tree;
+}
+
+// What to pack: the trace, the closure's roots, --add trees and --variant trees.
+Result<void> set_inputs(const PackCliOptions& o, pack::PackOptions& p) {
   if (!o.trace.empty()) p.trace = o.trace;
   p.closure = o.closure_flag;
   for (const auto& f : o.closure) {
@@ -64,35 +78,30 @@ int run_pack(const PackCliOptions& o) {
   }
   for (const auto& d : o.library_path) p.library_path.emplace_back(d);
   for (const auto& a : o.add) {
-    const auto eq = a.find('=');
-    pack::AddTree tree;
-    tree.dir = a.substr(0, eq);
-    if (eq != std::string::npos) {
-      tree.prefix = a.substr(eq + 1);
-      while (!tree.prefix.empty() && tree.prefix.back() == '/') tree.prefix.pop_back();
-      if (tree.prefix.starts_with('/') || tree.prefix.find("..") != std::string::npos) {
-        return report_error("pack", {Errc::InvalidArgument, fmt::format("--add {}: the prefix must be a relative "
-                                                                        "path inside the archive", a)});
-      }
-    }
-    p.add.push_back(std::move(tree));
+    auto tree = parse_add(a);
+    if (!tree) return std::unexpected(tree.error());
+    p.add.push_back(std::move(*tree));
   }
   p.exclude = o.exclude;
   for (const auto& v : o.variants) {
     const auto eq = v.find('=');
     if (eq == std::string::npos) {
-      return report_error("pack", {Errc::InvalidArgument, fmt::format("--variant {}: expected NAME=DIR, e.g. "
-                                                                      "x86-64-v3=build-avx2/lib", v)});
+      return fail(Errc::InvalidArgument, "--variant {}: expected NAME=DIR, e.g. x86-64-v3=build-avx2/lib", v);
     }
     p.variants.emplace_back(v.substr(0, eq), v.substr(eq + 1));
   }
   if (!p.trace && p.add.empty() && p.variants.empty() && p.closure_roots.empty()) {
-    return report_error("pack", {Errc::InvalidArgument, "nothing to pack: give a trace file, --add, --variant or "
-                                                        "--closure FILE"});
+    return fail(Errc::InvalidArgument, "nothing to pack: give a trace file, --add, --variant or --closure FILE");
   }
+  return {};
+}
+
+Result<pack::PackOptions> pack_options(const PackCliOptions& o) {
+  pack::PackOptions p;
+  if (auto inputs = set_inputs(o, p); !inputs) return std::unexpected(inputs.error());
   if (!o.function_config.empty() && o.source.empty()) {
-    return report_error("pack", {Errc::InvalidArgument, "--function-config needs --source s3://bucket/key (where "
-                                                        "the archive will be pushed)"});
+    return fail(Errc::InvalidArgument,
+                "--function-config needs --source s3://bucket/key (where the archive will be pushed)");
   }
   p.method = o.compress == "deflate" ? archive::Method::Deflate : archive::Method::Zstd;
   p.level = o.level != 0 ? o.level : (p.method == archive::Method::Zstd ? pack::kDefaultZstdLevel : 9);
@@ -100,42 +109,49 @@ int run_pack(const PackCliOptions& o) {
   p.include_runtime = o.include_runtime;
   p.jobs = o.jobs;
   auto mtime = pack::reproducible_mtime(process_env()("SOURCE_DATE_EPOCH"));
-  if (!mtime) return report_error("pack", mtime.error());
+  if (!mtime) return std::unexpected(mtime.error());
   p.mtime = *mtime;
   p.created_by = "tmpdump " TMPDUMP_VERSION;
-  p.notice = [&o](std::string_view msg) {
-    if (o.verbose) fmt::print(stderr, "tmpdump pack: {}\n", msg);
+  p.notice = [verbose = o.verbose](std::string_view msg) {
+    if (verbose) fmt::print(stderr, "tmpdump pack: {}\n", msg);
   };
+  return p;
+}
 
-  auto report = pack::pack(p, o.output);
+void print_report(const PackCliOptions& o, const pack::PackOptions& p, const pack::PackReport& report) {
+  const double secs = report.elapsed.count();
+  fmt::print("tmpdump pack: {}: {} files, {} symlinks, {} -> {} ({} {}, {:.2f}x) in {:.1f} s\n", o.output, report.files,
+             report.symlinks, mb(report.unpacked_bytes), mb(report.archive_bytes), o.compress, p.level,
+             report.archive_bytes > 0
+                 ? static_cast<double>(report.unpacked_bytes) / static_cast<double>(report.archive_bytes)
+                 : 0.0,
+             secs);
+  fmt::print("tmpdump pack: needs glibc >= {}, x86-64 level {}{}\n", report.glibc.value_or("(none)"),
+             report.x86_isa_level > 0 ? std::to_string(report.x86_isa_level) : std::string("1 (unmarked)"),
+             p.variants.empty() ? "" : " (variants not counted)");
+  if (!report.added_by_closure.empty()) {
+    fmt::print("tmpdump pack: the closure added {} entries: {}\n", report.added_by_closure.size(),
+               fmt::join(report.added_by_closure, " "));
+  }
+  if (!report.left_out.empty()) {
+    fmt::print(
+        "tmpdump pack: left out {} librar{} the {} runtime brings itself (-v lists them; --include-runtime "
+        "packs them)\n",
+        report.left_out.size(), report.left_out.size() == 1 ? "y" : "ies", report.left_out.front().provided_by);
+  }
+  fmt::print("tmpdump pack: sha256 {}\n", report.sha256);
+  if (!o.function_config.empty()) fmt::print("tmpdump pack: wrote {}\n", o.function_config);
+}
+
+int run_pack(const PackCliOptions& o) {
+  auto p = pack_options(o);
+  if (!p) return report_error("pack", p.error());
+  auto report = pack::pack(*p, o.output);
   if (!report) return report_error("pack", report.error());
   if (!o.function_config.empty()) {
     if (auto r = write_function_config(o, report->sha256); !r) return report_error("pack", r.error());
   }
-  if (!o.quiet) {
-    const double secs = report->elapsed.count();
-    fmt::print("tmpdump pack: {}: {} files, {} symlinks, {} -> {} ({} {}, {:.2f}x) in {:.1f} s\n", o.output,
-               report->files, report->symlinks, mb(report->unpacked_bytes), mb(report->archive_bytes), o.compress,
-               p.level,
-               report->archive_bytes > 0
-                   ? static_cast<double>(report->unpacked_bytes) / static_cast<double>(report->archive_bytes)
-                   : 0.0,
-               secs);
-    fmt::print("tmpdump pack: needs glibc >= {}, x86-64 level {}{}\n", report->glibc.value_or("(none)"),
-               report->x86_isa_level > 0 ? std::to_string(report->x86_isa_level) : std::string("1 (unmarked)"),
-               p.variants.empty() ? "" : " (variants not counted)");
-    if (!report->added_by_closure.empty()) {
-      fmt::print("tmpdump pack: the closure added {} entries: {}\n", report->added_by_closure.size(),
-                 fmt::join(report->added_by_closure, " "));
-    }
-    if (!report->left_out.empty()) {
-      fmt::print("tmpdump pack: left out {} librar{} the {} runtime brings itself (-v lists them; --include-runtime "
-                 "packs them)\n",
-                 report->left_out.size(), report->left_out.size() == 1 ? "y" : "ies", report->left_out.front().provided_by);
-    }
-    fmt::print("tmpdump pack: sha256 {}\n", report->sha256);
-    if (!o.function_config.empty()) fmt::print("tmpdump pack: wrote {}\n", o.function_config);
-  }
+  if (!o.quiet) print_report(o, *p, *report);
   return 0;
 }
 

@@ -23,25 +23,27 @@ struct PullOptions {
   bool no_progress = false;
 };
 
-
-int run_pull(const PullOptions& o) {
+// The SOURCEs, with --sha256 pinned on the only one.
+Result<std::vector<pull::SourceSpec>> parse_sources(const PullOptions& o) {
   std::vector<pull::SourceSpec> specs;
   for (const auto& text : o.sources) {
     auto spec = pull::parse_source(text);
-    if (!spec) return report_error("pull", spec.error());
+    if (!spec) return std::unexpected(spec.error());
     specs.push_back(std::move(*spec));
   }
-  if (!o.sha256.empty()) {
-    if (specs.size() != 1) {
-      return report_error("pull", {Errc::InvalidArgument, "--sha256 needs exactly one SOURCE; "
-                                                          "with several, append #sha256=HEX to each"});
-    }
-    if (!is_sha256_hex(o.sha256)) return report_error("pull", {Errc::InvalidArgument, "--sha256 must be 64 hex digits"});
-    std::string digest = o.sha256;
-    for (auto& c : digest) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    specs[0].sha256 = digest;
+  if (o.sha256.empty()) return specs;
+  if (specs.size() != 1) {
+    return fail(Errc::InvalidArgument, "--sha256 needs exactly one SOURCE; with several, append #sha256=HEX to each");
   }
+  if (!is_sha256_hex(o.sha256)) return fail(Errc::InvalidArgument, "--sha256 must be 64 hex digits");
+  std::string digest = o.sha256;
+  for (auto& c : digest) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  specs[0].sha256 = digest;
+  return specs;
+}
 
+// Installs `specs`, with a progress line on a terminal.
+Result<pull::InstallReport> install(const PullOptions& o, const std::vector<pull::SourceSpec>& specs) {
   archive::Progress progress;
   pull::InstallOptions io;
   io.root = o.root;
@@ -52,11 +54,10 @@ int run_pull(const PullOptions& o) {
   ProgressLine line(
       [&](double secs) {
         if (archive_total == 0) return std::string("pulling: reading the central directory...");
-        const double read_mb = static_cast<double>(progress.bytes_read.load(std::memory_order_relaxed)) / 1e6;
-        const double out_mb = static_cast<double>(progress.bytes_written.load(std::memory_order_relaxed)) / 1e6;
-        return fmt::format("pulling {:.1f}/{:.1f} MB  {:.1f} MB/s  -> {:.1f}/{:.1f} MB unpacked", read_mb,
-                           static_cast<double>(archive_total.load()) / 1e6, secs > 0 ? read_mb / secs : 0.0, out_mb,
-                           static_cast<double>(tree_total.load()) / 1e6);
+        const std::uint64_t read = progress.bytes_read.load(std::memory_order_relaxed);
+        const std::uint64_t written = progress.bytes_written.load(std::memory_order_relaxed);
+        return fmt::format("pulling {}  {}  -> {} unpacked", mb_progress(read, archive_total.load()),
+                           mb_per_s(read, secs), mb_progress(written, tree_total.load()));
       },
       !o.no_progress && !o.quiet && progress_wanted());
   io.on_start = [&](std::uint64_t a, std::uint64_t t) {
@@ -68,28 +69,36 @@ int run_pull(const PullOptions& o) {
   };
   auto report = pull::install(specs, io, process_env());
   line.stop();
-  if (!report) return report_error("pull", report.error());
+  return report;
+}
 
-  if (!o.quiet) {
-    // Which place served each source, when it was not the first one named.
-    for (const auto& skipped : report->passed_over) fmt::print("tmpdump pull: passed over {}\n", skipped);
-    for (std::size_t i = 0; i < report->served.size() && i < specs.size(); ++i) {
-      if (report->served[i] != pull::display_name(specs[i])) {
-        fmt::print("tmpdump pull: {} served by alternate {}\n", pull::display_name(specs[i]), report->served[i]);
-      }
-    }
-    const double secs = report->elapsed.count();
-    if (report->cached) {
-      fmt::print("tmpdump pull: up to date: {} already holds {} archive(s) ({}), checked in {:.3f} s\n", o.root,
-                 specs.size(), mb(report->archive_bytes), secs);
-    } else {
-      fmt::print("tmpdump pull: {} archive(s), {} read -> {} in {} files, {} symlinks, {} dirs under {} in {:.2f} s "
-                 "({:.0f} MB/s unpacked)\n",
-                 specs.size(), mb(report->bytes_read), mb(report->bytes_written), report->files, report->symlinks,
-                 report->directories, o.root, secs,
-                 secs > 0 ? static_cast<double>(report->bytes_written) / 1e6 / secs : 0.0);
+void print_report(const PullOptions& o, const std::vector<pull::SourceSpec>& specs, const pull::InstallReport& report) {
+  // Which place served each source, when it was not the first one named.
+  for (const auto& skipped : report.passed_over) fmt::print("tmpdump pull: passed over {}\n", skipped);
+  for (std::size_t i = 0; i < report.served.size() && i < specs.size(); ++i) {
+    if (report.served[i] != pull::display_name(specs[i])) {
+      fmt::print("tmpdump pull: {} served by alternate {}\n", pull::display_name(specs[i]), report.served[i]);
     }
   }
+  const double secs = report.elapsed.count();
+  if (report.cached) {
+    fmt::print("tmpdump pull: up to date: {} already holds {} archive(s) ({}), checked in {:.3f} s\n", o.root,
+               specs.size(), mb(report.archive_bytes), secs);
+  } else {
+    fmt::print(
+        "tmpdump pull: {} archive(s), {} read -> {} in {} files, {} symlinks, {} dirs under {} in {:.2f} s "
+        "({} unpacked)\n",
+        specs.size(), mb(report.bytes_read), mb(report.bytes_written), report.files, report.symlinks,
+        report.directories, o.root, secs, mb_per_s(report.bytes_written, secs, 0));
+  }
+}
+
+int run_pull(const PullOptions& o) {
+  auto specs = parse_sources(o);
+  if (!specs) return report_error("pull", specs.error());
+  auto report = install(o, *specs);
+  if (!report) return report_error("pull", report.error());
+  if (!o.quiet) print_report(o, *specs, *report);
   return 0;
 }
 

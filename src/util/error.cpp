@@ -30,20 +30,18 @@ std::string_view error_type(Errc code) noexcept {
   return "TmpDump.Error";
 }
 
-// Exit codes: 0 success, 1 unexpected, 2 usage; then one per kind.
+// Codes are listed in order and without gaps, so the table reads as a list.
+static_assert([] {
+  int expected = 0;
+  for (const auto& row : kExitCodes) {
+    if (row.code != expected++) return false;
+  }
+  return true;
+}());
+
 int exit_code(Errc code) noexcept {
-  switch (code) {
-    case Errc::InvalidArgument: return 2;
-    case Errc::NotFound: return 3;
-    case Errc::Forbidden: return 4;
-    case Errc::Corrupt: return 5;
-    case Errc::Unsafe: return 6;
-    case Errc::ChecksumMismatch: return 7;
-    case Errc::NoSpace: return 8;
-    case Errc::Network: return 9;
-    case Errc::Io: return 10;
-    case Errc::Unsupported: return 11;
-    case Errc::Conflict: return 12;
+  for (const auto& row : kExitCodes) {
+    if (row.kind == code) return row.code;
   }
   return 1;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -49,7 +50,39 @@ template <class... Args>
 /// Lambda errorType for an init error, e.g. "TmpDump.NotFound".
 [[nodiscard]] std::string_view error_type(Errc code) noexcept;
 
-/// Process exit code for the CLI (documented in docs/cli.md).
+/// Exit codes for outcomes that are answers, not failures of tmpdump itself.
+inline constexpr int kExitProblemsFound = 13;  ///< `check` found something that will not work on Lambda
+inline constexpr int kExitFunctionError = 14;  ///< `emulate --event`: the function failed (init error, error, timeout)
+
+/// One exit code of the CLI and the layer programs.
+struct ExitCodeMeaning {
+  int code;
+  std::string_view meaning;  ///< as `tmpdump --help` lists it: "not found"
+  std::optional<Errc> kind;  ///< the error kind that exits with it; none for 0, 1 and the answers
+};
+
+/// Every exit code, in order: the one table that exit_code() maps from,
+/// `tmpdump --help` prints and docs/cli.md's "Exit codes" spells out.
+inline constexpr ExitCodeMeaning kExitCodes[] = {
+    {0, "ok", std::nullopt},
+    {1, "unexpected", std::nullopt},
+    {2, "usage or configuration", Errc::InvalidArgument},
+    {3, "not found", Errc::NotFound},
+    {4, "forbidden", Errc::Forbidden},
+    {5, "corrupt archive", Errc::Corrupt},
+    {6, "unsafe archive", Errc::Unsafe},
+    {7, "checksum mismatch", Errc::ChecksumMismatch},
+    {8, "no space", Errc::NoSpace},
+    {9, "network", Errc::Network},
+    {10, "i/o", Errc::Io},
+    {11, "unsupported", Errc::Unsupported},
+    {12, "conflict", Errc::Conflict},
+    {kExitProblemsFound, "check found problems", std::nullopt},
+    {kExitFunctionError, "the emulated function failed", std::nullopt},
+};
+
+/// Process exit code for an error kind: its row of kExitCodes; 1 for a kind
+/// the table lacks.
 [[nodiscard]] int exit_code(Errc code) noexcept;
 
 /// Short lower-case name ("not found"), used in summaries.
