@@ -1,5 +1,9 @@
 #include "layer/library_path.hpp"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <system_error>
 #include <vector>
 
@@ -41,10 +45,23 @@ std::string library_path(const fs::path& root, bool installed, const fs::path& t
 
 bool cpu_has_x86_64_v3() noexcept {
 #if defined(__x86_64__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
-         __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("movbe") &&
-         __builtin_cpu_supports("lzcnt");
+  // CPUID itself rather than __builtin_cpu_supports(): clang 16 (the fuzz
+  // build, clang-tidy) knows neither "f16c", "movbe" nor "lzcnt" there. The
+  // features are the psABI's x86-64-v3 level; layer_test checks this agrees
+  // with GCC's builtin.
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid(1, &a, &b, &c, &d) == 0) return false;
+  constexpr unsigned kLeaf1 = bit_FMA | bit_MOVBE | bit_F16C | bit_OSXSAVE | bit_AVX;
+  if ((c & kLeaf1) != kLeaf1) return false;
+  // AVX instructions fault unless the OS saves the YMM state (XCR0 bits 1 and 2).
+  unsigned xcr0 = 0, xcr0_high = 0;
+  __asm__("xgetbv" : "=a"(xcr0), "=d"(xcr0_high) : "c"(0));
+  if ((xcr0 & 6u) != 6u) return false;
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
+  constexpr unsigned kLeaf7 = bit_AVX2 | bit_BMI | bit_BMI2;
+  if ((b & kLeaf7) != kLeaf7) return false;
+  if (__get_cpuid(0x80000001u, &a, &b, &c, &d) == 0) return false;
+  return (c & bit_LZCNT) != 0;
 #else
   return false;
 #endif

@@ -28,5 +28,18 @@ TEST(LayerLibraryPath, CpuVariantDirectoryComesFirstWhenPresentAndSupported) {
   fs::remove_all(root);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// The CPUID reading must agree with GCC's own test of the same features (the
+// psABI's x86-64-v3 list), on whatever machine runs the suite.
+TEST(LayerLibraryPath, X86_64V3DetectionAgreesWithTheCompilersBuiltin) {
+  __builtin_cpu_init();
+  const bool builtin = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
+                       __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("fma") &&
+                       __builtin_cpu_supports("f16c") && __builtin_cpu_supports("movbe") &&
+                       __builtin_cpu_supports("lzcnt");
+  EXPECT_EQ(cpu_has_x86_64_v3(), builtin);
+}
+#endif
+
 }  // namespace
 }  // namespace tmpdump::layer
