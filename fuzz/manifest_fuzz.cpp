@@ -3,6 +3,8 @@
 // S3 object) and the function configuration ($LAMBDA_TASK_ROOT/tmpdump.json,
 // from the function package), whose "sources" go through the source-URI
 // parser. The same bytes are also tried as TMPDUMP_SOURCES.
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,18 +12,19 @@
 #include <fstream>
 #include <string>
 #include <string_view>
-#include <unistd.h>
 
 #include "layer/config.hpp"
 #include "pack/manifest.hpp"
-#include "util/env.hpp"
 #include "scratch.hpp"
+#include "util/env.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path& task_root() { return tmpdump::fuzz::scratch_dir("manifest"); }
+const fs::path& task_root() {
+  return tmpdump::fuzz::scratch_dir("manifest");
+}
 
 }  // namespace
 
@@ -35,8 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   (void)tmpdump::layer::load_config(tmpdump::fixed_env({{"LAMBDA_TASK_ROOT", task_root().string()}}));
   (void)tmpdump::layer::load_config(tmpdump::fixed_env({{"LAMBDA_TASK_ROOT", task_root().string() + "/none"},
-                                                            {"TMPDUMP_SOURCES", std::string(text)},
-                                                            {"_HANDLER", std::string(text)}}));
+                                                        {"TMPDUMP_SOURCES", std::string(text)},
+                                                        {"_HANDLER", std::string(text)}}));
   (void)tmpdump::layer::parse_handler(text, "/var/task");
   return 0;
 }

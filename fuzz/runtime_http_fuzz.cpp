@@ -38,10 +38,13 @@ void over_socket(std::string_view bytes) {
     if (!framing) return;
     std::string body;
     http::Headers trailers;
-    if (!socket.read_body(*framing, kMaxBody, [&body](std::string_view piece) {
-          body.append(piece);
-          return true;
-        }, &trailers)) {
+    if (!socket.read_body(
+            *framing, kMaxBody,
+            [&body](std::string_view piece) {
+              body.append(piece);
+              return true;
+            },
+            &trailers)) {
       return;
     }
     std::string why;

@@ -4,26 +4,29 @@
 // read through a ByteSource, whose entries are read one by one and then
 // extracted into a scratch directory (local headers, decoders, CRC and size
 // checks, symlink resolution, the O_NOFOLLOW writer).
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <span>
 #include <string>
-#include <unistd.h>
 
 #include "archive/extract.hpp"
 #include "archive/read_entry.hpp"
 #include "archive/zip.hpp"
-#include "util/file_source.hpp"
 #include "scratch.hpp"
+#include "util/file_source.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 namespace ar = tmpdump::archive;
 
-const fs::path& scratch() { return tmpdump::fuzz::scratch_dir("zip"); }
+const fs::path& scratch() {
+  return tmpdump::fuzz::scratch_dir("zip");
+}
 
 ar::Limits small_limits() {
   ar::Limits limits;

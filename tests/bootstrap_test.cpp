@@ -5,10 +5,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "functions/lambda.hpp"
 #include "support/s3_server.hpp"
 #include "util/sha256.hpp"
-
-#include "functions/lambda.hpp"
 
 namespace tmpdump::testing {
 namespace {
@@ -106,8 +105,9 @@ std::vector<nlohmann::json> json_lines_with(const std::string& text, const std::
 TEST(Bootstrap, JsonLogFormatGivesAJsonInitLineAndAnEmfRecord) {
   LambdaDirs dirs;
   const auto zip = dirs.make_tmpdump();
-  auto r = dirs.emulate_once("bin/echo_fn_dep", R"("dep")",
-                             {"--env", "TMPDUMP_SOURCES=" + dirs.seen(zip), "--log-format", "json", "--name", "logs-fn"});
+  auto r =
+      dirs.emulate_once("bin/echo_fn_dep", R"("dep")",
+                        {"--env", "TMPDUMP_SOURCES=" + dirs.seen(zip), "--log-format", "json", "--name", "logs-fn"});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_EQ(r.out, "\"hello from the tmpdump\"\n");
   // emulate --event puts the runtime's output (stdout and stderr) on stderr.
@@ -201,9 +201,9 @@ TEST(Bootstrap, JavaLayerBucketConventionIsHonoured) {
   const auto zip = dirs.make_tmpdump();
   s3.put(zip, "tmpdump/face-detect.zip");
   auto env = s3.client_env();
-  auto r = dirs.emulate_once("bin/echo_fn_dep", R"("dep")",
-                             {"--name", "face-detect", "--env", std::string("HUMANGRAPHICS_BUCKET=") + S3Server::kBucket},
-                             env);
+  auto r = dirs.emulate_once(
+      "bin/echo_fn_dep", R"("dep")",
+      {"--name", "face-detect", "--env", std::string("HUMANGRAPHICS_BUCKET=") + S3Server::kBucket}, env);
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_EQ(r.out, "\"hello from the tmpdump\"\n");
   EXPECT_TRUE(contains(r.err, "from HUMANGRAPHICS_BUCKET")) << r.err;

@@ -14,7 +14,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-
 class CheckTest : public ::testing::Test {
  protected:
   // Built once: a library using only old glibc symbols, one using arc4random
@@ -23,15 +22,19 @@ class CheckTest : public ::testing::Test {
     dir_ = new TempDir();
     const fs::path d = dir_->path();
     fs::create_directories(d / "out");
-    write_file(d / "old.c", "#include <stdio.h>\n#include <stdlib.h>\nint old_f(void) { return puts(\"x\") + abs(-1); }\n");
+    write_file(d / "old.c",
+               "#include <stdio.h>\n#include <stdlib.h>\nint old_f(void) { return puts(\"x\") + abs(-1); }\n");
     write_file(d / "new.c", "#include <stdlib.h>\nunsigned new_f(void) { return arc4random(); }\n");
     write_file(d / "dep.c", "int dep_f(void) { return 1; }\n");
     write_file(d / "user.c", "int dep_f(void);\nint user_f(void) { return dep_f(); }\n");
     write_file(d / "v3.c", "int v3_f(void) { return 3; }\n");
     write_file(d / "app.c", "int user_f(void);\nint main(void) { return user_f(); }\n");
-    compile({"-shared", "-fPIC", "-Wl,-soname,libold.so.1", "-o", (d / "out/libold.so.1").string(), (d / "old.c").string()});
-    compile({"-shared", "-fPIC", "-Wl,-soname,libnew.so.1", "-o", (d / "out/libnew.so.1").string(), (d / "new.c").string()});
-    compile({"-shared", "-fPIC", "-Wl,-soname,libdep.so.1", "-o", (d / "out/libdep.so.1.0").string(), (d / "dep.c").string()});
+    compile({"-shared", "-fPIC", "-Wl,-soname,libold.so.1", "-o", (d / "out/libold.so.1").string(),
+             (d / "old.c").string()});
+    compile({"-shared", "-fPIC", "-Wl,-soname,libnew.so.1", "-o", (d / "out/libnew.so.1").string(),
+             (d / "new.c").string()});
+    compile({"-shared", "-fPIC", "-Wl,-soname,libdep.so.1", "-o", (d / "out/libdep.so.1.0").string(),
+             (d / "dep.c").string()});
     fs::create_symlink("libdep.so.1.0", d / "out/libdep.so.1");
     compile({"-shared", "-fPIC", "-Wl,-soname,libuser.so.1", "-o", (d / "out/libuser.so.1").string(),
              (d / "user.c").string(), "-L" + (d / "out").string(), "-l:libdep.so.1"});
@@ -51,7 +54,8 @@ class CheckTest : public ::testing::Test {
   static fs::path built(const std::string& name) { return dir_->path() / "out" / name; }
 
   // Makes lib/ from `files` (archive path -> built file) and `links`, zipped with zip -y -r.
-  fs::path zip_tree(const std::map<std::string, std::string>& files, const std::map<std::string, std::string>& links = {}) {
+  fs::path zip_tree(const std::map<std::string, std::string>& files,
+                    const std::map<std::string, std::string>& links = {}) {
     const fs::path tree = work_ / "tree";
     for (const auto& [rel, src] : files) {
       fs::create_directories((tree / rel).parent_path());
@@ -116,8 +120,9 @@ TEST_F(CheckTest, CatchesMissingDependency) {
   const auto zip = zip_tree({{"lib/libuser.so.1", "libuser.so.1"}});
   auto r = check({zip.string()});
   EXPECT_EQ(r.exit_code, 13) << r.all();
-  EXPECT_NE(r.out.find("lib/libuser.so.1: needs libdep.so.1, which is neither in the archive's lib/ nor in provided.al2023"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find("lib/libuser.so.1: needs libdep.so.1, which is neither in the archive's lib/ nor in provided.al2023"),
+      std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("fix: add it to the archive"), std::string::npos) << r.out;
   expect_no_scratch_left();
@@ -162,7 +167,8 @@ TEST_F(CheckTest, LibraryOfOldSymbolsPassesBothTargets) {
 }
 
 TEST_F(CheckTest, CatchesIsaLevelAboveItsDirectory) {
-  const auto zip = zip_tree({{"lib/libv3.so.1", "libv3.so.1"}, {"lib/glibc-hwcaps/x86-64-v3/libv3.so.1", "libv3.so.1"}});
+  const auto zip =
+      zip_tree({{"lib/libv3.so.1", "libv3.so.1"}, {"lib/glibc-hwcaps/x86-64-v3/libv3.so.1", "libv3.so.1"}});
   auto r = check({zip.string()});
   EXPECT_EQ(r.exit_code, 13) << r.all();
   EXPECT_NE(r.out.find("lib/libv3.so.1: needs x86-64-v3 but its directory promises baseline x86-64"), std::string::npos)
@@ -204,8 +210,14 @@ RunResult pack_trace(const fs::path& work, const std::vector<std::pair<fs::path,
   }
   json += "]}";
   write_file(work / "trace.json", json);
-  std::vector<std::string> argv{tmpdump_binary().string(), "pack", (work / "trace.json").string(), "-o",
-                                (work / out).string(), "--level", "1", "-q"};
+  std::vector<std::string> argv{tmpdump_binary().string(),
+                                "pack",
+                                (work / "trace.json").string(),
+                                "-o",
+                                (work / out).string(),
+                                "--level",
+                                "1",
+                                "-q"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return run(argv, {.env = {{"TMPDUMP_PROGRESS", "0"}}, .timeout = std::chrono::seconds(120)});
 }
@@ -241,7 +253,8 @@ TEST_F(CheckTest, ManagedRuntimeTargetSaysBundledGlibcCannotHelpAndWhatCan) {
     EXPECT_NE(r.out.find("lib/libnew.so.1: needs GLIBC_2.36 (GLIBC_2.36) but " + target + " has glibc 2.34"),
               std::string::npos)
         << r.out;
-    for (const char* fix : {"pack --with-libc cannot help", "Amazon Linux 2023", "manylinux wheels", "JavaCPP's builds"}) {
+    for (const char* fix :
+         {"pack --with-libc cannot help", "Amazon Linux 2023", "manylinux wheels", "JavaCPP's builds"}) {
       EXPECT_NE(r.out.find(fix), std::string::npos) << fix << "\n" << r.out;
     }
   }

@@ -122,8 +122,8 @@ class ChrootLayer : public ::testing::Test {
 #endif
     if (::geteuid() != 0) GTEST_SKIP() << "chroot needs root; run the suite as root to test the layer on bullseye";
     const auto t0 = std::chrono::steady_clock::now();
-    auto made = run({(source_dir() / "packaging/debian-root").string(), "bullseye"},
-                    {.timeout = std::chrono::minutes(10)});
+    auto made =
+        run({(source_dir() / "packaging/debian-root").string(), "bullseye"}, {.timeout = std::chrono::minutes(10)});
     if (made.exit_code == 77) GTEST_SKIP() << trim(made.err);
     ASSERT_EQ(made.exit_code, 0) << made.all();
     if (!made.err.empty()) fmt::print("{}", made.err);  // the first debootstrap reports its time and size
@@ -149,9 +149,8 @@ class ChrootLayer : public ::testing::Test {
     fs::create_directories(root_ / "var/task/bin");
     fs::copy_file(fns / "libecho_handler_dep.so", root_ / "var/task/lib/libecho_dep.so");
     write_file(root_ / "var/task/bin/probe", kProbeHandler);
-    fs::permissions(root_ / "var/task/bin/probe", fs::perms::owner_all | fs::perms::group_read |
-                                                     fs::perms::group_exec | fs::perms::others_read |
-                                                     fs::perms::others_exec);
+    fs::permissions(root_ / "var/task/bin/probe", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                                      fs::perms::others_read | fs::perms::others_exec);
 
     make_certificates();
     fs::create_directories(root_ / "etc/pki/tls/certs");
@@ -165,9 +164,9 @@ class ChrootLayer : public ::testing::Test {
     ASSERT_EQ(zipped.exit_code, 0) << zipped.all();
 
     write_file(tmp_ / "https.py", kHttpsServer);
-    server_ = std::make_unique<Background>(std::vector<std::string>{
-        "python3", (tmp_ / "https.py").string(), (tmp_ / "www").string(), (tmp_ / "server.crt").string(),
-        (tmp_ / "server.key").string()});
+    server_ = std::make_unique<Background>(
+        std::vector<std::string>{"python3", (tmp_ / "https.py").string(), (tmp_ / "www").string(),
+                                 (tmp_ / "server.crt").string(), (tmp_ / "server.key").string()});
     auto line = server_->wait_for_line("listening on", std::chrono::seconds(20));
     ASSERT_TRUE(line) << "the HTTPS server did not start";
     url_ = "https://127.0.0.1:" + line->substr(line->find("127.0.0.1:") + 10) + "/dump.zip";
@@ -185,13 +184,14 @@ class ChrootLayer : public ::testing::Test {
     }
     if (chroot_bin.empty()) GTEST_SKIP() << "no chroot program (coreutils)";
     fs::create_directories(tmp_ / "shim");
-    write_file(tmp_ / "shim/bootstrap",
-               fmt::format("#!/bin/sh\n"
-                           "export LAMBDA_TASK_ROOT=/var/task LAMBDA_RUNTIME_DIR=/var/runtime\n"
-                           "export PATH=/opt/bin:/usr/local/bin:/usr/bin:/bin\n"
-                           "export LD_LIBRARY_PATH=/lib/{0}:/usr/lib/{0}:/lib64:/usr/lib64:/var/task:/var/task/lib:/opt/lib\n"
-                           "exec '{2}' '{1}' /opt/bootstrap\n",
-                           kMultiarch, root_.string(), chroot_bin.string()));
+    write_file(
+        tmp_ / "shim/bootstrap",
+        fmt::format("#!/bin/sh\n"
+                    "export LAMBDA_TASK_ROOT=/var/task LAMBDA_RUNTIME_DIR=/var/runtime\n"
+                    "export PATH=/opt/bin:/usr/local/bin:/usr/bin:/bin\n"
+                    "export LD_LIBRARY_PATH=/lib/{0}:/usr/lib/{0}:/lib64:/usr/lib64:/var/task:/var/task/lib:/opt/lib\n"
+                    "exec '{2}' '{1}' /opt/bootstrap\n",
+                    kMultiarch, root_.string(), chroot_bin.string()));
     fs::permissions(tmp_ / "shim/bootstrap", fs::perms::owner_all);
   }
 
@@ -264,12 +264,13 @@ TEST_F(ChrootLayer, ExecutedHandlerRunsOnTheRootsGlibcNotTheLayers) {
 TEST_F(ChrootLayer, ExecWrapperPullsOverHttpsAndItsCommandRunsOnTheRootsGlibc) {
   // Managed runtimes: Lambda runs AWS_LAMBDA_EXEC_WRAPPER with the runtime's
   // command line; bash stands in for java/python here.
-  auto r = run({"chroot", root_.string(), "/usr/bin/env", "-i", "LAMBDA_TASK_ROOT=/var/task",
-                "PATH=/usr/local/bin:/usr/bin:/bin",
-                fmt::format("LD_LIBRARY_PATH=/lib/{0}:/usr/lib/{0}:/lib64:/usr/lib64:/var/task/lib:/opt/lib", kMultiarch),
-                "TMPDUMP_SOURCES=" + url_, "TMPDUMP_ROOT=/tmp/tmpdump", "/opt/tmpdump-exec-wrapper", "/bin/bash", "-c",
-                R"(grep -m1 -E '/libc[.-]' /proc/$$/maps | awk '{print "libc=" $6}'; echo "path=$LD_LIBRARY_PATH")"},
-               {.timeout = std::chrono::seconds(60)});
+  auto r =
+      run({"chroot", root_.string(), "/usr/bin/env", "-i", "LAMBDA_TASK_ROOT=/var/task",
+           "PATH=/usr/local/bin:/usr/bin:/bin",
+           fmt::format("LD_LIBRARY_PATH=/lib/{0}:/usr/lib/{0}:/lib64:/usr/lib64:/var/task/lib:/opt/lib", kMultiarch),
+           "TMPDUMP_SOURCES=" + url_, "TMPDUMP_ROOT=/tmp/tmpdump", "/opt/tmpdump-exec-wrapper", "/bin/bash", "-c",
+           R"(grep -m1 -E '/libc[.-]' /proc/$$/maps | awk '{print "libc=" $6}'; echo "path=$LD_LIBRARY_PATH")"},
+          {.timeout = std::chrono::seconds(60)});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   fmt::print("the wrapped command reports: {}", r.out);
   EXPECT_TRUE(contains(r.out, fmt::format("libc=/lib/{}/libc", kMultiarch)) ||
@@ -299,18 +300,21 @@ TEST_F(ChrootLayer, ExecWrapperWithAWithLibcTmpdumpStillStartsTheRootsOwnRuntime
   fs::copy_file(fs::canonical("/lib/x86_64-linux-gnu/libc.so.6"), tmp_ / "old-src/lib/libc.so.6");
   fs::copy_file(fs::canonical("/lib64/ld-linux-x86-64.so.2"), tmp_ / "old-src/lib/ld-linux-x86-64.so.2");
   fs::copy_file(fns / "libtmpdump_testdep.so", tmp_ / "old-src/lib/libtmpdump_testdep.so");
-  ASSERT_EQ(run({"zip", "-q", "-y", "-r", (tmp_ / "www/old-libc.zip").string(), "lib"}, {.cwd = tmp_ / "old-src"}).exit_code, 0);
+  ASSERT_EQ(
+      run({"zip", "-q", "-y", "-r", (tmp_ / "www/old-libc.zip").string(), "lib"}, {.cwd = tmp_ / "old-src"}).exit_code,
+      0);
 
   const std::string base = url_.substr(0, url_.rfind('/') + 1);
   for (const std::string archive : {"libc.zip", "old-libc.zip"}) {
     const std::string root = "/tmp/tmpdump-" + archive;
-    auto r = run({"chroot", root_.string(), "/usr/bin/env", "-i", "LAMBDA_TASK_ROOT=/var/task",
-                  "PATH=/usr/local/bin:/usr/bin:/bin",
-                  fmt::format("LD_LIBRARY_PATH=/var/lang/lib:/lib/{0}:/usr/lib/{0}:/lib64:/usr/lib64:/var/task/lib:/opt/lib",
-                              kMultiarch),
-                  "TMPDUMP_SOURCES=" + base + archive, "TMPDUMP_ROOT=" + root, "/opt/tmpdump-exec-wrapper", "/bin/bash",
-                  "-c", R"(grep -m1 -E '/libc[.-]' /proc/$$/maps | awk '{print "libc=" $6}'; echo "path=$LD_LIBRARY_PATH")"},
-                 {.timeout = std::chrono::seconds(60)});
+    auto r =
+        run({"chroot", root_.string(), "/usr/bin/env", "-i", "LAMBDA_TASK_ROOT=/var/task",
+             "PATH=/usr/local/bin:/usr/bin:/bin",
+             fmt::format("LD_LIBRARY_PATH=/var/lang/lib:/lib/{0}:/usr/lib/{0}:/lib64:/usr/lib64:/var/task/lib:/opt/lib",
+                         kMultiarch),
+             "TMPDUMP_SOURCES=" + base + archive, "TMPDUMP_ROOT=" + root, "/opt/tmpdump-exec-wrapper", "/bin/bash",
+             "-c", R"(grep -m1 -E '/libc[.-]' /proc/$$/maps | awk '{print "libc=" $6}'; echo "path=$LD_LIBRARY_PATH")"},
+            {.timeout = std::chrono::seconds(60)});
     ASSERT_EQ(r.exit_code, 0) << archive << ": " << r.all();
     fmt::print("{}: the wrapped runtime reports: {}", archive, r.out);
     EXPECT_FALSE(contains(r.err, "GLIBC_")) << r.err;
@@ -318,7 +322,7 @@ TEST_F(ChrootLayer, ExecWrapperWithAWithLibcTmpdumpStillStartsTheRootsOwnRuntime
                 contains(r.out, fmt::format("libc=/usr/lib/{}/libc", kMultiarch)))
         << archive << ": " << r.out;
     EXPECT_FALSE(contains(r.out, root + "/lib/libc")) << r.out;  // lib/libc/ is on no path
-    EXPECT_TRUE(contains(r.out, root + "/lib")) << r.out;         // the tmpdump's libraries still are
+    EXPECT_TRUE(contains(r.out, root + "/lib")) << r.out;        // the tmpdump's libraries still are
     EXPECT_TRUE(fs::exists(root_ / root.substr(1) / "lib/libtmpdump_testdep.so"));
   }
   EXPECT_TRUE(fs::exists(root_ / "tmp/tmpdump-libc.zip/lib/libc/libc.so.6"));
@@ -328,9 +332,17 @@ TEST_F(ChrootLayer, ExecWrapperWithoutProcFindsItsPullModuleOrListsWhereItLooked
   // Without /proc, /proc/self/exe cannot say where the layer is.
   ASSERT_EQ(run({"umount", "-l", (root_ / "proc").string()}).exit_code, 0);
   proc_mounted_ = false;
-  const std::vector<std::string> wrapped{"chroot", root_.string(), "/usr/bin/env", "-i", "LAMBDA_TASK_ROOT=/var/task",
-                                         "PATH=/usr/bin:/bin", "TMPDUMP_SOURCES=" + url_, "TMPDUMP_ROOT=/tmp/tmpdump",
-                                         "/opt/tmpdump-exec-wrapper", "/bin/echo", "started"};
+  const std::vector<std::string> wrapped{"chroot",
+                                         root_.string(),
+                                         "/usr/bin/env",
+                                         "-i",
+                                         "LAMBDA_TASK_ROOT=/var/task",
+                                         "PATH=/usr/bin:/bin",
+                                         "TMPDUMP_SOURCES=" + url_,
+                                         "TMPDUMP_ROOT=/tmp/tmpdump",
+                                         "/opt/tmpdump-exec-wrapper",
+                                         "/bin/echo",
+                                         "started"};
   auto r = run(wrapped, {.timeout = std::chrono::seconds(60)});
   EXPECT_EQ(r.exit_code, 0) << r.all();
   EXPECT_EQ(r.out, "started\n") << r.all();
@@ -339,7 +351,9 @@ TEST_F(ChrootLayer, ExecWrapperWithoutProcFindsItsPullModuleOrListsWhereItLooked
   fs::remove_all(root_ / "tmp/tmpdump");
   auto broken = run(wrapped, {.timeout = std::chrono::seconds(60)});
   EXPECT_NE(broken.exit_code, 0) << broken.all();
-  EXPECT_TRUE(contains(broken.err, "cannot load its pull module libtmpdump-pull.so (tried /opt/tmpdump/lib/libtmpdump-pull.so (missing)"))
+  EXPECT_TRUE(
+      contains(broken.err,
+               "cannot load its pull module libtmpdump-pull.so (tried /opt/tmpdump/lib/libtmpdump-pull.so (missing)"))
       << broken.err;
   EXPECT_TRUE(contains(broken.err, "/proc/self/exe")) << broken.err;
   EXPECT_FALSE(contains(broken.err, "(tried )")) << broken.err;

@@ -134,8 +134,8 @@ TEST(Emulate, InitErrorIsShownAsLambdaDoesAndExitsNonZero) {
 
 TEST(Emulate, RefusesFunctionWithoutBootstrap) {
   TempDir empty;
-  auto r = run({tmpdump_binary().string(), "emulate", "--function", empty.path().string(), "--handler", "x",
-                "--event", "/dev/null"});
+  auto r = run({tmpdump_binary().string(), "emulate", "--function", empty.path().string(), "--handler", "x", "--event",
+                "/dev/null"});
   EXPECT_EQ(r.exit_code, 3) << r.all();
   EXPECT_TRUE(contains(r.err, "no bootstrap in")) << r.err;
 }

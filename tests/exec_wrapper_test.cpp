@@ -3,13 +3,13 @@
 // the way the real one does), Debian's python3, and a program that prints its
 // arguments; plus the ways it must fail before the runtime starts. Fixtures
 // (tests/wrapper/) are compiled here with javac and gcc.
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "functions/lambda.hpp"
 #include "support/process.hpp"
@@ -22,10 +22,16 @@ namespace fs = std::filesystem;
 
 const std::string kJavaMain = "com.amazonaws.services.lambda.runtime.api.client.AWSLambda";
 
-fs::path wrapper_bin() { return build_dir() / "src/wrapper/tmpdump-exec-wrapper"; }
-fs::path fixtures() { return source_dir() / "tests/wrapper"; }
+fs::path wrapper_bin() {
+  return build_dir() / "src/wrapper/tmpdump-exec-wrapper";
+}
+fs::path fixtures() {
+  return source_dir() / "tests/wrapper";
+}
 
-std::size_t lines(const std::string& text) { return static_cast<std::size_t>(std::ranges::count(text, '\n')); }
+std::size_t lines(const std::string& text) {
+  return static_cast<std::size_t>(std::ranges::count(text, '\n'));
+}
 
 // The NUL-separated output of printargs, split.
 std::vector<std::string> split_nul(const std::string& out) {
@@ -98,7 +104,9 @@ struct Dirs {
   }
 };
 
-fs::path jdk_include() { return fs::canonical("/usr/bin/javac").parent_path().parent_path() / "include"; }
+fs::path jdk_include() {
+  return fs::canonical("/usr/bin/javac").parent_path().parent_path() / "include";
+}
 
 /// Builds the Java fixtures: the runtime stand-in as a jar (returned), the
 /// handler's classes in the task directory, a jar in the task's lib/, and the
@@ -113,7 +121,8 @@ fs::path build_java(const Dirs& d) {
   run_ok({"javac", "-d", greeter_classes.string(), (java / "lib/example/Greeter.java").string()});
   fs::create_directories(d.task / "lib");
   run_ok({"jar", "cf", (d.task / "lib/greeter.jar").string(), "-C", greeter_classes.string(), "."});
-  run_ok({"javac", "-cp", greeter_classes.string(), "-d", d.task.string(), (java / "handler/example/Handler.java").string()});
+  run_ok({"javac", "-cp", greeter_classes.string(), "-d", d.task.string(),
+          (java / "handler/example/Handler.java").string()});
 
   const fs::path testdep = plain_testdep(d.tmp / "plain");
   compile({"-shared", "-fPIC", "-I" + jdk_include().string(), "-I" + (jdk_include() / "linux").string(),
@@ -126,8 +135,15 @@ fs::path build_java(const Dirs& d) {
 
 /// Lambda's java17 command line, with the runtime stand-in's jar.
 std::vector<std::string> lambda_java_command(const fs::path& rt_jar) {
-  return {"/usr/bin/java", "-XX:+UseSerialGC", "-Xshare:auto", "-XX:+TieredCompilation", "-XX:TieredStopAtLevel=1",
-          "-Djava.net.preferIPv4Stack=true", "-classpath", rt_jar.string(), kJavaMain,
+  return {"/usr/bin/java",
+          "-XX:+UseSerialGC",
+          "-Xshare:auto",
+          "-XX:+TieredCompilation",
+          "-XX:TieredStopAtLevel=1",
+          "-Djava.net.preferIPv4Stack=true",
+          "-classpath",
+          rt_jar.string(),
+          kJavaMain,
           "example.Handler::handleRequest"};
 }
 
@@ -174,7 +190,8 @@ TEST(ExecWrapper, JavaFlagEditsReachTheJvm) {
                          .timeout = std::chrono::seconds(60)});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_FALSE(contains(r.out, "TieredStopAtLevel")) << r.out;
-  EXPECT_TRUE(contains(r.out, "-XX:+TieredCompilation, -Djava.net.preferIPv4Stack=true, -Djava.library.path=")) << r.out;
+  EXPECT_TRUE(contains(r.out, "-XX:+TieredCompilation, -Djava.net.preferIPv4Stack=true, -Djava.library.path="))
+      << r.out;
   EXPECT_TRUE(contains(r.out, "-XX:-TieredCompilation, -Xss2m]")) << r.out;
   EXPECT_TRUE(contains(r.out, "handler says: Hello, hello from the tmpdump")) << r.out;
   EXPECT_TRUE(contains(r.err, "1 option(s) removed")) << r.err;
@@ -189,8 +206,7 @@ TEST(ExecWrapper, PythonImportsAPureModuleAndACExtensionThatLiveOnlyInTheTmpdump
   const fs::path testdep = plain_testdep(d.tmp / "plain");
   compile({"-shared", "-fPIC", "-I" + include.out, "-I" + (source_dir() / "tests/functions").string(),
            "-I" + (source_dir() / "include").string(), (fixtures() / "tmpdump_cext.c").string(), "-o",
-           (d.dump / "python/tmpdump_cext.so").string(), "-L" + testdep.parent_path().string(),
-           "-ltmpdump_testdep"});
+           (d.dump / "python/tmpdump_cext.so").string(), "-L" + testdep.parent_path().string(), "-ltmpdump_testdep"});
   fs::copy_file(testdep, d.dump / "lib/libtmpdump_testdep.so");
   const fs::path zip = d.zip();
 
@@ -198,7 +214,8 @@ TEST(ExecWrapper, PythonImportsAPureModuleAndACExtensionThatLiveOnlyInTheTmpdump
       "/usr/bin/python3", "-c",
       "import puremod, tmpdump_cext\nprint(puremod.hello())\nprint(tmpdump_cext.greeting())\nprint(puremod.__file__)"};
   // TMPDUMP_METRICS=0: stdout is then exactly the program's.
-  const auto env = d.env({{"TMPDUMP_SOURCES", zip.string()}, {"PYTHONPATH", "/nonexistent/runtime"}, {"TMPDUMP_METRICS", "0"}});
+  const auto env =
+      d.env({{"TMPDUMP_SOURCES", zip.string()}, {"PYTHONPATH", "/nonexistent/runtime"}, {"TMPDUMP_METRICS", "0"}});
   auto bare = run(command, {.env = env});
   EXPECT_NE(bare.exit_code, 0);
   EXPECT_TRUE(contains(bare.err, "ModuleNotFoundError")) << bare.all();
@@ -207,13 +224,29 @@ TEST(ExecWrapper, PythonImportsAPureModuleAndACExtensionThatLiveOnlyInTheTmpdump
   wrapped.insert(wrapped.end(), command.begin(), command.end());
   auto r = run(wrapped, {.env = env});
   ASSERT_EQ(r.exit_code, 0) << r.all();
-  EXPECT_EQ(r.out, "pure module from the tmpdump\nhello from the tmpdump\n" + (d.root / "python/puremod.py").string() + "\n");
+  EXPECT_EQ(r.out,
+            "pure module from the tmpdump\nhello from the tmpdump\n" + (d.root / "python/puremod.py").string() + "\n");
   EXPECT_TRUE(contains(r.err, "python: PYTHONPATH +" + (d.root / "python").string())) << r.err;
 }
 
-const std::vector<std::string> kAwkwardArguments = {
-    "a b", "", "'single quoted'", "\"double\"", "x=y", "=", "==", " lead and trail ", "tab\there", "new\nline",
-    "-Djava.library.path=not-mine", "-cp", "--help", "$HOME", "\\back\\slash", "ünïcødé", "*", ""};
+const std::vector<std::string> kAwkwardArguments = {"a b",
+                                                    "",
+                                                    "'single quoted'",
+                                                    "\"double\"",
+                                                    "x=y",
+                                                    "=",
+                                                    "==",
+                                                    " lead and trail ",
+                                                    "tab\there",
+                                                    "new\nline",
+                                                    "-Djava.library.path=not-mine",
+                                                    "-cp",
+                                                    "--help",
+                                                    "$HOME",
+                                                    "\\back\\slash",
+                                                    "ünïcødé",
+                                                    "*",
+                                                    ""};
 
 TEST(ExecWrapper, ArgumentsPassThroughByteForByte) {
   Dirs d;
@@ -225,7 +258,8 @@ TEST(ExecWrapper, ArgumentsPassThroughByteForByte) {
   ASSERT_EQ(r.exit_code, 0) << r.all();
   auto printed = split_nul(r.out);
   ASSERT_EQ(printed.size(), command.size() + 2) << r.out;
-  EXPECT_EQ(std::vector<std::string>(printed.begin(), printed.begin() + static_cast<std::ptrdiff_t>(command.size())), command);
+  EXPECT_EQ(std::vector<std::string>(printed.begin(), printed.begin() + static_cast<std::ptrdiff_t>(command.size())),
+            command);
   EXPECT_EQ(printed[command.size()], "LD_LIBRARY_PATH=" + (d.task / "lib").string() + ":/inherited");
   EXPECT_EQ(printed[command.size() + 1], "PYTHONPATH=<unset>");
   EXPECT_TRUE(contains(r.err, "no tmpdump configured; printargs: environment only")) << r.err;
@@ -242,13 +276,16 @@ TEST(ExecWrapper, JavaApplicationArgumentsPassThroughByteForByte) {
   ASSERT_EQ(r.exit_code, 0) << r.all();
   auto printed = split_nul(r.out);
   ASSERT_EQ(printed.size(), command.size() + 1 + 2) << r.out;
-  std::vector<std::string> want{java.string(), "-Dkeep= spaces =", "-cp",
-                                "a b.jar:" + d.task.string() + ":" + (d.task / "lib/*").string(),
-                                "-Djava.library.path=" + (d.task / "lib").string() +
-                                    ":/usr/java/packages/lib:/usr/lib64:/lib64:/lib:/usr/lib",
-                                "Main"};
+  std::vector<std::string> want{
+      java.string(),
+      "-Dkeep= spaces =",
+      "-cp",
+      "a b.jar:" + d.task.string() + ":" + (d.task / "lib/*").string(),
+      "-Djava.library.path=" + (d.task / "lib").string() + ":/usr/java/packages/lib:/usr/lib64:/lib64:/lib:/usr/lib",
+      "Main"};
   want.insert(want.end(), kAwkwardArguments.begin(), kAwkwardArguments.end());
-  EXPECT_EQ(std::vector<std::string>(printed.begin(), printed.begin() + static_cast<std::ptrdiff_t>(want.size())), want);
+  EXPECT_EQ(std::vector<std::string>(printed.begin(), printed.begin() + static_cast<std::ptrdiff_t>(want.size())),
+            want);
 }
 
 TEST(ExecWrapper, MissingObjectFailsInOneLineNamingBucketAndKeyBeforeTheRuntimeStarts) {
@@ -258,7 +295,7 @@ TEST(ExecWrapper, MissingObjectFailsInOneLineNamingBucketAndKeyBeforeTheRuntimeS
   for (const auto& [k, v] : s3.client_env()) env[k] = v;
   auto r = run({wrapper_bin().string(), d.printargs().string(), "runtime-started"}, {.env = env});
   EXPECT_EQ(r.exit_code, 3) << r.all();  // NotFound
-  EXPECT_EQ(r.out, "");                   // the runtime never ran
+  EXPECT_EQ(r.out, "");                  // the runtime never ran
   EXPECT_EQ(lines(r.err), 1u) << r.err;
   EXPECT_TRUE(r.err.starts_with("tmpdump-exec-wrapper: TmpDump.NotFound: ")) << r.err;
   EXPECT_TRUE(contains(r.err, "dumps")) << r.err;
@@ -304,8 +341,8 @@ TEST(ExecWrapper, SnapStartPullsWithContainerCredentials) {
   ASSERT_TRUE(line);
   const std::string port = line->substr(std::string("listening on ").size());
 
-  EnvChanges env = d.env({{"TMPDUMP_SOURCES", "s3://dumps/tmpdump/snap-fn.zip"},
-                          {"AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start"}});
+  EnvChanges env =
+      d.env({{"TMPDUMP_SOURCES", "s3://dumps/tmpdump/snap-fn.zip"}, {"AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start"}});
   for (const auto& [k, v] : s3.client_env()) env[k] = v;
   env["AWS_ACCESS_KEY_ID"] = std::nullopt;
   env["AWS_SECRET_ACCESS_KEY"] = std::nullopt;
@@ -324,11 +361,11 @@ TEST(ExecWrapper, SnapStartPullsWithContainerCredentials) {
 TEST(ExecWrapper, WritesItsEmfRecordBeforeTheProgramAndAJsonInitLine) {
   Dirs d;
   const fs::path zip = d.zip();
-  auto r = run({wrapper_bin().string(), d.printargs().string()},
-               {.env = d.env({{"TMPDUMP_SOURCES", zip.string()},
-                              {"TMPDUMP_METRICS", std::nullopt},
-                              {"AWS_LAMBDA_FUNCTION_NAME", "wrapped-fn"},
-                              {"AWS_LAMBDA_LOG_FORMAT", "JSON"}})});
+  auto r =
+      run({wrapper_bin().string(), d.printargs().string()}, {.env = d.env({{"TMPDUMP_SOURCES", zip.string()},
+                                                                           {"TMPDUMP_METRICS", std::nullopt},
+                                                                           {"AWS_LAMBDA_FUNCTION_NAME", "wrapped-fn"},
+                                                                           {"AWS_LAMBDA_LOG_FORMAT", "JSON"}})});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   // The record is the first line of stdout; the program's output follows it untouched.
   const auto nl = r.out.find('\n');
@@ -396,8 +433,7 @@ TEST(ExecWrapper, NoArgumentsPrintsUsageAndExits2) {
 // it as the runtime sees it.
 std::string use_wrapper_as_runtime(const LambdaDirs& dirs, const std::string& runtime_command) {
   fs::remove(dirs.layer / "bootstrap");
-  write_file(dirs.layer / "bootstrap",
-             "#!/bin/sh\nexec \"$AWS_LAMBDA_EXEC_WRAPPER\" " + runtime_command + "\n");
+  write_file(dirs.layer / "bootstrap", "#!/bin/sh\nexec \"$AWS_LAMBDA_EXEC_WRAPPER\" " + runtime_command + "\n");
   // Readable and executable by the sandbox's user too.
   const auto rx = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
                   fs::perms::others_exec;
@@ -441,7 +477,8 @@ TEST(ExecWrapper, CpuVariantDirectoryIsChosenAtInitWhenTheCpuHasIt) {
   const fs::path src = dirs.tmp / "dump-src";
   const fs::path v3 = src / "lib/glibc-hwcaps/x86-64-v3";
   fs::create_directories(v3);
-  write_file(dirs.tmp / "v3.c", "const char* testdep_greeting(void) { return \"hello from the x86-64-v3 variant\"; }\n");
+  write_file(dirs.tmp / "v3.c",
+             "const char* testdep_greeting(void) { return \"hello from the x86-64-v3 variant\"; }\n");
   compile({"-shared", "-fPIC", "-march=x86-64-v3", (dirs.tmp / "v3.c").string(), "-Wl,-soname,libtmpdump_testdep.so",
            "-o", (v3 / "libtmpdump_testdep.so").string()});
   const auto zip = dirs.make_tmpdump();  // adds lib/libtmpdump_testdep.so, zips lib/
@@ -454,8 +491,7 @@ TEST(ExecWrapper, CpuVariantDirectoryIsChosenAtInitWhenTheCpuHasIt) {
   // The choice is made by the wrapper, not left to glibc-hwcaps (which Amazon
   // Linux 2's glibc 2.26 lacks): the variant directory comes first in the path.
   Dirs d;
-  auto p = run({wrapper_bin().string(), d.printargs().string()},
-               {.env = d.env({{"TMPDUMP_SOURCES", zip.string()}})});
+  auto p = run({wrapper_bin().string(), d.printargs().string()}, {.env = d.env({{"TMPDUMP_SOURCES", zip.string()}})});
   ASSERT_EQ(p.exit_code, 0) << p.all();
   const auto printed = split_nul(p.out);
   ASSERT_EQ(printed.size(), 3u);

@@ -6,11 +6,10 @@
 //
 // Skips only when the example was not built (OpenCV or opencv-data missing at
 // configure time); examples/face-detect/CMakeLists.txt passes the paths.
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <iostream>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "functions/lambda.hpp"
@@ -28,8 +27,8 @@ constexpr const char* kImageTool = nullptr;
 constexpr const char* kCascadeDir = nullptr;
 #endif
 
-#define SKIP_UNLESS_BUILT()                                                                             \
-  if (kFunction == nullptr)                                                                             \
+#define SKIP_UNLESS_BUILT()                                                                            \
+  if (kFunction == nullptr)                                                                            \
   GTEST_SKIP() << "examples/face-detect was not built (OpenCV or opencv-data missing when cmake ran: " \
                   "libopencv-{core,imgproc,imgcodecs,objdetect}-dev opencv-data)"
 
@@ -160,20 +159,21 @@ TEST(FaceDetect, TracedPackedPushedFunctionFindsFacesAfterAColdStartFromS3) {
 
   // trace -> pack -> check -> push, as a user would.
   const fs::path trace = dirs.tmp / "face-detect.trace", zip = dirs.tmp / "face-detect.zip";
-  auto traced = tmpdump({"trace", "-o", trace.string(), "--", kFunction, "--self-test", portrait.string(), jpeg.string()});
+  auto traced =
+      tmpdump({"trace", "-o", trace.string(), "--", kFunction, "--self-test", portrait.string(), jpeg.string()});
   ASSERT_EQ(traced.exit_code, 0) << traced.all();
   EXPECT_TRUE(contains(traced.out + traced.err, R"({"faces":[{"x":)")) << traced.all();
 
   const std::string source = std::string("s3://") + S3Server::kBucket + "/tmpdump/face-detect.zip";
   // zstd 3 keeps the test quick; the archive works the same at any level.
-  auto packed = tmpdump({"pack", trace.string(), "--closure", (dirs.function / "bin/face-detect").string(), "--add",
-                         std::string(kCascadeDir) + "=share/face-detect", "--with-libc", "--level", "3", "-o",
-                         zip.string(), "--function-config", (dirs.function / "tmpdump.json").string(), "--source",
-                         source});
+  auto packed =
+      tmpdump({"pack", trace.string(), "--closure", (dirs.function / "bin/face-detect").string(), "--add",
+               std::string(kCascadeDir) + "=share/face-detect", "--with-libc", "--level", "3", "-o", zip.string(),
+               "--function-config", (dirs.function / "tmpdump.json").string(), "--source", source});
   ASSERT_EQ(packed.exit_code, 0) << packed.all();
 
-  auto checked = tmpdump({"check", zip.string(), "--app", (dirs.function / "bin/face-detect").string(), "--target",
-                          "al2023"});
+  auto checked =
+      tmpdump({"check", zip.string(), "--app", (dirs.function / "bin/face-detect").string(), "--target", "al2023"});
   EXPECT_EQ(checked.exit_code, 0) << checked.all();
 
   S3Server s3;

@@ -26,8 +26,9 @@ class FaultsTest : public ::testing::Test {
     server_ = new S3Server();
     corpus_ = new TempDir();
     make_real_library_tree(*corpus_ / "src");
-    ASSERT_EQ(run({"zip", "-q", "-y", "-r", (*corpus_ / "dump.zip").string(), "lib"}, {.cwd = *corpus_ / "src"}).exit_code,
-              0);
+    ASSERT_EQ(
+        run({"zip", "-q", "-y", "-r", (*corpus_ / "dump.zip").string(), "lib"}, {.cwd = *corpus_ / "src"}).exit_code,
+        0);
     server_->put(*corpus_ / "dump.zip", "tmpdump/fn.zip");
     ASSERT_EQ(run({"unzip", "-q", (*corpus_ / "dump.zip").string(), "-d", (*corpus_ / "expected").string()}).exit_code,
               0);
@@ -88,9 +89,9 @@ TEST_F(FaultsTest, PersistentFaultsFailClearlyInBoundedTime) {
     Fault fault;
     std::string says;
   };
-  for (const auto& c : {Case{Fault::SlowDown503, "SlowDown"}, Case{Fault::Status500, "500"},
-                        Case{Fault::Throttle429, "429"}, Case{Fault::ResetMidBody, "attempts"},
-                        Case{Fault::Stall, "attempts"}, Case{Fault::ShortBody, "attempts"}}) {
+  for (const auto& c :
+       {Case{Fault::SlowDown503, "SlowDown"}, Case{Fault::Status500, "500"}, Case{Fault::Throttle429, "429"},
+        Case{Fault::ResetMidBody, "attempts"}, Case{Fault::Stall, "attempts"}, Case{Fault::ShortBody, "attempts"}}) {
     SCOPED_TRACE(fault_name(c.fault));
     FaultProxy proxy(server_->port());
     proxy.inject(c.fault, -1);
@@ -117,8 +118,8 @@ TEST_F(FaultsTest, CorruptedBytesAreCaughtAndNothingIsInstalled) {
     std::vector<std::string> extra;
     if (with_digest) extra = {"--sha256", sha256_hex(read_file(*corpus_ / "dump.zip"))};
     auto o = pull(proxy, work / "root", extra);
-    report_outcome("network fault, persistent", with_digest ? "one corrupted byte, --sha256 given" : "one corrupted byte",
-                   o.result, o.seconds);
+    report_outcome("network fault, persistent",
+                   with_digest ? "one corrupted byte, --sha256 given" : "one corrupted byte", o.result, o.seconds);
     // A flipped byte breaks the stream, its size or its CRC: corrupt (5), never
     // unsafe (6) even when the broken stream runs past its declared size
     // (docs/pull.md); with a digest, a wrong digest (7) may be what is seen first.

@@ -51,7 +51,8 @@ std::vector<HostileCase> cases() {
       {"nested-dotdot", 6, "lib/../../evil", [](ZipWriter& w) { ok(w.add_raw(raw("lib/../../evil", "x"))); }},
       {"backslash", 6, "evil", [](ZipWriter& w) { ok(w.add_raw(raw("..\\..\\evil", "x"))); }},
       {"symlink-escape", 6, "lib/evil-link", [](ZipWriter& w) { ok(w.add_symlink("lib/evil-link", "../../evil")); }},
-      {"symlink-absolute", 6, "lib/evil-passwd", [](ZipWriter& w) { ok(w.add_symlink("lib/evil-passwd", "/etc/passwd")); }},
+      {"symlink-absolute", 6, "lib/evil-passwd",
+       [](ZipWriter& w) { ok(w.add_symlink("lib/evil-passwd", "/etc/passwd")); }},
       {"symlink-chain-escape", 6, "lib/evil-x",
        [](ZipWriter& w) {
          ok(w.add_symlink("lib/sub", ".."));
@@ -71,7 +72,8 @@ std::vector<HostileCase> cases() {
       {"device", 6, "lib/evil-dev", [](ZipWriter& w) { ok(w.add_raw(raw("lib/evil-dev", "", kCharDevice))); }},
       {"bomb", 6, "lib/evil-bomb",
        [](ZipWriter& w) {
-         auto r = ZipWriter::make_raw("lib/evil-bomb", std::string(1 << 20, 'z'), 0644, Compression{Method::Deflate, 9});
+         auto r =
+             ZipWriter::make_raw("lib/evil-bomb", std::string(1 << 20, 'z'), 0644, Compression{Method::Deflate, 9});
          ok(r ? Result<void>{} : std::unexpected(r.error()));
          r->uncompressed_size = 1000;  // decodes to 1 MiB
          ok(w.add_raw(*r));
@@ -210,7 +212,7 @@ TEST_F(HostileTest, SetuidAndSetgidBitsAreStripped) {
   auto r = run({tmpdump_binary().string(), "pull", (work / "suid.zip").string(), "--root", (work / "root").string()});
   report_outcome("hostile archive", "setuid + setgid file (installed as 0755)", r);
   ASSERT_EQ(r.exit_code, 0) << r.all();
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat((work / "root/lib/tool").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0755u);
 }

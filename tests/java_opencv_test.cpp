@@ -71,7 +71,8 @@ TEST(JavaOpenCv, TracedPackedPushedHandlerLoadsItsJniLibraryFromTheTmpdumpUnderJ
   }
 
   // 3. The function package: the two jars in lib/, as Maven lays them out.
-  for (const auto& jar : fs::directory_iterator(kTask / "lib")) fs::copy_file(jar.path(), d.function / "lib" / jar.path().filename());
+  for (const auto& jar : fs::directory_iterator(kTask / "lib"))
+    fs::copy_file(jar.path(), d.function / "lib" / jar.path().filename());
   const fs::path runtime = d.tmp / "runtime";
   ASSERT_TRUE(build_java_runtime_client(runtime, d.tmp.path()));
   fs::copy_file(build_dir() / "src/wrapper/tmpdump-exec-wrapper", d.layer / "tmpdump-exec-wrapper");
@@ -87,8 +88,7 @@ TEST(JavaOpenCv, TracedPackedPushedHandlerLoadsItsJniLibraryFromTheTmpdumpUnderJ
   auto r = d.emulate_once("example.EdgeCount::handleRequest",
                           R"({"image": ")" + run({"base64", "-w0", portrait.string()}).out + "\"}",
                           {"--runtime", "java17", "--runtime-dir", runtime.string(), "--memory", "2048", "--timeout",
-                           "60", "--env",
-                           "AWS_LAMBDA_EXEC_WRAPPER=" + d.seen(d.layer / "tmpdump-exec-wrapper")},
+                           "60", "--env", "AWS_LAMBDA_EXEC_WRAPPER=" + d.seen(d.layer / "tmpdump-exec-wrapper")},
                           s3.client_env());
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_TRUE(contains(r.out, R"("width": 512, "height": 512, "edges": )")) << r.out;

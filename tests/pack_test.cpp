@@ -70,7 +70,7 @@ TEST_F(PackTest, PackThenPullRoundTripsTheTreeWithNormalisedModes) {
   fs::remove(work_ / "expected/lib/glibc-hwcaps/zstd-link");
   for (const auto& e : fs::recursive_directory_iterator(work_ / "expected")) {
     if (e.is_symlink()) continue;
-    struct stat st{};
+    struct stat st {};
     ::lstat(e.path().c_str(), &st);
     fs::permissions(e.path(), fs::perms(e.is_directory() || (st.st_mode & 0111) != 0 ? 0755 : 0644));
   }
@@ -82,9 +82,12 @@ TEST_F(PackTest, PackThenPullRoundTripsTheTreeWithNormalisedModes) {
 
 TEST_F(PackTest, TwoPacksOfTheSameInputAreByteIdentical) {
   make_real_library_tree(work_ / "src");
-  const auto trace = write_trace({{"libcurl.so.4", {"libcurl.so.4"}}, {"libzstd.so.1", {"libzstd.so.1", "libzstd.so"}}});
-  ASSERT_EQ(tmpdump({"pack", trace.string(), "--add", (work_ / "src/lib") .string() + "=extra", "-o",
-                     (work_ / "a.zip").string(), "-j", "1"}).exit_code, 0);
+  const auto trace =
+      write_trace({{"libcurl.so.4", {"libcurl.so.4"}}, {"libzstd.so.1", {"libzstd.so.1", "libzstd.so"}}});
+  ASSERT_EQ(tmpdump({"pack", trace.string(), "--add", (work_ / "src/lib").string() + "=extra", "-o",
+                     (work_ / "a.zip").string(), "-j", "1"})
+                .exit_code,
+            0);
   // Different source times and thread counts must not change a byte.
   for (const auto& e : fs::recursive_directory_iterator(work_ / "src")) {
     if (!e.is_symlink()) fs::last_write_time(e.path(), fs::file_time_type::clock::now());
@@ -100,7 +103,9 @@ TEST_F(PackTest, TwoPacksOfTheSameInputAreByteIdentical) {
 TEST_F(PackTest, SourceDateEpochSetsEveryEntryTime) {
   const auto trace = write_trace({{"libzstd.so.1", {"libzstd.so.1"}}});
   ASSERT_EQ(tmpdump({"pack", trace.string(), "-o", (work_ / "a.zip").string(), "--compress", "deflate"},
-                    {{"SOURCE_DATE_EPOCH", "1700000000"}}).exit_code, 0);
+                    {{"SOURCE_DATE_EPOCH", "1700000000"}})
+                .exit_code,
+            0);
   auto listing = run({"unzip", "-Z", "-T", (work_ / "a.zip").string()});
   ASSERT_EQ(listing.exit_code, 0) << listing.all();
   EXPECT_NE(listing.out.find("20231114"), std::string::npos) << listing.out;
@@ -108,8 +113,9 @@ TEST_F(PackTest, SourceDateEpochSetsEveryEntryTime) {
 }
 
 TEST_F(PackTest, TraceLibrariesGoUnderLibWithTheirSymlinkChains) {
-  const auto trace = write_trace({{"libzstd.so.1", {"libzstd.so.1", "libzstd.so", "/usr/lib/x86_64-linux-gnu/libzstd.so.1"}},
-                                  {"libc.so.6", {"libc.so.6"}}});
+  const auto trace =
+      write_trace({{"libzstd.so.1", {"libzstd.so.1", "libzstd.so", "/usr/lib/x86_64-linux-gnu/libzstd.so.1"}},
+                   {"libc.so.6", {"libc.so.6"}}});
   auto r = tmpdump({"pack", trace.string(), "-o", (work_ / "a.zip").string()});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   const fs::path root = pull(work_ / "a.zip", "root");
@@ -134,10 +140,10 @@ TEST_F(PackTest, TraceLibrariesGoUnderLibWithTheirSymlinkChains) {
 }
 
 TEST_F(PackTest, WithLibcBundlesGlibcAndItsLoaderWhereNoLibraryPathLooks) {
-  const auto trace = write_trace({{"libc.so.6", {"libc.so.6"}}, {"libgcc_s.so.1", {"libgcc_s.so.1"}},
-                                  {"libzstd.so.1", {"libzstd.so.1"}}});
-  ASSERT_EQ(tmpdump({"pack", trace.string(), "-o", (work_ / "a.zip").string(), "--with-libc", "--level", "3"})
-                .exit_code, 0);
+  const auto trace = write_trace(
+      {{"libc.so.6", {"libc.so.6"}}, {"libgcc_s.so.1", {"libgcc_s.so.1"}}, {"libzstd.so.1", {"libzstd.so.1"}}});
+  ASSERT_EQ(
+      tmpdump({"pack", trace.string(), "-o", (work_ / "a.zip").string(), "--with-libc", "--level", "3"}).exit_code, 0);
   const fs::path root = pull(work_ / "a.zip", "root");
   // lib/libc/: only bootstrap's start through the bundled loader names it; lib/
   // is on LD_LIBRARY_PATH, where a newer libc would break the image's loader.
@@ -149,14 +155,14 @@ TEST_F(PackTest, WithLibcBundlesGlibcAndItsLoaderWhereNoLibraryPathLooks) {
   EXPECT_FALSE(fs::exists(root / "lib/libgcc_s.so.1"));
   EXPECT_TRUE(fs::exists(root / "lib/libzstd.so.1"));
   // The bundled loader runs a program on the bundled libc.
-  auto ran = run({(root / "lib/libc/ld-linux-x86-64.so.2").string(), "--library-path", (root / "lib/libc").string(),
-                  "/bin/true"});
+  auto ran = run(
+      {(root / "lib/libc/ld-linux-x86-64.so.2").string(), "--library-path", (root / "lib/libc").string(), "/bin/true"});
   EXPECT_EQ(ran.exit_code, 0) << ran.all();
 }
 
 TEST_F(PackTest, WithoutWithLibcTheImagesLibrariesAreLeftOut) {
-  const auto trace = write_trace({{"libc.so.6", {"libc.so.6"}}, {"libgcc_s.so.1", {"libgcc_s.so.1"}},
-                                  {"libzstd.so.1", {"libzstd.so.1"}}});
+  const auto trace = write_trace(
+      {{"libc.so.6", {"libc.so.6"}}, {"libgcc_s.so.1", {"libgcc_s.so.1"}}, {"libzstd.so.1", {"libzstd.so.1"}}});
   auto r = tmpdump({"pack", "-v", trace.string(), "-o", (work_ / "a.zip").string(), "--level", "3"});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_NE(r.err.find("libgcc_s.so.1: the Lambda image provides it"), std::string::npos) << r.err;
@@ -177,7 +183,9 @@ TEST_F(PackTest, ManifestIsTheLastEntry) {
 TEST_F(PackTest, DeflateArchiveExtractsWithUnzipLikeWithPull) {
   make_real_library_tree(work_ / "src");
   ASSERT_EQ(tmpdump({"pack", "--add", (work_ / "src/lib").string(), "-o", (work_ / "a.zip").string(), "--compress",
-                     "deflate", "--level", "6"}).exit_code, 0);
+                     "deflate", "--level", "6"})
+                .exit_code,
+            0);
   auto test = run({"unzip", "-t", (work_ / "a.zip").string()});
   EXPECT_EQ(test.exit_code, 0) << test.all();
   ASSERT_EQ(run({"unzip", "-q", (work_ / "a.zip").string(), "-d", (work_ / "unzipped").string()}).exit_code, 0);
@@ -201,26 +209,27 @@ TEST_F(PackTest, ExcludeLeavesOutMatchesAndTheLinksToThem) {
 
 TEST_F(PackTest, VariantGoesUnderGlibcHwcaps) {
   write_file(work_ / "v3/libfast.so.1", "avx2 build");
-  auto r = tmpdump({"pack", "--variant", "x86-64-v3=" + (work_ / "v3").string(), "--add",
-                    (work_ / "v3").string(), "-o", (work_ / "a.zip").string()});
+  auto r = tmpdump({"pack", "--variant", "x86-64-v3=" + (work_ / "v3").string(), "--add", (work_ / "v3").string(), "-o",
+                    (work_ / "a.zip").string()});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   const fs::path root = pull(work_ / "a.zip", "root");
   EXPECT_EQ(read_file(root / "lib/glibc-hwcaps/x86-64-v3/libfast.so.1"), "avx2 build");
   EXPECT_EQ(manifest(root)["variants"]["x86-64-v3"], "lib/glibc-hwcaps/x86-64-v3");
-  EXPECT_NE(tmpdump({"pack", "--variant", "avx9=" + (work_ / "v3").string(), "-o", (work_ / "b.zip").string()})
-                .exit_code, 0);
+  EXPECT_NE(
+      tmpdump({"pack", "--variant", "avx9=" + (work_ / "v3").string(), "-o", (work_ / "b.zip").string()}).exit_code, 0);
 }
 
 TEST_F(PackTest, TwoDifferentFilesForOnePathIsAClearError) {
   write_file(work_ / "one/libx.so.1", "one");
   write_file(work_ / "two/libx.so.1", "two");
-  auto r = tmpdump({"pack", "--add", (work_ / "one").string(), "--add", (work_ / "two").string(), "-o",
-                    (work_ / "a.zip").string()});
+  auto r = tmpdump(
+      {"pack", "--add", (work_ / "one").string(), "--add", (work_ / "two").string(), "-o", (work_ / "a.zip").string()});
   EXPECT_EQ(r.exit_code, 2) << r.all();
   EXPECT_NE(r.err.find("lib/libx.so.1"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(work_ / "a.zip"));
   // No temporary file is left behind.
-  for (const auto& e : fs::directory_iterator(work_.path())) EXPECT_FALSE(e.path().filename().string().starts_with(".a.zip")) << e.path();
+  for (const auto& e : fs::directory_iterator(work_.path()))
+    EXPECT_FALSE(e.path().filename().string().starts_with(".a.zip")) << e.path();
 }
 
 TEST_F(PackTest, UnknownTraceFormatIsRefused) {
@@ -247,7 +256,8 @@ TEST_F(PackTest, ClosureAddsMissingDependenciesButNotGlibc) {
   EXPECT_FALSE(fs::exists(root / "lib/libc.so.6"));
   EXPECT_NE(r.out.find("the closure added"), std::string::npos) << r.out;
   // Every DT_NEEDED of the packed libraries resolves inside lib/ or to glibc.
-  auto ldd = run({"ldd", (root / "lib/libcurl.so.4").string()}, {.env = {{"LD_LIBRARY_PATH", (root / "lib").string()}}});
+  auto ldd =
+      run({"ldd", (root / "lib/libcurl.so.4").string()}, {.env = {{"LD_LIBRARY_PATH", (root / "lib").string()}}});
   EXPECT_EQ(ldd.out.find("not found"), std::string::npos) << ldd.out;
 }
 

@@ -72,9 +72,9 @@ TEST_F(PruneTest, DefaultPatternsLeaveAValidJarWithoutNativeLibraries) {
   // Everything else is still there, in the same order; the manifest first.
   std::vector<std::string> expected;
   for (const auto& name : listed_before) {
-    const bool native = name.starts_with("org/bytedeco/") &&
-                        (name.ends_with(".so") || name.find(".so.") != std::string::npos || name.ends_with(".a") ||
-                         name.ends_with(".h") || name.ends_with(".hpp"));
+    const bool native =
+        name.starts_with("org/bytedeco/") && (name.ends_with(".so") || name.find(".so.") != std::string::npos ||
+                                              name.ends_with(".a") || name.ends_with(".h") || name.ends_with(".hpp"));
     if (!native) expected.push_back(name);
   }
   EXPECT_EQ(after, expected);
@@ -101,7 +101,7 @@ TEST_F(PruneTest, PatternsReplaceTheDefaultsAndMatchAtAnyDepth) {
 }
 
 TEST_F(PruneTest, DryRunAndNoMatchChangeNothing) {
-  struct stat before{};
+  struct stat before {};
   ASSERT_EQ(::stat(jar().c_str(), &before), 0);
   auto r = prune({jar().string(), "--dry-run"});
   ASSERT_EQ(r.exit_code, 0) << r.all();
@@ -110,7 +110,7 @@ TEST_F(PruneTest, DryRunAndNoMatchChangeNothing) {
   r = prune({jar().string(), "--pattern", "nothing/*"});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_NE(r.out.find("no entry matches"), std::string::npos) << r.out;
-  struct stat after{};
+  struct stat after {};
   ASSERT_EQ(::stat(jar().c_str(), &after), 0);
   EXPECT_EQ(before.st_ino, after.st_ino);
   EXPECT_EQ(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);

@@ -28,8 +28,9 @@ class PullTest : public ::testing::Test {
     corpus_ = new TempDir();
     make_real_library_tree(*corpus_ / "src");
     // The existing Java layer's way: zip -y -r, then zip -d what is not needed.
-    ASSERT_EQ(run({"zip", "-q", "-y", "-r", (*corpus_ / "java-layer.zip").string(), "lib"},
-                  {.cwd = *corpus_ / "src"}).exit_code, 0);
+    ASSERT_EQ(run({"zip", "-q", "-y", "-r", (*corpus_ / "java-layer.zip").string(), "lib"}, {.cwd = *corpus_ / "src"})
+                  .exit_code,
+              0);
     ASSERT_EQ(run({"zip", "-q", "-d", (*corpus_ / "java-layer.zip").string(), "lib/unneeded.txt"}).exit_code, 0);
     server_->put(*corpus_ / "java-layer.zip", "tmpdump/fn.zip");
   }
@@ -72,7 +73,7 @@ TEST_F(PullTest, ExtractsJavaLayerArchiveExactlyAsUnzipDoes) {
 
 TEST_F(PullTest, SecondPullSendsOneHeadAndNoBody) {
   ASSERT_EQ(pull({"s3://dumps/tmpdump/fn.zip", "--root", (work_ / "root").string()}).exit_code, 0);
-  struct stat before{};
+  struct stat before {};
   ASSERT_EQ(::lstat((work_ / "root/lib").c_str(), &before), 0);
   server_->clear_log();
 
@@ -82,7 +83,7 @@ TEST_F(PullTest, SecondPullSendsOneHeadAndNoBody) {
   auto reqs = server_->requests();
   ASSERT_EQ(reqs.size(), 1u) << fmt::format("{}", fmt::join(reqs, "\n"));
   EXPECT_TRUE(reqs[0].starts_with("HEAD /dumps/tmpdump/fn.zip")) << reqs[0];
-  struct stat after{};
+  struct stat after {};
   ASSERT_EQ(::lstat((work_ / "root/lib").c_str(), &after), 0);
   EXPECT_EQ(before.st_ino, after.st_ino) << "the tree was replaced";
 }
@@ -107,8 +108,7 @@ TEST_F(PullTest, ChangedObjectIsPulledAgainAndReplacesTree) {
 
 TEST_F(PullTest, WrongSecretIsForbiddenAndTheSecretIsNeverPrinted) {
   const std::string wrong = "wrong-secret-Zk28fJq0aa";
-  auto r = pull({"s3://dumps/tmpdump/fn.zip", "--root", (work_ / "root").string()},
-                {{"AWS_SECRET_ACCESS_KEY", wrong}});
+  auto r = pull({"s3://dumps/tmpdump/fn.zip", "--root", (work_ / "root").string()}, {{"AWS_SECRET_ACCESS_KEY", wrong}});
   report_outcome("environment", "wrong AWS_SECRET_ACCESS_KEY", r);
   EXPECT_EQ(r.exit_code, 4) << r.all();
   EXPECT_NE(r.err.find("forbidden"), std::string::npos) << r.err;
@@ -127,12 +127,12 @@ TEST_F(PullTest, MissingKeyIsNotFoundAndNamesBucketAndKey) {
 
 TEST_F(PullTest, SecretsNeverAppearInAnyOutput) {
   const std::string token = "session-token-Wq9LmT3xYY";
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"s3://dumps/tmpdump/fn.zip", "--root", (work_ / "a").string()},
-           {"s3://dumps/tmpdump/fn.zip", "--root", (work_ / "a").string()},
-           {"s3://dumps/missing.zip", "--root", (work_ / "b").string()},
-           {"s3://no-bucket/missing.zip", "--root", (work_ / "b").string()},
-           {"--help"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"s3://dumps/tmpdump/fn.zip", "--root", (work_ / "a").string()},
+                                             {"s3://dumps/tmpdump/fn.zip", "--root", (work_ / "a").string()},
+                                             {"s3://dumps/missing.zip", "--root", (work_ / "b").string()},
+                                             {"s3://no-bucket/missing.zip", "--root", (work_ / "b").string()},
+                                             {"--help"}}) {
     auto r = pull(args, {{"AWS_SESSION_TOKEN", token}});
     EXPECT_EQ(r.all().find(S3Server::kSecret), std::string::npos) << r.all();
     EXPECT_EQ(r.all().find(token), std::string::npos) << r.all();
@@ -146,8 +146,8 @@ TEST_F(PullTest, WrongSha256FailsAndKeepsThePreviousInstall) {
   write_file(other / "lib/other.txt", "other\n");
   ASSERT_EQ(run({"zip", "-q", "-r", (other / "o.zip").string(), "lib"}, {.cwd = other.path()}).exit_code, 0);
   server_->put(other / "o.zip", "tmpdump/other.zip");
-  auto r = pull({"s3://dumps/tmpdump/other.zip", "--root", (work_ / "root").string(), "--sha256",
-                 std::string(64, 'a')});
+  auto r =
+      pull({"s3://dumps/tmpdump/other.zip", "--root", (work_ / "root").string(), "--sha256", std::string(64, 'a')});
   report_outcome("S3 object", "replaced by other bytes than the --sha256 given", r);
   EXPECT_EQ(r.exit_code, 7) << r.all();
   EXPECT_NE(r.err.find(std::string(64, 'a')), std::string::npos) << r.err;
@@ -192,7 +192,9 @@ TEST_F(PullTest, ConcurrentPullsIntoOneRootAllEndWithTheCompleteTree) {
   std::vector<std::thread> threads;
   std::vector<RunResult> results(4);
   for (std::size_t i = 0; i < results.size(); ++i) {
-    threads.emplace_back([&, i] { results[i] = pull({"s3://dumps/tmpdump/fn.zip", "--root", (work_ / "root").string()}); });
+    threads.emplace_back([&, i] {
+      results[i] = pull({"s3://dumps/tmpdump/fn.zip", "--root", (work_ / "root").string()});
+    });
   }
   for (auto& t : threads) t.join();
   for (const auto& r : results) EXPECT_EQ(r.exit_code, 0) << r.all();

@@ -59,8 +59,8 @@ TEST_F(PushTest, SmallFileIsOnePutWithItsSha256AsMetadata) {
   auto head = aws({"s3api", "head-object", "--bucket", "dumps", "--key", "tmpdump/small.zip"});
   ASSERT_EQ(head.exit_code, 0) << head.all();
   EXPECT_NE(head.out.find(digest), std::string::npos) << head.out;
-  ASSERT_EQ(aws({"s3", "cp", "--only-show-errors", "s3://dumps/tmpdump/small.zip", (work_ / "back").string()})
-                .exit_code, 0);
+  ASSERT_EQ(
+      aws({"s3", "cp", "--only-show-errors", "s3://dumps/tmpdump/small.zip", (work_ / "back").string()}).exit_code, 0);
   EXPECT_EQ(read_file(work_ / "back"), read_file(file));
 }
 
@@ -78,8 +78,8 @@ TEST_F(PushTest, LargeFileGoesMultipartInParallelParts) {
   }
   EXPECT_EQ(parts, 5);
   EXPECT_TRUE(created && completed);
-  ASSERT_EQ(aws({"s3", "cp", "--only-show-errors", "s3://dumps/tmpdump/big.zip", (work_ / "back").string()})
-                .exit_code, 0);
+  ASSERT_EQ(aws({"s3", "cp", "--only-show-errors", "s3://dumps/tmpdump/big.zip", (work_ / "back").string()}).exit_code,
+            0);
   EXPECT_TRUE(read_file(work_ / "back") == read_file(file));
   auto head = aws({"s3api", "head-object", "--bucket", "dumps", "--key", "tmpdump/big.zip"});
   EXPECT_NE(head.out.find(sha256_hex(read_file(file))), std::string::npos) << head.out;

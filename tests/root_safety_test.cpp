@@ -40,8 +40,8 @@ class RootSafetyTest : public ::testing::Test {
 
   /// `ln -s target link` as uid/gid 65534.
   static RunResult plant(const fs::path& target, const fs::path& link) {
-    return run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "ln", "-s", target.string(),
-                link.string()});
+    return run(
+        {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "ln", "-s", target.string(), link.string()});
   }
 
   fs::path make_zip(const std::string& name, const std::string& content) {
@@ -61,7 +61,7 @@ class RootSafetyTest : public ::testing::Test {
 
   void expect_precious_unchanged() {
     EXPECT_EQ(read_file(precious_), "data\n");
-    struct stat st{};
+    struct stat st {};
     ASSERT_EQ(::stat(precious_.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 07777, 0600u);
   }
@@ -115,7 +115,7 @@ TEST_F(RootSafetyTest, LinkPlantedAsAStagingDirectoryIsUnlinkedNotDescended) {
 
 TEST_F(RootSafetyTest, InstalledTreeIsClosedToOthersAndTheNextPullReplacesIt) {
   ASSERT_EQ(tmpdump({"pull", make_zip("v1.zip", "1").string(), "--root", shared_.string()}).exit_code, 0);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::lstat((shared_ / "lib").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 022, 0u) << "lib/ is writable by group or others";
   auto planted = plant(precious_, shared_ / "lib/liba.so.2");
@@ -136,8 +136,9 @@ TEST_F(RootSafetyTest, InstalledTreeIsClosedToOthersAndTheNextPullReplacesIt) {
 
 TEST_F(RootSafetyTest, RootsOthersCouldSwapAreRefused) {
   const fs::path theirs = shared_ / "theirs";
-  ASSERT_EQ(run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "mkdir", "-m", "1777",
-                 theirs.string()}).exit_code, 0);
+  ASSERT_EQ(run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "mkdir", "-m", "1777", theirs.string()})
+                .exit_code,
+            0);
   auto r = tmpdump({"pull", make_zip("a.zip", "A").string(), "--root", theirs.string()});
   report_outcome("hostile /tmp", "`--root` a directory another user made first (mode 1777)", r);
   EXPECT_EQ(r.exit_code, 10) << r.all();
@@ -172,8 +173,8 @@ TEST_F(RootSafetyTest, PackAndTraceTemporariesNeverFollowAPlantedLink) {
   for (const std::string name : {"fn.zip", "tmpdump.json.tmp", "tmpdump.json", "trace.json.tmp"}) {
     ASSERT_EQ(plant(precious_, shared_ / name).exit_code, 0) << name;
   }
-  auto r = tmpdump({"pack", "--add", (work_ / "in").string(), "-o", (shared_ / "fn.zip").string(),
-                    "--function-config", (shared_ / "tmpdump.json").string(), "--source", "s3://b/fn.zip"});
+  auto r = tmpdump({"pack", "--add", (work_ / "in").string(), "-o", (shared_ / "fn.zip").string(), "--function-config",
+                    (shared_ / "tmpdump.json").string(), "--source", "s3://b/fn.zip"});
   report_outcome("hostile /tmp",
                  "`pack -o`, `--function-config` and their old temporary names planted as symlinks to a 0600 file "
                  "outside (left unchanged)",

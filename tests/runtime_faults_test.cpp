@@ -25,9 +25,13 @@ using namespace std::chrono_literals;
 // ASan build beside the fuzz smoke (the bound is what matters, not its size).
 constexpr double kGiveUpBound = 5.0 + 7.0;
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 /// Appends a row to the docs/security.md outcome table (see report_outcome()):
 /// the first line the runtime printed (a retry shows how it reacted), or with
@@ -38,8 +42,8 @@ void report_row(std::string_view input, std::string_view outcome, const RunResul
   if (path == nullptr || *path == '\0') return;
   std::string err = r.err;
   while (!err.empty() && err.back() == '\n') err.pop_back();
-  std::string said = last ? err.substr(err.rfind('\n') == std::string::npos ? 0 : err.rfind('\n') + 1)
-                          : err.substr(0, err.find('\n'));
+  std::string said =
+      last ? err.substr(err.rfind('\n') == std::string::npos ? 0 : err.rfind('\n') + 1) : err.substr(0, err.find('\n'));
   for (auto at = said.find(endpoint); at != std::string::npos; at = said.find(endpoint)) {
     said.replace(at, endpoint.size(), "127.0.0.1:PORT");
   }
@@ -56,8 +60,9 @@ class Handler {
     const std::string exe = (build_dir() / "tests/functions/echo_fn").string();
     const std::string endpoint = api.endpoint();
     result_ = std::async(std::launch::async, [exe, endpoint] {
-      return run({exe}, {.env = {{"AWS_LAMBDA_RUNTIME_API", endpoint}, {"AWS_LAMBDA_INITIALIZATION_TYPE", std::nullopt}},
-                         .timeout = std::chrono::seconds(60)});
+      return run({exe},
+                 {.env = {{"AWS_LAMBDA_RUNTIME_API", endpoint}, {"AWS_LAMBDA_INITIALIZATION_TYPE", std::nullopt}},
+                  .timeout = std::chrono::seconds(60)});
     });
   }
   /// Waits for the process to end (it must, within its 60 s run() bound).
@@ -124,13 +129,20 @@ INSTANTIATE_TEST_SUITE_P(Next, RuntimeFaults,
                                            NextFault::BadLength, NextFault::CloseBeforeHead, NextFault::CloseMidBody),
                          [](const ::testing::TestParamInfo<NextFault>& p) {
                            switch (p.param) {
-                             case NextFault::Status500: return std::string("Status500");
-                             case NextFault::Status429: return std::string("Status429");
-                             case NextFault::MalformedHead: return std::string("MalformedHead");
-                             case NextFault::BadLength: return std::string("BadLength");
-                             case NextFault::CloseBeforeHead: return std::string("CloseBeforeHead");
-                             case NextFault::CloseMidBody: return std::string("CloseMidBody");
-                             default: return std::string("Other");
+                             case NextFault::Status500:
+                               return std::string("Status500");
+                             case NextFault::Status429:
+                               return std::string("Status429");
+                             case NextFault::MalformedHead:
+                               return std::string("MalformedHead");
+                             case NextFault::BadLength:
+                               return std::string("BadLength");
+                             case NextFault::CloseBeforeHead:
+                               return std::string("CloseBeforeHead");
+                             case NextFault::CloseMidBody:
+                               return std::string("CloseMidBody");
+                             default:
+                               return std::string("Other");
                            }
                          });
 
@@ -171,8 +183,8 @@ TEST(RuntimeApiGone, NoApiAtAllEndsTheRuntimeWithinTheBudget) {
   EXPECT_GT(took, 3.0) << "gave up before the budget";
   EXPECT_TRUE(contains(r.err, "tmpdump runtime: the Runtime API at " + endpoint + " is gone: /next failed")) << r.err;
   EXPECT_TRUE(contains(r.err, "last: cannot connect: Connection refused")) << r.err;
-  report_row("nothing listening at AWS_LAMBDA_RUNTIME_API", fmt::format("gave up: exit {}, {:.1f} s", r.exit_code, took),
-             r, endpoint, /*last=*/true);
+  report_row("nothing listening at AWS_LAMBDA_RUNTIME_API",
+             fmt::format("gave up: exit {}, {:.1f} s", r.exit_code, took), r, endpoint, /*last=*/true);
 }
 
 TEST(RuntimeApiGone, NotFoundOnNextEndsTheRuntimeAtOnce) {

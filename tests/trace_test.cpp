@@ -1,5 +1,7 @@
 // tmpdump trace end to end: real programs (C built here, a JVM) run under the
 // real audit library; the trace file is read back with the trace module.
+#include "trace/trace.hpp"
+
 #include <algorithm>
 #include <filesystem>
 #include <set>
@@ -9,13 +11,11 @@
 
 #include "support/process.hpp"
 #include "support/s3_server.hpp"
-#include "trace/trace.hpp"
 
 namespace tmpdump::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
 
 const trace::Library* find_library(const trace::Trace& t, const fs::path& real_path) {
   for (const auto& l : t.libraries) {
@@ -28,7 +28,9 @@ bool has_name(const trace::Library& l, const std::string& name) {
   return std::find(l.names.begin(), l.names.end(), name) != l.names.end();
 }
 
-std::string listing(const trace::Trace& t) { return trace::to_json(t); }
+std::string listing(const trace::Trace& t) {
+  return trace::to_json(t);
+}
 
 class TraceTest : public ::testing::Test {
  protected:
@@ -52,7 +54,8 @@ int main(int argc, char** argv) {
   return 0;
 }
 )");
-    compile({"-shared", "-fPIC", "-Wl,-soname,libdep.so.2", "-o", (d / "lib/libdep.so.2").string(), (d / "dep.c").string()});
+    compile({"-shared", "-fPIC", "-Wl,-soname,libdep.so.2", "-o", (d / "lib/libdep.so.2").string(),
+             (d / "dep.c").string()});
     compile({"-shared", "-fPIC", "-Wl,-soname,libplugin.so.1", "-o", (d / "lib/libplugin.so.1.0").string(),
              (d / "plugin.c").string(), "-L" + (d / "lib").string(), "-l:libdep.so.2", "-Wl,-rpath,$ORIGIN"});
     fs::create_symlink("libplugin.so.1.0", d / "lib/libplugin.so.1");
@@ -85,8 +88,8 @@ int main(int argc, char** argv) {
   // Runs `tmpdump pack -v TRACE -o OUT.zip` and returns its result; `listing` gets the archive's paths.
   RunResult pack(const fs::path& trace_file, const std::string& out, std::vector<std::string> extra,
                  std::set<std::string>* listing) {
-    std::vector<std::string> argv{tmpdump_binary().string(), "pack", "-v", trace_file.string(), "-o",
-                                  (work_ / out).string(), "--level", "1"};
+    std::vector<std::string> argv{tmpdump_binary().string(), "pack",    "-v", trace_file.string(), "-o",
+                                  (work_ / out).string(),    "--level", "1"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto r = run(argv, {.env = {{"TMPDUMP_PROGRESS", "0"}}, .timeout = std::chrono::seconds(120)});
     auto names = run({"unzip", "-Z1", (work_ / out).string()});
@@ -128,13 +131,14 @@ TEST_F(TraceTest, RecordsDlopenedLibraryItsDependencyAndLinkedLibraries) {
   ASSERT_NE(dep, nullptr) << listing(t);
   EXPECT_TRUE(has_name(*dep, "libdep.so.2"));
 
-  const auto zlib = std::find_if(t.libraries.begin(), t.libraries.end(),
-                                 [](const auto& l) { return has_name(l, "libz.so.1"); });
+  const auto zlib =
+      std::find_if(t.libraries.begin(), t.libraries.end(), [](const auto& l) { return has_name(l, "libz.so.1"); });
   ASSERT_NE(zlib, t.libraries.end()) << listing(t);
   EXPECT_EQ(zlib->path, fs::canonical(zlib->path).string());
 
   // The glibc family is recorded; the loader, the vDSO and the audit library are not.
-  EXPECT_TRUE(std::any_of(t.libraries.begin(), t.libraries.end(), [](const auto& l) { return has_name(l, "libc.so.6"); }));
+  EXPECT_TRUE(
+      std::any_of(t.libraries.begin(), t.libraries.end(), [](const auto& l) { return has_name(l, "libc.so.6"); }));
   for (const auto& l : t.libraries) {
     EXPECT_EQ(l.path.find("ld-linux"), std::string::npos) << l.path;
     EXPECT_EQ(l.path.find("vdso"), std::string::npos) << l.path;
@@ -187,8 +191,8 @@ JNIEXPORT jint JNICALL Java_Hello_answer(JNIEnv* env, jclass cls) { (void)env; (
   ASSERT_EQ(javac.exit_code, 0) << javac.all();
 
   trace::Trace t;
-  auto r = trace_cmd({(jdk / "bin/java").string(), "-cp", j.string(), "Hello",
-                      (j / "packed/libhello.so").string(), (j / "cache").string()},
+  auto r = trace_cmd({(jdk / "bin/java").string(), "-cp", j.string(), "Hello", (j / "packed/libhello.so").string(),
+                      (j / "cache").string()},
                      &t);
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_NE(r.out.find("answer 42"), std::string::npos) << r.all();
@@ -198,9 +202,9 @@ JNIEXPORT jint JNICALL Java_Hello_answer(JNIEnv* env, jclass cls) { (void)env; (
               has_name(*hello, (j / "cache/libhello.so").string()))
       << listing(t);
   // The JVM itself was loaded with dlopen by the launcher.
-  EXPECT_TRUE(std::any_of(t.libraries.begin(), t.libraries.end(),
-                          [](const auto& l) { return l.path.ends_with("/libjvm.so"); }))
-      << listing(t);
+  EXPECT_TRUE(std::any_of(t.libraries.begin(), t.libraries.end(), [](const auto& l) {
+    return l.path.ends_with("/libjvm.so");
+  })) << listing(t);
   // The user's JNI library is the function's, the JDK's are the runtime's: only the former is packed.
   EXPECT_EQ(hello->provided_by, "") << listing(t);
   std::set<std::string> packed;
@@ -270,10 +274,10 @@ TEST_F(TraceTest, NodesOwnLibrariesAreTheRuntimesAndAnAddonsAreTheFunctions) {
   // module registration in it: enough to stand in for a native addon.
   const fs::path plugin = d() / "lib/libplugin.so.1";
   trace::Trace t;
-  auto r = trace_cmd({"node", "-e",
-                      "try { process.dlopen({exports: {}}, process.argv[1]); } catch (e) { } console.log('node ran')",
-                      plugin.string()},
-                     &t);
+  auto r = trace_cmd(
+      {"node", "-e", "try { process.dlopen({exports: {}}, process.argv[1]); } catch (e) { } console.log('node ran')",
+       plugin.string()},
+      &t);
   ASSERT_EQ(r.exit_code, 0) << r.all();
   ASSERT_NE(r.out.find("node ran"), std::string::npos) << r.all();
   const auto* addon = find_library(t, fs::canonical(plugin));
@@ -302,8 +306,9 @@ TEST_F(TraceTest, NodesOwnLibrariesAreTheRuntimesAndAnAddonsAreTheFunctions) {
 TEST_F(TraceTest, PythonsOwnModulesAreTheRuntimesAndTheFunctionsModuleGoesUnderPython) {
   const std::string python = "/usr/bin/python3";
   if (!fs::exists(python)) GTEST_SKIP() << "no /usr/bin/python3";
-  auto conf = run({python, "-c",
-                   "import sysconfig; print(sysconfig.get_paths()['include']); print(sysconfig.get_config_var('EXT_SUFFIX'))"});
+  auto conf =
+      run({python, "-c",
+           "import sysconfig; print(sysconfig.get_paths()['include']); print(sysconfig.get_config_var('EXT_SUFFIX'))"});
   ASSERT_EQ(conf.exit_code, 0) << conf.all();
   const std::string include = conf.out.substr(0, conf.out.find('\n'));
   const std::string suffix = conf.out.substr(conf.out.find('\n') + 1, conf.out.rfind('\n') - conf.out.find('\n') - 1);
@@ -353,12 +358,12 @@ PyMODINIT_FUNC PyInit__hello(void) { return PyModule_Create(&def); }
   std::set<std::string> everything;
   auto all = pack(work_ / "trace.json", "py-all.zip", {"--include-runtime"}, &everything);
   ASSERT_EQ(all.exit_code, 0) << all.all();
-  EXPECT_TRUE(std::any_of(everything.begin(), everything.end(),
-                          [](const std::string& e) { return e.starts_with("lib/libffi.so"); }))
-      << joined(everything);
-  EXPECT_TRUE(std::any_of(everything.begin(), everything.end(),
-                          [](const std::string& e) { return e.starts_with("python/_json.cpython-"); }))
-      << joined(everything);
+  EXPECT_TRUE(std::any_of(everything.begin(), everything.end(), [](const std::string& e) {
+    return e.starts_with("lib/libffi.so");
+  })) << joined(everything);
+  EXPECT_TRUE(std::any_of(everything.begin(), everything.end(), [](const std::string& e) {
+    return e.starts_with("python/_json.cpython-");
+  })) << joined(everything);
 }
 
 TEST_F(TraceTest, ExitsWithCommandStatusAndStillWritesTrace) {
@@ -371,8 +376,8 @@ TEST_F(TraceTest, ExitsWithCommandStatusAndStillWritesTrace) {
 
 TEST_F(TraceTest, CommandOptionsAreNotTakenForTracesOwn) {
   // No "--": everything from the command on is the command's, -o and -q included.
-  auto r = run({tmpdump_binary().string(), "trace", "-q", "/bin/sh", "-c", "echo $0 $1", "-o", "-q"},
-               {.cwd = work_.path()});
+  auto r =
+      run({tmpdump_binary().string(), "trace", "-q", "/bin/sh", "-c", "echo $0 $1", "-o", "-q"}, {.cwd = work_.path()});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_NE(r.out.find("-o -q\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"format\": 1"), std::string::npos) << r.out;  // trace on stdout after the command's output

@@ -18,7 +18,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
 #include <zlib.h>
 #include <zstd.h>
 
@@ -96,8 +95,10 @@ struct Compressed {
 };
 
 Compressed compress_zstd(const std::vector<File>& files, int level, int window_log) {
-  Compressed c{window_log ? fmt::format("zstd -{} window 2^{}", level, window_log) : fmt::format("zstd -{}", level), {}, 0,
-               [] { return tmpdump::archive::detail::make_zstd_decoder(); }};
+  Compressed c{
+      window_log ? fmt::format("zstd -{} window 2^{}", level, window_log) : fmt::format("zstd -{}", level), {}, 0, [] {
+        return tmpdump::archive::detail::make_zstd_decoder();
+      }};
   ZSTD_CCtx* cctx = ZSTD_createCCtx();
   for (const auto& f : files) {
     for (std::size_t off = 0; off < f.bytes.size() || off == 0; off += kSlice) {
@@ -124,8 +125,9 @@ Compressed compress_zstd(const std::vector<File>& files, int level, int window_l
 }
 
 Compressed compress_deflate(const std::vector<File>& files, int level) {
-  Compressed c{fmt::format("deflate -{} (ISA-L)", level), {}, 0,
-               [] { return tmpdump::archive::detail::make_inflater(tmpdump::archive::Inflater::Isal); }};
+  Compressed c{fmt::format("deflate -{} (ISA-L)", level), {}, 0, [] {
+                 return tmpdump::archive::detail::make_inflater(tmpdump::archive::Inflater::Isal);
+               }};
   for (const auto& f : files) {
     z_stream z{};
     deflateInit2(&z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
@@ -178,7 +180,8 @@ double time_crc(const std::vector<File>& files, bool isal) {
       if (isal) {
         crc ^= tmpdump::archive::detail::crc32(0, std::as_bytes(std::span(f.bytes.data() + off, n)));
       } else {
-        crc ^= static_cast<std::uint32_t>(::crc32(0, reinterpret_cast<const Bytef*>(f.bytes.data() + off), static_cast<uInt>(n)));
+        crc ^= static_cast<std::uint32_t>(
+            ::crc32(0, reinterpret_cast<const Bytef*>(f.bytes.data() + off), static_cast<uInt>(n)));
       }
     }
   }
@@ -219,7 +222,8 @@ double time_write(const std::vector<File>& files, const fs::path& dir, bool data
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    fmt::print(stderr, "usage: bench_cpu DIR [--levels \"3 9 19\"] [--windows \"0 21\"] [--repeat N] [--write-dir D]\n");
+    fmt::print(stderr,
+               "usage: bench_cpu DIR [--levels \"3 9 19\"] [--windows \"0 21\"] [--repeat N] [--write-dir D]\n");
     return 2;
   }
   std::vector<int> levels{3, 9, 19};
@@ -233,10 +237,14 @@ int main(int argc, char** argv) {
       std::istringstream in(argv[i + 1]);
       for (int v; in >> v;) out.push_back(v);
     };
-    if (opt == "--levels") ints(levels);
-    else if (opt == "--windows") ints(windows);
-    else if (opt == "--repeat") repeat = std::max(1, std::atoi(argv[i + 1]));
-    else if (opt == "--write-dir") write_dir = argv[i + 1];
+    if (opt == "--levels")
+      ints(levels);
+    else if (opt == "--windows")
+      ints(windows);
+    else if (opt == "--repeat")
+      repeat = std::max(1, std::atoi(argv[i + 1]));
+    else if (opt == "--write-dir")
+      write_dir = argv[i + 1];
     else {
       fmt::print(stderr, "bench_cpu: unknown option {}\n", opt);
       return 2;

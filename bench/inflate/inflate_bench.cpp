@@ -2,7 +2,6 @@
 // (streaming inflate, the baseline), ISA-L (isal_inflate, streaming) and
 // libdeflate (whole buffers only). Prints MB/s of output and ratios vs zlib,
 // the median of several repeats. Usage: bench_inflate [repeats] [lib...]
-#include <isa-l/igzip_lib.h>
 #include <libdeflate.h>
 #include <zlib.h>
 
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <isa-l/igzip_lib.h>
 
 namespace {
 

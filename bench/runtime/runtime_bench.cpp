@@ -35,7 +35,8 @@ double median(std::vector<double> v) {
 [[noreturn]] void usage() {
   std::fputs(
       "usage: runtime_bench --function DIR [--layer DIR] [--handler H] [--env K=V]... [--memory MB] "
-      "[--sandbox off|auto|required] [--log FILE] (--starts N [--event FILE] | --invokes N [--bytes B] [--batches K])\n",
+      "[--sandbox off|auto|required] [--log FILE] (--starts N [--event FILE] | --invokes N [--bytes B] [--batches "
+      "K])\n",
       stderr);
   std::exit(2);
 }

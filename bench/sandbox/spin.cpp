@@ -54,8 +54,8 @@ std::string spin(const std::string& payload) {
   const double wall = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   const double cpu = process_cpu_ms() - cpu0;
   char out[160];
-  std::snprintf(out, sizeof out, "{\"wall_ms\":%.1f,\"cpu_ms\":%.1f,\"threads\":%ld,\"rounds\":%lu}", wall, cpu, threads,
-                sink.load());
+  std::snprintf(out, sizeof out, "{\"wall_ms\":%.1f,\"cpu_ms\":%.1f,\"threads\":%ld,\"rounds\":%lu}", wall, cpu,
+                threads, sink.load());
   return out;
 }
 

@@ -41,8 +41,12 @@ bool is_file(const fs::path& p) {
   return fs::is_regular_file(p, ec);
 }
 
-bool is_jpeg(std::string_view b) { return b.size() >= 3 && b.substr(0, 3) == "\xFF\xD8\xFF"; }
-bool is_png(std::string_view b) { return b.size() >= 8 && b.substr(0, 8) == std::string_view("\x89PNG\r\n\x1A\n", 8); }
+bool is_jpeg(std::string_view b) {
+  return b.size() >= 3 && b.substr(0, 3) == "\xFF\xD8\xFF";
+}
+bool is_png(std::string_view b) {
+  return b.size() >= 8 && b.substr(0, 8) == std::string_view("\x89PNG\r\n\x1A\n", 8);
+}
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -82,7 +86,8 @@ std::expected<Detector, Failure> Detector::load(const fs::path& cascade) {
   auto state = std::make_unique<State>();
   try {
     if (!state->classifier.load(cascade.string()) || state->classifier.empty()) {
-      return std::unexpected(Failure{"FaceDetect.BadCascade", cascade.string() + " is not a Haar cascade OpenCV can load"});
+      return std::unexpected(
+          Failure{"FaceDetect.BadCascade", cascade.string() + " is not a Haar cascade OpenCV can load"});
     }
   } catch (const cv::Exception& e) {
     return std::unexpected(Failure{"FaceDetect.BadCascade", cascade.string() + ": " + e.what()});

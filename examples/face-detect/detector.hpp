@@ -22,8 +22,8 @@ inline constexpr std::string_view kCascadeName = "haarcascade_frontalface_defaul
 
 /// Where the cascade was found, or every place that was tried.
 struct CascadeLookup {
-  std::filesystem::path path;            ///< empty when not found
-  std::vector<std::string> tried;        ///< the candidates, in order
+  std::filesystem::path path;      ///< empty when not found
+  std::vector<std::string> tried;  ///< the candidates, in order
 };
 
 /// Looks for the cascade file, first hit wins:

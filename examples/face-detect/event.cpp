@@ -42,19 +42,24 @@ std::expected<std::string, Failure> decode_base64(std::string_view text) {
   return out;
 }
 
-double round2(double v) { return std::round(v * 100) / 100; }
+double round2(double v) {
+  return std::round(v * 100) / 100;
+}
 
 }  // namespace
 
 std::expected<std::string, Failure> image_from_event(std::string_view event) {
   const auto doc = nlohmann::json::parse(event, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
-    return std::unexpected(Failure{"FaceDetect.BadRequest", "the event is not a JSON object; " + std::string(kExpected)});
+    return std::unexpected(
+        Failure{"FaceDetect.BadRequest", "the event is not a JSON object; " + std::string(kExpected)});
   }
   const auto it = doc.find("image");
-  if (it == doc.end()) return std::unexpected(Failure{"FaceDetect.BadImage", "the event has no \"image\"; " + std::string(kExpected)});
+  if (it == doc.end())
+    return std::unexpected(Failure{"FaceDetect.BadImage", "the event has no \"image\"; " + std::string(kExpected)});
   if (!it->is_string() || it->get_ref<const std::string&>().empty()) {
-    return std::unexpected(Failure{"FaceDetect.BadImage", "\"image\" must be a non-empty string; " + std::string(kExpected)});
+    return std::unexpected(
+        Failure{"FaceDetect.BadImage", "\"image\" must be a non-empty string; " + std::string(kExpected)});
   }
   return decode_base64(it->get_ref<const std::string&>());
 }
@@ -63,9 +68,9 @@ std::string to_json(const Detection& d) {
   nlohmann::ordered_json faces = nlohmann::ordered_json::array();
   for (const auto& b : d.faces) faces.push_back({{"x", b.x}, {"y", b.y}, {"width", b.width}, {"height", b.height}});
   return nlohmann::ordered_json{{"faces", std::move(faces)},
-                        {"image", {{"width", d.image_width}, {"height", d.image_height}}},
-                        {"decode_ms", round2(d.decode_ms)},
-                        {"detect_ms", round2(d.detect_ms)}}
+                                {"image", {{"width", d.image_width}, {"height", d.image_height}}},
+                                {"decode_ms", round2(d.decode_ms)},
+                                {"detect_ms", round2(d.detect_ms)}}
       .dump();
 }
 

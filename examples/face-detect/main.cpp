@@ -37,11 +37,11 @@ std::expected<fd::Detector, fd::Failure> load_detector(std::string& summary) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto lookup = fd::find_cascade();
   if (lookup.path.empty()) {
-    return std::unexpected(fd::Failure{"FaceDetect.NoCascade",
-                                       std::string("cannot find ") + std::string(fd::kCascadeName) + "; looked at " +
-                                           join(lookup.tried) +
-                                           ". Pack it into the tmpdump (tmpdump pack --add DIR=share/face-detect) "
-                                           "or set FACE_DETECT_CASCADE"});
+    return std::unexpected(
+        fd::Failure{"FaceDetect.NoCascade", std::string("cannot find ") + std::string(fd::kCascadeName) +
+                                                "; looked at " + join(lookup.tried) +
+                                                ". Pack it into the tmpdump (tmpdump pack --add DIR=share/face-detect) "
+                                                "or set FACE_DETECT_CASCADE"});
   }
   auto detector = fd::Detector::load(lookup.path);
   if (detector) {

@@ -19,16 +19,16 @@ cv::Mat street() {
     const auto t = static_cast<double>(y) / 300.0;
     img.row(y).setTo(cv::Scalar(235 - 40 * (1 - t), 200 + 30 * t, 150 + 80 * t));
   }
-  cv::rectangle(img, {0, 300}, {640, 480}, cv::Scalar(70, 110, 60), cv::FILLED);   // grass
-  cv::rectangle(img, {0, 400}, {640, 470}, cv::Scalar(80, 80, 80), cv::FILLED);    // road
+  cv::rectangle(img, {0, 300}, {640, 480}, cv::Scalar(70, 110, 60), cv::FILLED);  // grass
+  cv::rectangle(img, {0, 400}, {640, 470}, cv::Scalar(80, 80, 80), cv::FILLED);   // road
   for (int x = 10; x < 640; x += 80) cv::rectangle(img, {x, 432}, {x + 40, 438}, cv::Scalar(230, 230, 230), cv::FILLED);
-  cv::circle(img, {540, 80}, 45, cv::Scalar(60, 220, 250), cv::FILLED);            // sun
-  for (int i = 0; i < 4; ++i) {                                                    // houses
+  cv::circle(img, {540, 80}, 45, cv::Scalar(60, 220, 250), cv::FILLED);  // sun
+  for (int i = 0; i < 4; ++i) {                                          // houses
     const int x = 40 + i * 150;
     cv::rectangle(img, {x, 220}, {x + 110, 330}, cv::Scalar(60 + 40 * i, 90, 170 - 30 * i), cv::FILLED);
     const cv::Point roof[] = {{x - 10, 220}, {x + 55, 160}, {x + 120, 220}};
     cv::fillConvexPoly(img, roof, 3, cv::Scalar(40, 40, 120));
-    cv::rectangle(img, {x + 45, 280}, {x + 70, 330}, cv::Scalar(30, 50, 80), cv::FILLED);  // door
+    cv::rectangle(img, {x + 45, 280}, {x + 70, 330}, cv::Scalar(30, 50, 80), cv::FILLED);     // door
     cv::rectangle(img, {x + 12, 240}, {x + 32, 300}, cv::Scalar(210, 190, 120), cv::FILLED);  // tall window
   }
   cv::RNG rng(7);  // fixed seed: grass texture, the same every run

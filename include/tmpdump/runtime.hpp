@@ -24,12 +24,12 @@ namespace tmpdump::runtime {
 
 /// One invocation, as the Runtime API's /next delivered it.
 struct TMPDUMP_API Invocation {
-  std::string payload;           ///< the event, as sent
-  std::string request_id;        ///< Lambda-Runtime-Aws-Request-Id
-  std::string function_arn;      ///< Lambda-Runtime-Invoked-Function-Arn
-  std::string trace_id;          ///< Lambda-Runtime-Trace-Id (also exported as _X_AMZN_TRACE_ID)
-  std::string client_context;    ///< Lambda-Runtime-Client-Context: JSON text, "" when absent
-  std::string cognito_identity;  ///< Lambda-Runtime-Cognito-Identity: JSON text, "" when absent
+  std::string payload;                             ///< the event, as sent
+  std::string request_id;                          ///< Lambda-Runtime-Aws-Request-Id
+  std::string function_arn;                        ///< Lambda-Runtime-Invoked-Function-Arn
+  std::string trace_id;                            ///< Lambda-Runtime-Trace-Id (also exported as _X_AMZN_TRACE_ID)
+  std::string client_context;                      ///< Lambda-Runtime-Client-Context: JSON text, "" when absent
+  std::string cognito_identity;                    ///< Lambda-Runtime-Cognito-Identity: JSON text, "" when absent
   std::chrono::system_clock::time_point deadline;  ///< Lambda-Runtime-Deadline-Ms
 
   /// Time left before Lambda stops the invocation (negative once past).

@@ -69,15 +69,21 @@ class CompatTest : public ::testing::Test {
   TempDir tmp_;
 };
 
-TEST_F(CompatTest, InfoZipArchiveExtractsLikeUnzip) { check_same_as_unzip(""); }
-TEST_F(CompatTest, InfoZipZip64ArchiveExtractsLikeUnzip) { check_same_as_unzip("-fz"); }
-TEST_F(CompatTest, InfoZipStoredArchiveExtractsLikeUnzip) { check_same_as_unzip("-0", 4); }
+TEST_F(CompatTest, InfoZipArchiveExtractsLikeUnzip) {
+  check_same_as_unzip("");
+}
+TEST_F(CompatTest, InfoZipZip64ArchiveExtractsLikeUnzip) {
+  check_same_as_unzip("-fz");
+}
+TEST_F(CompatTest, InfoZipStoredArchiveExtractsLikeUnzip) {
+  check_same_as_unzip("-0", 4);
+}
 
 TEST_F(CompatTest, InfoZipWritingToAPipeWithDataDescriptorsExtractsLikeUnzip) {
   const auto zip = tmp_.path() / "pipe.zip";
-  ASSERT_EQ(run(fmt::format("cd '{}' && zip -q -r - lib/nested | cat > '{}'", (tmp_.path() / "src").string(),
-                            zip.string())),
-            0);
+  ASSERT_EQ(
+      run(fmt::format("cd '{}' && zip -q -r - lib/nested | cat > '{}'", (tmp_.path() / "src").string(), zip.string())),
+      0);
   check_zip(zip);
 }
 

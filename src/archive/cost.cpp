@@ -15,9 +15,10 @@ namespace {
 // 12"` on ~275 MB of real shared libraries (docs/benchmarks.md, "bench/cpu").
 // Decoding, per byte unpacked, by zstd level (the levels between take the
 // next one up; levels under 12 decode about as fast as 12):
-constexpr std::array<std::pair<int, double>, 4> kZstdDecode{{{12, 0.67e-9}, {15, 0.68e-9}, {17, 0.82e-9}, {19, 1.04e-9}}};
-constexpr double kDeflateDecode = 1.20e-9;   // ISA-L inflate
-constexpr double kStoredDecode = 0.05e-9;    // a copy
+constexpr std::array<std::pair<int, double>, 4> kZstdDecode{
+    {{12, 0.67e-9}, {15, 0.68e-9}, {17, 0.82e-9}, {19, 1.04e-9}}};
+constexpr double kDeflateDecode = 1.20e-9;  // ISA-L inflate
+constexpr double kStoredDecode = 0.05e-9;   // a copy
 // Per byte of the archive: taking it off the socket (curl's own CPU,
 // 0.030 s for 63 MB) and SHA-256 (OpenSSL with the SHA extensions).
 constexpr double kReceive = 0.5e-9;
@@ -68,10 +69,11 @@ PullEstimate estimate_pull(const CentralDirectory& dir, std::optional<int> zstd_
 }
 
 std::string describe(const PullEstimate& e, std::uint64_t memory_mb) {
-  return fmt::format("the pull takes about {:.1f} s at {} MB ({:.2f} vCPU): {} ({:.2f} CPU-s, {:.1f} s at that share; "
-                     "the download alone {:.1f} s at ~75 MB/s)",
-                     e.seconds, memory_mb, lambda_vcpus(memory_mb), e.cpu_bound() ? "CPU-bound" : "network-bound",
-                     e.cpu_seconds, e.cpu_wall_seconds, e.download_seconds);
+  return fmt::format(
+      "the pull takes about {:.1f} s at {} MB ({:.2f} vCPU): {} ({:.2f} CPU-s, {:.1f} s at that share; "
+      "the download alone {:.1f} s at ~75 MB/s)",
+      e.seconds, memory_mb, lambda_vcpus(memory_mb), e.cpu_bound() ? "CPU-bound" : "network-bound", e.cpu_seconds,
+      e.cpu_wall_seconds, e.download_seconds);
 }
 
 }  // namespace tmpdump::archive

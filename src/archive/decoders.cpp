@@ -1,7 +1,5 @@
 #include "archive/decoders.hpp"
 
-#include <isa-l/crc.h>
-#include <isa-l/igzip_lib.h>
 #include <zlib.h>
 #include <zstd.h>
 #include <zstd_errors.h>
@@ -9,6 +7,9 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+
+#include <isa-l/crc.h>
+#include <isa-l/igzip_lib.h>
 
 namespace tmpdump::archive::detail {
 namespace {
@@ -118,7 +119,8 @@ class ZlibInflater final : public Decoder {
       z_.next_out = reinterpret_cast<Bytef*>(space.data());
       z_.avail_out = avail;
       const int rc = inflate(&z_, Z_NO_FLUSH);
-      if (rc == Z_STREAM_END) ended_ = true;
+      if (rc == Z_STREAM_END)
+        ended_ = true;
       else if (rc != Z_OK && rc != Z_BUF_ERROR)
         return fail(Errc::Corrupt, "invalid deflate data (zlib: {})", z_.msg ? z_.msg : "error");
       const std::size_t produced = avail - z_.avail_out;
@@ -187,14 +189,18 @@ class ZstdDecoder final : public Decoder {
 
 }  // namespace
 
-std::unique_ptr<Decoder> make_stored_decoder() { return std::make_unique<StoredDecoder>(); }
+std::unique_ptr<Decoder> make_stored_decoder() {
+  return std::make_unique<StoredDecoder>();
+}
 
 std::unique_ptr<Decoder> make_inflater(Inflater which) {
   if (which == Inflater::Zlib) return std::make_unique<ZlibInflater>();
   return std::make_unique<IsalInflater>();
 }
 
-std::unique_ptr<Decoder> make_zstd_decoder() { return std::make_unique<ZstdDecoder>(); }
+std::unique_ptr<Decoder> make_zstd_decoder() {
+  return std::make_unique<ZstdDecoder>();
+}
 
 std::uint32_t crc32(std::uint32_t crc, std::span<const std::byte> data) noexcept {
   return crc32_gzip_refl(crc, reinterpret_cast<const unsigned char*>(data.data()), data.size());

@@ -63,9 +63,15 @@ Result<std::string> read_entry(ByteSource& source, const CentralDirectory& direc
 
   std::unique_ptr<detail::Decoder> decoder;
   switch (entry.method) {
-    case Method::Stored: decoder = detail::make_stored_decoder(); break;
-    case Method::Deflate: decoder = detail::make_inflater(Inflater::Zlib); break;
-    case Method::Zstd: decoder = detail::make_zstd_decoder(); break;
+    case Method::Stored:
+      decoder = detail::make_stored_decoder();
+      break;
+    case Method::Deflate:
+      decoder = detail::make_inflater(Inflater::Zlib);
+      break;
+    case Method::Zstd:
+      decoder = detail::make_zstd_decoder();
+      break;
   }
   decoder->reset();
   std::string out;
@@ -79,7 +85,8 @@ Result<std::string> read_entry(ByteSource& source, const CentralDirectory& direc
   if (out.size() != entry.uncompressed_size) {
     return fail(Errc::Corrupt, "{}: {} bytes, the directory says {}", label, out.size(), entry.uncompressed_size);
   }
-  if (detail::crc32(0, std::as_bytes(std::span(out))) != entry.crc32) return fail(Errc::Corrupt, "{}: CRC mismatch", label);
+  if (detail::crc32(0, std::as_bytes(std::span(out))) != entry.crc32)
+    return fail(Errc::Corrupt, "{}: CRC mismatch", label);
   return out;
 }
 

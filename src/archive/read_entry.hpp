@@ -16,7 +16,7 @@ namespace tmpdump::archive {
 /// failing data, CRC mismatch), Unsafe (data overlapping the next entry),
 /// InvalidArgument when the entry is larger than `max_bytes` or a directory.
 /// A symlink entry's data is its target.
-[[nodiscard]] Result<std::string> read_entry(ByteSource& source, const CentralDirectory& directory,
-                                             const Entry& entry, std::uint64_t max_bytes = 16 << 20);
+[[nodiscard]] Result<std::string> read_entry(ByteSource& source, const CentralDirectory& directory, const Entry& entry,
+                                             std::uint64_t max_bytes = 16 << 20);
 
 }  // namespace tmpdump::archive

@@ -29,24 +29,24 @@ inline constexpr std::size_t kMaxZstdFrames = 16000;
 /// `slice_size` slice of the file (the last one holds the rest), so parts of
 /// one entry decode in parallel.
 struct ZstdFrames {
-  std::uint32_t data_offset = 0;  ///< entry data starts this far after its local header
-  std::uint32_t slice_size = 0;   ///< uncompressed bytes per frame
+  std::uint32_t data_offset = 0;                ///< entry data starts this far after its local header
+  std::uint32_t slice_size = 0;                 ///< uncompressed bytes per frame
   std::vector<std::uint32_t> compressed_sizes;  ///< one per frame, in order
 };
 
 /// One entry of the central directory, already checked against the rules in
 /// read_central_directory(): safe name, known type, sane sizes and offsets.
 struct Entry {
-  std::string name;           ///< normalised relative path: no "", ".", ".." parts, no trailing '/'
+  std::string name;  ///< normalised relative path: no "", ".", ".." parts, no trailing '/'
   EntryType type = EntryType::File;
-  std::uint32_t mode = 0;     ///< permission bits only (& 0777): setuid/setgid/sticky stripped
+  std::uint32_t mode = 0;  ///< permission bits only (& 0777): setuid/setgid/sticky stripped
   Method method = Method::Stored;
   std::uint32_t crc32 = 0;
   std::uint64_t compressed_size = 0;
   std::uint64_t uncompressed_size = 0;
   std::uint64_t local_header_offset = 0;
-  std::int64_t mtime = 0;     ///< seconds since the epoch (extended timestamp if present, else DOS time as UTC)
-  std::string raw_name;       ///< the name bytes exactly as stored (the local header must repeat them)
+  std::int64_t mtime = 0;  ///< seconds since the epoch (extended timestamp if present, else DOS time as UTC)
+  std::string raw_name;    ///< the name bytes exactly as stored (the local header must repeat them)
   /// Present when the central directory holds a frame table (checked: zstd
   /// file entry, frame count matching size and slice, sizes summing to
   /// compressed_size).
@@ -55,9 +55,9 @@ struct Entry {
 
 /// The parsed central directory of one archive.
 struct CentralDirectory {
-  std::vector<Entry> entries;          ///< in local-header-offset order
+  std::vector<Entry> entries;  ///< in local-header-offset order
   std::uint64_t archive_size = 0;
-  std::uint64_t cd_offset = 0;         ///< where the central directory starts
+  std::uint64_t cd_offset = 0;  ///< where the central directory starts
   std::uint64_t cd_size = 0;
   std::uint64_t total_uncompressed = 0;
 };
@@ -75,8 +75,7 @@ struct Limits {
 /// truncated, inconsistent records), Unsafe (hostile names, types, overlapping
 /// or out-of-range data), Unsupported (encryption, unknown method, multi-disk).
 /// Every Unsafe/Corrupt message names the entry and the reason.
-[[nodiscard]] Result<CentralDirectory> read_central_directory(ByteSource& source,
-                                                              const ObjectInfo& info,
+[[nodiscard]] Result<CentralDirectory> read_central_directory(ByteSource& source, const ObjectInfo& info,
                                                               const Limits& limits = {});
 
 /// The pure half of read_central_directory(), exposed for tests and fuzzing:
@@ -85,10 +84,8 @@ struct Limits {
 /// returns Corrupt... unless `need_offset` is set: then sets *need_offset to the
 /// archive offset from which a longer tail must be read and returns an empty
 /// directory with archive_size 0.
-[[nodiscard]] Result<CentralDirectory> parse_tail(std::span<const std::byte> tail,
-                                                  std::uint64_t archive_size,
-                                                  const Limits& limits,
-                                                  std::uint64_t* need_offset);
+[[nodiscard]] Result<CentralDirectory> parse_tail(std::span<const std::byte> tail, std::uint64_t archive_size,
+                                                  const Limits& limits, std::uint64_t* need_offset);
 
 /// Normalises an entry name as stored in the archive, or says why it is unsafe:
 /// absolute paths, ".." parts, backslashes, NUL and control characters are rejected;

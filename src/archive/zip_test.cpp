@@ -66,7 +66,8 @@ TEST(ZipReaderTest, ReadsZip64Records) {
 
 TEST(ZipReaderTest, ReadsCentralDirectoryBeforeTheTailWithASecondRead) {
   ZipWriter w;
-  for (int i = 0; i < 3000; ++i) ASSERT_TRUE(w.add_file(fmt::format("lib/file-with-a-long-name-{:05}", i), "x").has_value());
+  for (int i = 0; i < 3000; ++i)
+    ASSERT_TRUE(w.add_file(fmt::format("lib/file-with-a-long-name-{:05}", i), "x").has_value());
   ASSERT_TRUE(w.finish().has_value());
   auto dir = read_dir(w.bytes());
   ASSERT_TRUE(dir.has_value()) << dir.error().message;

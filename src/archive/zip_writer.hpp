@@ -36,7 +36,7 @@ struct RawEntry {
   std::optional<std::string> local_name;  ///< local header name when it must differ
   std::string data;                       ///< the bytes after the local header, as stored
   std::uint16_t method = 0;
-  std::uint16_t flags = 0;                ///< bit 0: encrypted, bit 3: data descriptor (set by data_descriptor)
+  std::uint16_t flags = 0;  ///< bit 0: encrypted, bit 3: data descriptor (set by data_descriptor)
   std::uint32_t crc32 = 0;
   std::uint64_t compressed_size = 0;      ///< declared, whatever data holds
   std::uint64_t uncompressed_size = 0;    ///< declared
@@ -47,8 +47,8 @@ struct RawEntry {
   std::optional<std::uint64_t> cd_local_header_offset;
   /// Sizes and CRC go in a data descriptor after the data (flag bit 3).
   bool data_descriptor = false;
-  bool zip64 = false;                     ///< zip64 extra fields even when not needed
-  bool write_local = true;                ///< false: only a central directory record
+  bool zip64 = false;       ///< zip64 extra fields even when not needed
+  bool write_local = true;  ///< false: only a central directory record
   /// Written as a zstd frame table extra field in the central directory; a
   /// data_offset of 0 is replaced by where the data really starts.
   std::optional<ZstdFrames> frames;

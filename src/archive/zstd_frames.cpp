@@ -19,7 +19,9 @@ ZstdFrameCompressor::ZstdFrameCompressor(int level) : cctx_(ZSTD_createCCtx()) {
   ZSTD_CCtx_setParameter(cctx_, ZSTD_c_enableLongDistanceMatching, 0);
 }
 
-ZstdFrameCompressor::~ZstdFrameCompressor() { ZSTD_freeCCtx(cctx_); }
+ZstdFrameCompressor::~ZstdFrameCompressor() {
+  ZSTD_freeCCtx(cctx_);
+}
 
 Result<std::string> ZstdFrameCompressor::compress(std::span<const char> slice) {
   std::string out(ZSTD_compressBound(slice.size()), '\0');
@@ -29,8 +31,7 @@ Result<std::string> ZstdFrameCompressor::compress(std::span<const char> slice) {
   return out;
 }
 
-Result<FramedZstd> compress_zstd_frames(std::string_view bytes, int level, std::uint32_t slice_size,
-                                        unsigned threads) {
+Result<FramedZstd> compress_zstd_frames(std::string_view bytes, int level, std::uint32_t slice_size, unsigned threads) {
   if (slice_size == 0) return fail(Errc::InvalidArgument, "zstd frame slice size 0");
   const std::size_t count = bytes.empty() ? 0 : (bytes.size() - 1) / slice_size + 1;
   std::vector<std::optional<Result<std::string>>> frames(count);

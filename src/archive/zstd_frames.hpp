@@ -36,8 +36,8 @@ class ZstdFrameCompressor {
 /// `bytes` as frames of `slice_size` input bytes each (the last holds the
 /// rest), compressed by `threads` threads; byte-identical for any thread count.
 struct FramedZstd {
-  std::string data;                    ///< the frames, concatenated
-  std::vector<std::uint32_t> sizes;    ///< compressed size of each frame
+  std::string data;                  ///< the frames, concatenated
+  std::vector<std::uint32_t> sizes;  ///< compressed size of each frame
 };
 [[nodiscard]] Result<FramedZstd> compress_zstd_frames(std::string_view bytes, int level, std::uint32_t slice_size,
                                                       unsigned threads);

@@ -3,9 +3,10 @@
 // every lie a frame table can tell is refused naming the entry.
 #include "archive/zstd_frames.hpp"
 
-#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <zstd.h>
+
+#include <gtest/gtest.h>
 
 #include "archive/testing/test_support.hpp"
 
@@ -247,8 +248,8 @@ TEST_F(ZstdFramesTest, ReaderRejectsHugeDeclaredCountsAndUnknownVersions) {
 
 TEST_F(ZstdFramesTest, ExtractorRejectsAFrameDecodingToMoreThanItsSlice) {
   const auto content = compressible(2000, 8);
-  const auto zip = archive({handmade("lib/more.so", {frame(content.substr(0, 1200)), frame(content.substr(1200))},
-                                     content, 1000)});
+  const auto zip =
+      archive({handmade("lib/more.so", {frame(content.substr(0, 1200)), frame(content.substr(1200))}, content, 1000)});
   for (unsigned jobs : {1u, 3u}) {
     expect_rejected(zip, Errc::Unsafe, "lib/more.so", jobs, 1);
     EXPECT_LE(fs::file_size(dest() / "lib/more.so"), 2000u);
@@ -257,8 +258,8 @@ TEST_F(ZstdFramesTest, ExtractorRejectsAFrameDecodingToMoreThanItsSlice) {
 
 TEST_F(ZstdFramesTest, ExtractorRejectsAFrameDecodingToLessThanItsSlice) {
   const auto content = compressible(2000, 9);
-  const auto zip = archive({handmade("lib/less.so", {frame(content.substr(0, 800)), frame(content.substr(800))},
-                                     content, 1000)});
+  const auto zip =
+      archive({handmade("lib/less.so", {frame(content.substr(0, 800)), frame(content.substr(800))}, content, 1000)});
   expect_rejected(zip, Errc::Corrupt, "lib/less.so", 2, 1);
 }
 

@@ -12,7 +12,9 @@ ProgressLine::ProgressLine(Render render, bool enabled) : render_(std::move(rend
   if (enabled) thread_ = std::thread([this] { loop(); });
 }
 
-ProgressLine::~ProgressLine() { stop(); }
+ProgressLine::~ProgressLine() {
+  stop();
+}
 
 void ProgressLine::stop() {
   {

@@ -1,10 +1,11 @@
 // tmpdump prune FILE.jar [--pattern GLOB...] [--dry-run]
+#include "pack/prune.hpp"
+
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/commands.hpp"
-#include "pack/prune.hpp"
 
 namespace tmpdump::cli {
 
@@ -17,7 +18,6 @@ struct PruneCliOptions {
   bool quiet = false;
   bool verbose = false;
 };
-
 
 int run_prune(const PruneCliOptions& o) {
   pack::PruneOptions p;

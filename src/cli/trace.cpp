@@ -1,4 +1,6 @@
 // tmpdump trace [-o FILE] [--] COMMAND [ARGS...]
+#include "trace/trace.hpp"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,7 +11,6 @@
 #include <vector>
 
 #include "cli/commands.hpp"
-#include "trace/trace.hpp"
 #include "util/fs_at.hpp"
 
 namespace tmpdump::cli {
@@ -24,9 +25,12 @@ struct TraceOptions {
 int run_trace(const TraceOptions& o, std::vector<std::string> command) {
   if (!command.empty() && command.front() == "--") command.erase(command.begin());
   if (!command.empty() && command.front().starts_with("-")) {
-    return report_error("trace", {Errc::InvalidArgument, fmt::format("unknown option {}; put the command after --", command.front())});
+    return report_error(
+        "trace", {Errc::InvalidArgument, fmt::format("unknown option {}; put the command after --", command.front())});
   }
-  if (command.empty()) return report_error("trace", {Errc::InvalidArgument, "no COMMAND given; usage: tmpdump trace [-o FILE] -- COMMAND [ARGS...]"});
+  if (command.empty())
+    return report_error(
+        "trace", {Errc::InvalidArgument, "no COMMAND given; usage: tmpdump trace [-o FILE] -- COMMAND [ARGS...]"});
   auto audit = trace::find_audit_library(process_env());
   if (!audit) return report_error("trace", audit.error());
   auto outcome = trace::run({.command = command, .audit_library = *audit});

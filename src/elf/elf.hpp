@@ -24,11 +24,11 @@ struct VersionNeed {
 struct Info {
   std::uint16_t machine = 0;  ///< EM_X86_64, EM_AARCH64, ...
   bool is_64 = true;
-  bool is_shared_object = false;  ///< ET_DYN (shared objects and PIE executables)
-  std::optional<std::string> soname;          ///< DT_SONAME
-  std::vector<std::string> needed;            ///< DT_NEEDED, in order
-  std::vector<std::string> rpath, runpath;    ///< DT_RPATH / DT_RUNPATH entries, $ORIGIN unexpanded
-  std::optional<std::string> interpreter;     ///< PT_INTERP
+  bool is_shared_object = false;            ///< ET_DYN (shared objects and PIE executables)
+  std::optional<std::string> soname;        ///< DT_SONAME
+  std::vector<std::string> needed;          ///< DT_NEEDED, in order
+  std::vector<std::string> rpath, runpath;  ///< DT_RPATH / DT_RUNPATH entries, $ORIGIN unexpanded
+  std::optional<std::string> interpreter;   ///< PT_INTERP
   std::vector<VersionNeed> version_needs;
   /// x86-64 ISA level from GNU_PROPERTY_X86_ISA_1_NEEDED (1 = baseline, 2, 3, 4); 0 when not marked.
   int x86_isa_level = 0;

@@ -17,7 +17,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::span<const std::byte> bytes_of(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
+std::span<const std::byte> bytes_of(const std::string& s) {
+  return std::as_bytes(std::span(s.data(), s.size()));
+}
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -77,7 +79,10 @@ struct ElfBuilder {
     const std::size_t total = verneed_at + 16 + 16 * glibc.size();
 
     // ELF header.
-    out = std::string("\x7f" "ELF", 4);
+    out = std::string(
+        "\x7f"
+        "ELF",
+        4);
     out.push_back(static_cast<char>(is64 ? ELFCLASS64 : ELFCLASS32));
     out.push_back(static_cast<char>(big ? ELFDATA2MSB : ELFDATA2LSB));
     out.push_back(EV_CURRENT);
@@ -85,10 +90,10 @@ struct ElfBuilder {
     put(ET_DYN, 2);
     put(is64 ? EM_X86_64 : EM_386, 2);
     put(EV_CURRENT, 4);
-    word(0);       // entry
-    word(ph_at);   // phoff
-    word(0);       // shoff
-    put(0, 4);     // flags
+    word(0);      // entry
+    word(ph_at);  // phoff
+    word(0);      // shoff
+    put(0, 4);    // flags
     put(ehsize, 2);
     put(phentsize, 2);
     put(phnum, 2);
@@ -217,7 +222,10 @@ TEST(ElfParse, IsaLevelIsZeroWhenNotMarked) {
 }
 
 TEST(ElfParse, RefusesNonElfAsUnsupported) {
-  for (std::string s : {std::string(), std::string("PK\3\4 a zip"), std::string("\x7f" "EL", 3)}) {
+  for (std::string s : {std::string(), std::string("PK\3\4 a zip"),
+                        std::string("\x7f"
+                                    "EL",
+                                    3)}) {
     auto info = parse(bytes_of(s));
     ASSERT_FALSE(info);
     EXPECT_EQ(info.error().code, Errc::Unsupported);
@@ -260,11 +268,9 @@ TEST(ElfParse, ReadsInterpreterOfRealExecutable) {
 TEST(ElfParse, ReadsIsaLevelMarkedByTheLinker) {
   const fs::path dir = fs::temp_directory_path() / ("tmpdump-elf-test-" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  {
-    std::ofstream(dir / "f.c") << "int f(void) { return 1; }\n";
-  }
-  const std::string cmd = "gcc -shared -fPIC -Wl,-z,x86-64-v3 -o " + (dir / "f.so").string() + " " +
-                          (dir / "f.c").string();
+  { std::ofstream(dir / "f.c") << "int f(void) { return 1; }\n"; }
+  const std::string cmd =
+      "gcc -shared -fPIC -Wl,-z,x86-64-v3 -o " + (dir / "f.so").string() + " " + (dir / "f.c").string();
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   auto info = read_file(dir / "f.so");
   fs::remove_all(dir);
@@ -310,9 +316,15 @@ TEST(ElfParse, SurvivesRandomlyMutatedCopies) {
       for (int f = 0; f < flips; ++f) {
         const std::size_t at = rng() % (rng() % 4 == 0 ? img.size() : hot);
         switch (rng() % 3) {
-          case 0: img[at] = static_cast<char>(rng()); break;
-          case 1: img[at] = '\xff'; break;
-          default: img[at] = '\0'; break;
+          case 0:
+            img[at] = static_cast<char>(rng());
+            break;
+          case 1:
+            img[at] = '\xff';
+            break;
+          default:
+            img[at] = '\0';
+            break;
         }
       }
       expect_clean(parse(bytes_of(img)));
@@ -326,8 +338,10 @@ TEST(GlibcVersion, ParsesAndOrdersVersions) {
   EXPECT_FALSE(parse_glibc_version("GLIBC_PRIVATE"));
   EXPECT_FALSE(parse_glibc_version("GCC_3.0"));
   EXPECT_FALSE(parse_glibc_version("GLIBC_2."));
-  auto best = max_glibc_version({{"libc.so.6", "GLIBC_2.2.5"}, {"libc.so.6", "GLIBC_2.36"},
-                                 {"libm.so.6", "GLIBC_2.29"}, {"libc.so.6", "GLIBC_PRIVATE"}});
+  auto best = max_glibc_version({{"libc.so.6", "GLIBC_2.2.5"},
+                                 {"libc.so.6", "GLIBC_2.36"},
+                                 {"libm.so.6", "GLIBC_2.29"},
+                                 {"libc.so.6", "GLIBC_PRIVATE"}});
   ASSERT_TRUE(best);
   EXPECT_EQ(version_string(*best), "2.36");
   EXPECT_EQ(version_string({2, 2, 5}), "2.2.5");

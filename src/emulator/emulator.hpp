@@ -28,7 +28,7 @@ struct Options {
   /// Layers, each a directory or a zip, merged in order (later ones win) at
   /// /opt; /opt/bootstrap starts the runtime when the function has none.
   std::vector<std::filesystem::path> layers;
-  std::string handler;                 ///< _HANDLER
+  std::string handler;  ///< _HANDLER
   /// provided.*: the function's or the layers' bootstrap; a managed runtime:
   /// its interpreter started as Lambda's bootstrap for it starts it.
   Runtime runtime;

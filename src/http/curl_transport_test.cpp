@@ -2,14 +2,14 @@
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "http/transport.hpp"
 
@@ -202,8 +202,8 @@ TEST(CurlTransportTest, HeadReturnsHeadersWithoutBody) {
     });
   });
   auto t = make_curl_transport(fast_options());
-  auto r = t->perform(request_to(server.url("/obj"), "HEAD"),
-                      [](std::span<const std::byte>) -> Result<void> { return {}; });
+  auto r =
+      t->perform(request_to(server.url("/obj"), "HEAD"), [](std::span<const std::byte>) -> Result<void> { return {}; });
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(method, "HEAD");
   EXPECT_EQ(r->status, 200);

@@ -1,8 +1,8 @@
 #include "http/transport.hpp"
 
-#include <gtest/gtest.h>
-
 #include <set>
+
+#include <gtest/gtest.h>
 
 namespace tmpdump::http {
 namespace {
@@ -26,9 +26,9 @@ TEST(FindCaBundleTest, PrefersEnvironmentVariableWhenFileExists) {
 }
 
 TEST(FindCaBundleTest, SkipsEnvironmentVariableNamingMissingFile) {
-  EXPECT_EQ(find_ca_bundle(env_of({{"SSL_CERT_FILE", "/gone.pem"}, {"AWS_CA_BUNDLE", "/aws.pem"}}),
-                           files({"/aws.pem"})),
-            "/aws.pem");
+  EXPECT_EQ(
+      find_ca_bundle(env_of({{"SSL_CERT_FILE", "/gone.pem"}, {"AWS_CA_BUNDLE", "/aws.pem"}}), files({"/aws.pem"})),
+      "/aws.pem");
 }
 
 TEST(FindCaBundleTest, FindsAmazonLinuxBundle) {
@@ -41,7 +41,9 @@ TEST(FindCaBundleTest, FindsDebianBundle) {
             "/etc/ssl/certs/ca-certificates.crt");
 }
 
-TEST(FindCaBundleTest, EmptyWhenNoneExists) { EXPECT_EQ(find_ca_bundle(env_of({}), files({})), ""); }
+TEST(FindCaBundleTest, EmptyWhenNoneExists) {
+  EXPECT_EQ(find_ca_bundle(env_of({}), files({})), "");
+}
 
 TEST(ResponseTest, HeaderReturnsFirstMatch) {
   Response r;

@@ -23,15 +23,15 @@ inline constexpr std::string_view kManifestPath = ".tmpdump/manifest.json";
 
 /// What readers use of a manifest. Fields of the wrong type are ignored, as if absent.
 struct Manifest {
-  std::string created_by;                        ///< "" when absent
-  std::string compression;                       ///< "zstd", "deflate", "stored"; "" when absent
-  std::optional<int> level;                      ///< the compression level pack used, when an integer 1-22
-  std::map<std::string, std::string> symlinks;   ///< path -> target, well-formed entries only
+  std::string created_by;                       ///< "" when absent
+  std::string compression;                      ///< "zstd", "deflate", "stored"; "" when absent
+  std::optional<int> level;                     ///< the compression level pack used, when an integer 1-22
+  std::map<std::string, std::string> symlinks;  ///< path -> target, well-formed entries only
   /// CPU variant name -> archive directory; nullopt when "variants" is not an object.
   std::optional<std::map<std::string, std::string>> variants;
-  std::optional<std::string> glibc;              ///< requirements.glibc
-  std::optional<std::int64_t> x86_isa_level;     ///< requirements.x86_isa_level when an integer
-  nlohmann::json requirements;                   ///< "requirements" as written (null when absent)
+  std::optional<std::string> glibc;           ///< requirements.glibc
+  std::optional<std::int64_t> x86_isa_level;  ///< requirements.x86_isa_level when an integer
+  nlohmann::json requirements;                ///< "requirements" as written (null when absent)
   /// "left_out": traced libraries not packed because the runtime brings them;
   /// entries with a string path and provided_by only (names: its strings).
   struct LeftOut {

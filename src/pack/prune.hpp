@@ -24,10 +24,10 @@ struct PruneOptions {
 };
 
 struct PruneReport {
-  std::vector<std::string> removed;     ///< entry names, in archive order
-  std::uint64_t kept = 0;               ///< entries kept
+  std::vector<std::string> removed;                 ///< entry names, in archive order
+  std::uint64_t kept = 0;                           ///< entries kept
   std::uint64_t bytes_before = 0, bytes_after = 0;  ///< archive sizes
-  std::uint64_t unpacked_removed = 0;   ///< uncompressed bytes of the removed entries
+  std::uint64_t unpacked_removed = 0;               ///< uncompressed bytes of the removed entries
 };
 
 /// Removes the matching entries from `archive`. Kept entries keep their order,

@@ -41,7 +41,8 @@ std::optional<Invocation> parse_invocation(const http::Headers& headers, std::st
     constexpr auto kMaxMs =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::duration::max()).count();
     if (ec != std::errc() || p != deadline->data() + deadline->size() || ms < 0 || ms > kMaxMs) {
-      if (why != nullptr) *why = "Lambda-Runtime-Deadline-Ms is not a number of milliseconds: " + std::string(*deadline);
+      if (why != nullptr)
+        *why = "Lambda-Runtime-Deadline-Ms is not a number of milliseconds: " + std::string(*deadline);
       return std::nullopt;
     }
     inv.deadline = std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
@@ -179,22 +180,24 @@ int Client::fail(const std::string& request_id, std::string_view error_type, std
     error_type = "Function.ResponseSizeTooLarge";
     body = error_json(error_type, response_too_large_message(body.size()));
   }
-  std::string extra = "Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: " +
-                      header_safe(error_type) + "\r\n";
+  std::string extra =
+      "Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: " + header_safe(error_type) + "\r\n";
   return exchange("POST", "/invocation/" + request_id + "/error", extra, body);
 }
 
 int Client::init_error(std::string_view error_type, std::string_view error_message) {
-  std::string extra = "Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: " +
-                      header_safe(error_type) + "\r\n";
+  std::string extra =
+      "Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: " + header_safe(error_type) + "\r\n";
   return exchange("POST", "/init/error", extra, error_json(error_type, error_message));
 }
 
-int Client::restore_next() { return exchange("GET", "/restore/next", {}, {}); }
+int Client::restore_next() {
+  return exchange("GET", "/restore/next", {}, {});
+}
 
 int Client::restore_error(std::string_view error_type, std::string_view error_message) {
-  std::string extra = "Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: " +
-                      header_safe(error_type) + "\r\n";
+  std::string extra =
+      "Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: " + header_safe(error_type) + "\r\n";
   return exchange("POST", "/restore/error", extra, error_json(error_type, error_message));
 }
 
@@ -231,8 +234,8 @@ int Client::stream_end(std::string_view error_type, std::string_view error_messa
   std::string tail = "0\r\n";
   if (!error_type.empty()) {
     tail += "Lambda-Runtime-Function-Error-Type: " + header_safe(error_type) + "\r\n";
-    tail += "Lambda-Runtime-Function-Error-Body: " + http::base64_encode(error_json(error_type, error_message)) +
-            "\r\n";
+    tail +=
+        "Lambda-Runtime-Function-Error-Body: " + http::base64_encode(error_json(error_type, error_message)) + "\r\n";
   }
   tail += "\r\n";
   if (!socket_.valid() || !socket_.send_all({tail})) {

@@ -77,8 +77,8 @@ class Client {
   // Sends a request with a Content-Length body and reads the status; the
   // response body goes to `body` when given. 0 when no valid answer came
   // (the reason is in last_error_).
-  int exchange(std::string_view method, std::string_view path, std::string_view extra_headers,
-               std::string_view body, http::Headers* headers = nullptr, std::string* response_body = nullptr);
+  int exchange(std::string_view method, std::string_view path, std::string_view extra_headers, std::string_view body,
+               http::Headers* headers = nullptr, std::string* response_body = nullptr);
   int read_status(http::Headers* headers, std::string* response_body);
 
   std::string host_, port_, host_header_;

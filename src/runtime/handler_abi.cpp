@@ -49,15 +49,27 @@ const char* tmpdump_payload(const tmpdump_invocation* i, size_t* size) {
   if (size != nullptr) *size = i->invocation->payload.size();
   return i->invocation->payload.c_str();
 }
-const char* tmpdump_request_id(const tmpdump_invocation* i) { return i->invocation->request_id.c_str(); }
-const char* tmpdump_function_arn(const tmpdump_invocation* i) { return i->invocation->function_arn.c_str(); }
-const char* tmpdump_trace_id(const tmpdump_invocation* i) { return i->invocation->trace_id.c_str(); }
-const char* tmpdump_client_context(const tmpdump_invocation* i) { return i->invocation->client_context.c_str(); }
-const char* tmpdump_cognito_identity(const tmpdump_invocation* i) { return i->invocation->cognito_identity.c_str(); }
+const char* tmpdump_request_id(const tmpdump_invocation* i) {
+  return i->invocation->request_id.c_str();
+}
+const char* tmpdump_function_arn(const tmpdump_invocation* i) {
+  return i->invocation->function_arn.c_str();
+}
+const char* tmpdump_trace_id(const tmpdump_invocation* i) {
+  return i->invocation->trace_id.c_str();
+}
+const char* tmpdump_client_context(const tmpdump_invocation* i) {
+  return i->invocation->client_context.c_str();
+}
+const char* tmpdump_cognito_identity(const tmpdump_invocation* i) {
+  return i->invocation->cognito_identity.c_str();
+}
 int64_t tmpdump_deadline_ms(const tmpdump_invocation* i) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(i->invocation->deadline.time_since_epoch()).count();
 }
-int64_t tmpdump_remaining_ms(const tmpdump_invocation* i) { return i->invocation->remaining_time().count(); }
+int64_t tmpdump_remaining_ms(const tmpdump_invocation* i) {
+  return i->invocation->remaining_time().count();
+}
 
 int tmpdump_respond(tmpdump_invocation* i, const void* data, size_t size, const char* content_type) {
   std::string body(static_cast<const char*>(data), size);

@@ -81,10 +81,13 @@ TEST(HttpSocket, ReadsChunkedBodyWithTrailersInPieces) {
   ASSERT_TRUE(framing && framing->chunked);
   std::vector<std::string> pieces;
   Headers trailers;
-  ASSERT_TRUE(reader.read_body(*framing, 1 << 20, [&](std::string_view p) {
-    pieces.emplace_back(p);
-    return true;
-  }, &trailers));
+  ASSERT_TRUE(reader.read_body(
+      *framing, 1 << 20,
+      [&](std::string_view p) {
+        pieces.emplace_back(p);
+        return true;
+      },
+      &trailers));
   ASSERT_EQ(pieces.size(), 2u);
   EXPECT_EQ(pieces[0], "abc");
   EXPECT_EQ(pieces[1], "0123456789");
@@ -111,7 +114,9 @@ TEST(HttpSocket, ReadsSuccessiveMessagesOnOneConnection) {
   int sv[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
   Socket reader(sv[0]);
-  auto send = [&](const std::string& s) { ASSERT_EQ(::write(sv[1], s.data(), s.size()), static_cast<ssize_t>(s.size())); };
+  auto send = [&](const std::string& s) {
+    ASSERT_EQ(::write(sv[1], s.data(), s.size()), static_cast<ssize_t>(s.size()));
+  };
   for (int i = 0; i < 3; ++i) {
     // Each message arrives only after the previous one was consumed: the
     // buffer is empty between them (a regression: the head search once

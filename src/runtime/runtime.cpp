@@ -1,3 +1,5 @@
+#include "tmpdump/runtime.hpp"
+
 #include <cxxabi.h>
 
 #include <cstdio>
@@ -8,7 +10,6 @@
 
 #include "runtime/client.hpp"
 #include "runtime/loop.hpp"
-#include "tmpdump/runtime.hpp"
 
 namespace tmpdump::runtime {
 
@@ -26,7 +27,9 @@ Response Response::failure(std::string error_type, std::string error_message) {
 
 namespace {
 
-void log_line(const std::string& line) { std::fprintf(stderr, "tmpdump runtime: %s\n", line.c_str()); }
+void log_line(const std::string& line) {
+  std::fprintf(stderr, "tmpdump runtime: %s\n", line.c_str());
+}
 
 std::optional<Client> client_from_env(std::string* why) {
   const char* api = std::getenv("AWS_LAMBDA_RUNTIME_API");

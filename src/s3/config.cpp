@@ -111,10 +111,9 @@ Result<std::string> validate_endpoint(std::string_view url, std::string_view ori
 }
 
 Result<void> validate_region(std::string_view region, std::string_view origin) {
-  const bool ok = !region.empty() && region.size() <= 32 &&
-                  std::all_of(region.begin(), region.end(), [](char c) {
-                    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-                  });
+  const bool ok = !region.empty() && region.size() <= 32 && std::all_of(region.begin(), region.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
   if (!ok) {
     return fail(Errc::InvalidArgument, "{}: '{}' is not a region name (expected e.g. us-east-1)", origin,
                 std::all_of(region.begin(), region.end(),

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
 #include "s3/detail.hpp"
-#include "s3/testing/fake_transport.hpp"
 #include "s3/s3.hpp"
+#include "s3/testing/fake_transport.hpp"
 
 namespace tmpdump::s3 {
 namespace {
@@ -21,8 +21,8 @@ TEST(ParseS3UriTest, SplitsBucketAndKey) {
 }
 
 TEST(ParseS3UriTest, RejectsMalformedUris) {
-  for (const char* bad : {"http://b/k", "s3://", "s3://bucket", "s3://bucket/", "s3:///key", "s3://b!d/key",
-                          "s3://bucket/a\nb"}) {
+  for (const char* bad :
+       {"http://b/k", "s3://", "s3://bucket", "s3://bucket/", "s3:///key", "s3://b!d/key", "s3://bucket/a\nb"}) {
     auto loc = parse_s3_uri(bad);
     ASSERT_FALSE(loc) << bad;
     EXPECT_EQ(loc.error().code, Errc::InvalidArgument);
@@ -98,8 +98,8 @@ TEST(ConfigFromEnvTest, IgnoresEndpointsWhenAsked) {
 }
 
 TEST(ConfigFromEnvTest, RejectsNonHttpEndpoints) {
-  for (const char* bad : {"file:///etc/passwd", "ftp://h", "127.0.0.1:9000", "http://", "http://u:p@h",
-                          "http://h/?x=1", "gopher://h"}) {
+  for (const char* bad :
+       {"file:///etc/passwd", "ftp://h", "127.0.0.1:9000", "http://", "http://u:p@h", "http://h/?x=1", "gopher://h"}) {
     auto c = config_of({{"AWS_ENDPOINT_URL", bad}});
     ASSERT_FALSE(c) << bad;
     EXPECT_EQ(c.error().code, Errc::InvalidArgument) << bad;
@@ -113,9 +113,9 @@ TEST(ContainerUriTest, AllowsHttpsAndLocalHttpOnly) {
                          "http://[fd00:ec2::23]/c", "http://localhost:8080/c"}) {
     EXPECT_TRUE(detail::container_uri_allowed(ok)) << ok;
   }
-  for (const char* bad : {"http://example.com/creds", "http://10.0.0.1/c", "http://127.0.0.1.evil.com/c",
-                          "http://169.254.169.254/latest", "file:///etc/passwd", "http://user@127.0.0.1/c",
-                          "http://[fd00:ec2::24]/c", "ftp://127.0.0.1/c"}) {
+  for (const char* bad :
+       {"http://example.com/creds", "http://10.0.0.1/c", "http://127.0.0.1.evil.com/c", "http://169.254.169.254/latest",
+        "file:///etc/passwd", "http://user@127.0.0.1/c", "http://[fd00:ec2::24]/c", "ftp://127.0.0.1/c"}) {
     EXPECT_FALSE(detail::container_uri_allowed(bad)) << bad;
   }
 }

@@ -1,19 +1,19 @@
-#include <gtest/gtest.h>
-
-#include <filesystem>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
-#include "s3/testing/fake_transport.hpp"
+#include <gtest/gtest.h>
+
 #include "s3/s3.hpp"
+#include "s3/testing/fake_transport.hpp"
 
 namespace tmpdump::s3 {
 namespace {
 
 using testing::FakeTransport;
-using testing::Step;
 using testing::request_header;
+using testing::Step;
 
 constexpr const char* kSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 constexpr const char* kToken = "IQoJb3JpZ2luX2VjEXAMPLETOKENVALUE";
@@ -30,9 +30,7 @@ class HomeDir {
   ~HomeDir() { std::filesystem::remove_all(path_); }
   HomeDir(const HomeDir&) = delete;
   HomeDir& operator=(const HomeDir&) = delete;
-  void write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / ".aws" / name) << text;
-  }
+  void write(const std::string& name, const std::string& text) const { std::ofstream(path_ / ".aws" / name) << text; }
   std::string path() const { return path_.string(); }
 
  private:
@@ -98,19 +96,19 @@ TEST(CredentialsTest, ContainerTokenFileWinsAndIsTrimmed) {
   HomeDir home;
   home.write("token", std::string(kAuth) + "\n");
   FakeTransport transport({container_answer(R"({"AccessKeyId":"A","SecretAccessKey":"S"})")});
-  auto c = resolve_credentials(
-      fixed_env({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://169.254.170.23/v1/credentials"},
-                 {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", home.path() + "/.aws/token"},
-                 {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "ignored"}}),
-      transport);
+  auto c =
+      resolve_credentials(fixed_env({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://169.254.170.23/v1/credentials"},
+                                     {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", home.path() + "/.aws/token"},
+                                     {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "ignored"}}),
+                          transport);
   ASSERT_TRUE(c && *c);
   EXPECT_EQ(request_header(transport.requests[0], "Authorization"), kAuth);
 }
 
 TEST(CredentialsTest, RelativeUriGoesToEcsEndpoint) {
   FakeTransport transport({container_answer(R"({"AccessKeyId":"A","SecretAccessKey":"S","Token":"T"})")});
-  auto c = resolve_credentials(fixed_env({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/abc"}}),
-                               transport);
+  auto c =
+      resolve_credentials(fixed_env({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/abc"}}), transport);
   ASSERT_TRUE(c && *c);
   EXPECT_EQ(transport.requests[0].url, "http://169.254.170.2/v2/credentials/abc");
 }
@@ -127,8 +125,8 @@ TEST(CredentialsTest, RejectsPlainHttpToRemoteContainerEndpoint) {
 }
 
 TEST(CredentialsTest, ContainerAnswerMissingFieldsFailsWithoutEchoingIt) {
-  for (const char* body : {R"({"AccessKeyId":"A"})", R"({"SecretAccessKey":"topsecretvalue"})", "not json",
-                           "[1,2]", R"({"AccessKeyId":5,"SecretAccessKey":"topsecretvalue"})"}) {
+  for (const char* body : {R"({"AccessKeyId":"A"})", R"({"SecretAccessKey":"topsecretvalue"})", "not json", "[1,2]",
+                           R"({"AccessKeyId":5,"SecretAccessKey":"topsecretvalue"})"}) {
     FakeTransport transport({container_answer(body)});
     auto c = resolve_credentials(fixed_env({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1/c"}}), transport);
     ASSERT_FALSE(c) << body;
@@ -203,9 +201,9 @@ TEST(CredentialsTest, ExplicitFilePathsAreUsed) {
   HomeDir home;
   home.write("elsewhere", fmt::format("[ci]\naws_access_key_id=AKCI\naws_secret_access_key={}\n", kSecret));
   FakeTransport transport;
-  auto c = resolve_credentials(fixed_env({{"AWS_SHARED_CREDENTIALS_FILE", home.path() + "/.aws/elsewhere"},
-                                          {"AWS_DEFAULT_PROFILE", "ci"}}),
-                               transport);
+  auto c = resolve_credentials(
+      fixed_env({{"AWS_SHARED_CREDENTIALS_FILE", home.path() + "/.aws/elsewhere"}, {"AWS_DEFAULT_PROFILE", "ci"}}),
+      transport);
   ASSERT_TRUE(c && *c);
   EXPECT_EQ((*c)->access_key_id, "AKCI");
 }

@@ -60,8 +60,7 @@ struct ContentRange {
 
 /// Full-jitter backoff before attempt `attempt` (1 = the first retry):
 /// uniform in [0, min(max_delay, base_delay * 2^(attempt-1))].
-[[nodiscard]] std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt,
-                                                      std::mt19937_64& rng);
+[[nodiscard]] std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, std::mt19937_64& rng);
 
 /// The profile the chain uses: AWS_PROFILE, AWS_DEFAULT_PROFILE, else "default".
 /// `named` is true when a variable chose it.
@@ -84,6 +83,6 @@ struct SharedFiles {
 /// The keys of `profile` from the config file ("[profile NAME]", or
 /// "[default]" for the default profile); nullptr when absent.
 [[nodiscard]] const std::map<std::string, std::string>* config_profile(const SharedFiles& files,
-                                                                      std::string_view profile);
+                                                                       std::string_view profile);
 
 }  // namespace tmpdump::s3::detail

@@ -43,8 +43,7 @@ struct Credentials {
 /// AWS_CONFIG_FILE, AWS_PROFILE, default ~/.aws). nullopt when none is
 /// configured (requests then go unsigned). Errors only for a configured source
 /// that fails (container endpoint down, profile named but missing).
-[[nodiscard]] Result<std::optional<Credentials>> resolve_credentials(const Env& env,
-                                                                    http::Transport& transport);
+[[nodiscard]] Result<std::optional<Credentials>> resolve_credentials(const Env& env, http::Transport& transport);
 
 /// Where and how requests go.
 struct ClientConfig {
@@ -74,8 +73,8 @@ struct ClientConfig {
 inline constexpr int kDefaultMaxAttempts = 10;
 
 struct RetryPolicy {
-  int max_attempts = kDefaultMaxAttempts;            ///< per request, first try included
-  std::chrono::milliseconds base_delay{100};         ///< full-jitter exponential backoff
+  int max_attempts = kDefaultMaxAttempts;     ///< per request, first try included
+  std::chrono::milliseconds base_delay{100};  ///< full-jitter exponential backoff
   std::chrono::milliseconds max_delay{3000};
   /// Waits between attempts; injectable so tests do not sleep.
   std::function<void(std::chrono::milliseconds)> sleep;
@@ -88,13 +87,12 @@ struct RetryPolicy {
 /// (SignatureDoesNotMatch, InvalidAccessKeyId, AccessDenied); Network after the
 /// retry budget, with the last reason.
 [[nodiscard]] std::unique_ptr<ByteSource> make_s3_source(Location location, ClientConfig config,
-                                                        std::unique_ptr<http::Transport> transport,
-                                                        RetryPolicy retry = {});
+                                                         std::unique_ptr<http::Transport> transport,
+                                                         RetryPolicy retry = {});
 
 /// A plain http(s) URL, e.g. a presigned S3 URL: same retries and resume, no
 /// signing. describe() drops the query string (it holds the signature).
-[[nodiscard]] std::unique_ptr<ByteSource> make_url_source(std::string url,
-                                                         std::unique_ptr<http::Transport> transport,
-                                                         RetryPolicy retry = {});
+[[nodiscard]] std::unique_ptr<ByteSource> make_url_source(std::string url, std::unique_ptr<http::Transport> transport,
+                                                          RetryPolicy retry = {});
 
 }  // namespace tmpdump::s3

@@ -16,7 +16,9 @@ namespace {
 std::atomic<std::uint64_t> g_retries{0};
 }  // namespace
 
-std::uint64_t source_retries() noexcept { return g_retries.load(std::memory_order_relaxed); }
+std::uint64_t source_retries() noexcept {
+  return g_retries.load(std::memory_order_relaxed);
+}
 namespace {
 
 // Larger than any object S3 stores; a bigger size is a lying server.
@@ -25,7 +27,7 @@ constexpr std::uint64_t kMaxObjectSize = std::uint64_t{1} << 50;
 /// What an S3 or HTTP object is and how to reach it.
 struct Target {
   std::string url;
-  std::string shown;  ///< for messages: s3://b/k or display_source() of the URL
+  std::string shown;                 ///< for messages: s3://b/k or display_source() of the URL
   std::optional<Location> location;  ///< set for S3 objects
   std::optional<Credentials> credentials;
   std::string region;
@@ -82,15 +84,16 @@ std::string clean_etag(const http::Response& r) {
 }
 
 bool is_retryable_code(std::string_view code) {
-  return code == "SlowDown" || code == "InternalError" || code == "ServiceUnavailable" ||
-         code == "RequestTimeout" || code == "Throttling" || code == "ThrottlingException" ||
-         code == "RequestLimitExceeded";
+  return code == "SlowDown" || code == "InternalError" || code == "ServiceUnavailable" || code == "RequestTimeout" ||
+         code == "Throttling" || code == "ThrottlingException" || code == "RequestLimitExceeded";
 }
 
 class HttpSource final : public ByteSource {
  public:
   HttpSource(Target target, std::unique_ptr<http::Transport> transport, RetryPolicy retry)
-      : target_(std::move(target)), transport_(std::move(transport)), retry_(std::move(retry)),
+      : target_(std::move(target)),
+        transport_(std::move(transport)),
+        retry_(std::move(retry)),
         rng_(std::random_device{}()) {
     if (!retry_.sleep) retry_.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
     if (retry_.max_attempts < 1) retry_.max_attempts = 1;
@@ -110,8 +113,7 @@ class HttpSource final : public ByteSource {
     if (length == 0) return {};
     if (offset + length < offset) return fail(Errc::InvalidArgument, "{}: byte range overflows", target_.shown);
     std::uint64_t delivered = 0;
-    auto done =
-        retrying<std::monostate>([&] { return read_attempt(offset, length, delivered, sink); }, &delivered);
+    auto done = retrying<std::monostate>([&] { return read_attempt(offset, length, delivered, sink); }, &delivered);
     if (!done) return scrub<void>(std::unexpected(std::move(done.error())));
     return {};
   }
@@ -181,21 +183,19 @@ class HttpSource final : public ByteSource {
     const auto status = r.status;
     const auto& shown = target_.shown;
     const std::string detail_text = code.empty() ? std::string() : " " + code;
-    if (status == 500 || status == 502 || status == 503 || status == 504 || status == 429 ||
-        is_retryable_code(code)) {
+    if (status == 500 || status == 502 || status == 503 || status == 504 || status == 429 || is_retryable_code(code)) {
       return Retry{fmt::format("HTTP {}{}", status, detail_text)};
     }
     if (status == 412) {
-      return Error{Errc::Corrupt, fmt::format("{}: the object changed during download (its ETag is no longer {})",
-                                              shown, etag_)};
+      return Error{Errc::Corrupt,
+                   fmt::format("{}: the object changed during download (its ETag is no longer {})", shown, etag_)};
     }
     if (auto region = r.header("x-amz-bucket-region");
-        region && target_.location && *region != target_.region && (status == 301 || status == 400 ||
-                                                                     status == 403 || status == 307)) {
+        region && target_.location && *region != target_.region &&
+        (status == 301 || status == 400 || status == 403 || status == 307)) {
       if (detail::validate_region(*region, "x-amz-bucket-region")) {
-        return Error{Errc::InvalidArgument,
-                     fmt::format("{}: the bucket is in region {}, not {}; set AWS_REGION={}", shown, *region,
-                                 target_.region, *region)};
+        return Error{Errc::InvalidArgument, fmt::format("{}: the bucket is in region {}, not {}; set AWS_REGION={}",
+                                                        shown, *region, target_.region, *region)};
       }
     }
     if (target_.location) {
@@ -212,9 +212,8 @@ class HttpSource final : public ByteSource {
         return Error{Errc::NotFound, fmt::format("{}: not found (HTTP {})", shown, status)};
       }
       if (status == 401 || status == 403) {
-        return Error{Errc::Forbidden,
-                     fmt::format("{}: access denied (HTTP {}{}{}{})", shown, status, detail_text,
-                                 message.empty() ? "" : ": ", message)};
+        return Error{Errc::Forbidden, fmt::format("{}: access denied (HTTP {}{}{}{})", shown, status, detail_text,
+                                                  message.empty() ? "" : ": ", message)};
       }
     }
     if (status == 416 && size_) {
@@ -233,8 +232,7 @@ class HttpSource final : public ByteSource {
       return Error{Errc::InvalidArgument, fmt::format("{}: {} refused with HTTP {}{}{}{}", shown, method, status,
                                                       detail_text, message.empty() ? "" : ": ", message)};
     }
-    return Error{Errc::Network,
-                 fmt::format("{}: unexpected HTTP {}{} to {}", shown, status, detail_text, method)};
+    return Error{Errc::Network, fmt::format("{}: unexpected HTTP {}{} to {}", shown, status, detail_text, method)};
   }
 
   std::string forbidden_message(const std::string& code, std::string_view method) const {
@@ -323,8 +321,9 @@ class HttpSource final : public ByteSource {
     auto r = transport_->perform(req, [](std::span<const std::byte>) -> Result<void> { return {}; });
     if (found) return *found;
     if (malformed) {
-      return Error{Errc::Corrupt,
-                   fmt::format("{}: the answer to bytes=0-0 has no valid Content-Range or Content-Length", target_.shown)};
+      return Error{
+          Errc::Corrupt,
+          fmt::format("{}: the answer to bytes=0-0 has no valid Content-Range or Content-Length", target_.shown)};
     }
     if (!r) {
       if (r.error().code == Errc::Network) return Retry{r.error().message};
@@ -366,8 +365,8 @@ class HttpSource final : public ByteSource {
         return fail(Errc::Corrupt, "{}: a 206 answer without a valid Content-Range", shown);
       }
       if (range->first != first || range->last != first + count - 1) {
-        return fail(Errc::Corrupt, "{}: asked for bytes {}-{}, the server sent {}-{}", shown, first,
-                    first + count - 1, range->first, range->last);
+        return fail(Errc::Corrupt, "{}: asked for bytes {}-{}, the server sent {}-{}", shown, first, first + count - 1,
+                    range->first, range->last);
       }
       if (has_length && declared != count) {
         return fail(Errc::Corrupt, "{}: Content-Length {} does not match the range of {} bytes", shown, declared,
@@ -414,8 +413,8 @@ class HttpSource final : public ByteSource {
     };
     auto on_body = [&](std::span<const std::byte> bytes) -> Result<void> {
       if (bytes.size() > count - got) {
-        fatal = Error{Errc::Corrupt, fmt::format("{}: the server sent more than the {} bytes asked for",
-                                                 target_.shown, count)};
+        fatal = Error{Errc::Corrupt,
+                      fmt::format("{}: the server sent more than the {} bytes asked for", target_.shown, count)};
         return std::unexpected(*fatal);
       }
       got += bytes.size();

@@ -1,15 +1,15 @@
 #include <gtest/gtest.h>
 
 #include "s3/detail.hpp"
-#include "s3/testing/fake_transport.hpp"
 #include "s3/s3.hpp"
+#include "s3/testing/fake_transport.hpp"
 
 namespace tmpdump::s3 {
 namespace {
 
 using testing::FakeTransport;
-using testing::Step;
 using testing::request_header;
+using testing::Step;
 
 constexpr const char* kSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 constexpr const char* kToken = "IQoJb3JpZ2luX2VjEXAMPLETOKENVALUE";
@@ -369,9 +369,8 @@ TEST(S3SourceTest, MoreBytesThanAskedIsCorrupt) {
 
 TEST(S3SourceTest, SinkErrorStopsReadWithoutRetry) {
   auto f = s3_fixture({range_answer(0, 19), range_answer(0, 19)});
-  auto r = f->source->read(0, 20, [](std::span<const std::byte>) -> Result<void> {
-    return fail(Errc::NoSpace, "disk full");
-  });
+  auto r = f->source->read(0, 20,
+                           [](std::span<const std::byte>) -> Result<void> { return fail(Errc::NoSpace, "disk full"); });
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::NoSpace);
   EXPECT_EQ(f->transport->requests.size(), 1u);

@@ -38,7 +38,7 @@ struct UploadOptions {
 struct UploadResult {
   bool skipped = false;  ///< the key already held these bytes (HEAD: same sha256 and size)
   std::uint64_t bytes = 0;
-  unsigned parts = 0;    ///< 0 for a single PUT
+  unsigned parts = 0;  ///< 0 for a single PUT
   std::string etag;
   std::string sha256;
 };
@@ -53,6 +53,5 @@ struct UploadResult {
 [[nodiscard]] Result<UploadResult> upload_file(const std::filesystem::path& file, const Location& location,
                                                const ClientConfig& config, const http::Transport& transport,
                                                const UploadOptions& options = {});
-
 
 }  // namespace tmpdump::s3

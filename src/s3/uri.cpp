@@ -17,11 +17,10 @@ Result<Location> parse_s3_uri(std::string_view uri) {
     return fail(Errc::InvalidArgument, "'{}' names no object key (expected s3://bucket/key)", uri);
   }
   auto bucket = rest.substr(0, slash);
-  const bool bucket_ok = bucket.size() >= 3 && bucket.size() <= 255 &&
-                         std::all_of(bucket.begin(), bucket.end(), [](char c) {
-                           return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' ||
-                                  c == '_';
-                         });
+  const bool bucket_ok =
+      bucket.size() >= 3 && bucket.size() <= 255 && std::all_of(bucket.begin(), bucket.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' || c == '_';
+      });
   if (!bucket_ok) {
     return fail(Errc::InvalidArgument, "'{}': '{}' is not a valid bucket name", uri, bucket);
   }

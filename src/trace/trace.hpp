@@ -16,7 +16,8 @@ namespace tmpdump::trace {
 struct Library {
   std::string path;                ///< real path, symlinks resolved
   std::vector<std::string> names;  ///< every name it was requested or opened by, first seen first; plus its DT_SONAME
-  std::string provided_by;    ///< "java", "python", "node": the runtime brings it (runtime.hpp); "" when the function does
+  std::string
+      provided_by;  ///< "java", "python", "node": the runtime brings it (runtime.hpp); "" when the function does
   std::string python_module;  ///< an extension module's path under python/ (runtime.hpp); "" for other libraries
 };
 
@@ -35,8 +36,8 @@ inline constexpr std::string_view kAuditLibraryName = "libtmpdump-audit.so";
 [[nodiscard]] Result<std::filesystem::path> find_audit_library(const Env& env);
 
 struct RunOptions {
-  std::vector<std::string> command;      ///< argv; argv[0] is searched in PATH
-  std::filesystem::path audit_library;   ///< from find_audit_library()
+  std::vector<std::string> command;     ///< argv; argv[0] is searched in PATH
+  std::filesystem::path audit_library;  ///< from find_audit_library()
 };
 
 struct RunOutcome {

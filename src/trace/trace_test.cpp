@@ -23,8 +23,8 @@ const std::string kZlibLink = "/lib/x86_64-linux-gnu/libz.so.1";
 
 TEST(LibrariesFromEvents, NamesSearchedAndOpenedPathsAndSoname) {
   const std::string real = fs::canonical(kZlibLink).string();
-  const std::string events = rec({"B10"}) + rec({"S10", "libz.so.1", ""}) + rec({"C10", real}) +
-                             rec({"O10", kZlibLink, real});
+  const std::string events =
+      rec({"B10"}) + rec({"S10", "libz.so.1", ""}) + rec({"C10", real}) + rec({"O10", kZlibLink, real});
   auto libs = libraries_from_events(events, "/nonexistent/audit.so");
   ASSERT_EQ(libs.size(), 1u);
   EXPECT_EQ(libs[0].path, real);
@@ -35,8 +35,8 @@ TEST(LibrariesFromEvents, SearchFindingAnAlreadyLoadedFileAddsItsName) {
   const std::string real = fs::canonical(kZlibLink).string();
   // Process 11 loads zlib; later dlopen("libz-alias.so") finds the same file: no new object is mapped.
   const std::string events = rec({"S11", "libz.so.1", ""}) + rec({"O11", kZlibLink, real}) +
-                             rec({"S11", "libz-alias.so", ""}) + rec({"C11", "/nowhere/else"}) +
-                             rec({"C11", real}) + rec({"S11", "libmissing.so", ""});
+                             rec({"S11", "libz-alias.so", ""}) + rec({"C11", "/nowhere/else"}) + rec({"C11", real}) +
+                             rec({"S11", "libmissing.so", ""});
   auto libs = libraries_from_events(events, "/nonexistent/audit.so");
   ASSERT_EQ(libs.size(), 1u);
   EXPECT_EQ(libs[0].names, (std::vector<std::string>{"libz.so.1", kZlibLink, "libz-alias.so"}));
@@ -44,8 +44,8 @@ TEST(LibrariesFromEvents, SearchFindingAnAlreadyLoadedFileAddsItsName) {
 
 TEST(LibrariesFromEvents, InterleavedProcessesKeepTheirOwnSearches) {
   const std::string real = fs::canonical(kZlibLink).string();
-  const std::string events = rec({"S1", "libz.so.1", ""}) + rec({"S2", "libother.so", ""}) +
-                             rec({"O1", kZlibLink, real});
+  const std::string events =
+      rec({"S1", "libz.so.1", ""}) + rec({"S2", "libother.so", ""}) + rec({"O1", kZlibLink, real});
   auto libs = libraries_from_events(events, "/nonexistent/audit.so");
   ASSERT_EQ(libs.size(), 1u);
   EXPECT_EQ(libs[0].names, (std::vector<std::string>{"libz.so.1", kZlibLink}));

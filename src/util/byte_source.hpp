@@ -40,8 +40,7 @@ class ByteSource {
   [[nodiscard]] virtual Result<ObjectInfo> stat() = 0;
 
   /// Streams [offset, offset + length) to the sink. length 0 reads nothing.
-  [[nodiscard]] virtual Result<void> read(std::uint64_t offset, std::uint64_t length,
-                                          const ByteSink& sink) = 0;
+  [[nodiscard]] virtual Result<void> read(std::uint64_t offset, std::uint64_t length, const ByteSink& sink) = 0;
 
   /// An independent reader of the same object (its own connection).
   [[nodiscard]] virtual std::unique_ptr<ByteSource> clone() const = 0;

@@ -15,17 +15,28 @@ Error with_context(Error e, std::string_view context) {
 
 std::string_view error_type(Errc code) noexcept {
   switch (code) {
-    case Errc::InvalidArgument: return "TmpDump.InvalidConfiguration";
-    case Errc::NotFound: return "TmpDump.NotFound";
-    case Errc::Forbidden: return "TmpDump.Forbidden";
-    case Errc::Corrupt: return "TmpDump.Corrupt";
-    case Errc::Unsafe: return "TmpDump.Unsafe";
-    case Errc::ChecksumMismatch: return "TmpDump.ChecksumMismatch";
-    case Errc::NoSpace: return "TmpDump.NoSpace";
-    case Errc::Network: return "TmpDump.Network";
-    case Errc::Io: return "TmpDump.Io";
-    case Errc::Unsupported: return "TmpDump.Unsupported";
-    case Errc::Conflict: return "TmpDump.Conflict";
+    case Errc::InvalidArgument:
+      return "TmpDump.InvalidConfiguration";
+    case Errc::NotFound:
+      return "TmpDump.NotFound";
+    case Errc::Forbidden:
+      return "TmpDump.Forbidden";
+    case Errc::Corrupt:
+      return "TmpDump.Corrupt";
+    case Errc::Unsafe:
+      return "TmpDump.Unsafe";
+    case Errc::ChecksumMismatch:
+      return "TmpDump.ChecksumMismatch";
+    case Errc::NoSpace:
+      return "TmpDump.NoSpace";
+    case Errc::Network:
+      return "TmpDump.Network";
+    case Errc::Io:
+      return "TmpDump.Io";
+    case Errc::Unsupported:
+      return "TmpDump.Unsupported";
+    case Errc::Conflict:
+      return "TmpDump.Conflict";
   }
   return "TmpDump.Error";
 }
@@ -48,17 +59,28 @@ int exit_code(Errc code) noexcept {
 
 std::string_view describe(Errc code) noexcept {
   switch (code) {
-    case Errc::InvalidArgument: return "invalid argument";
-    case Errc::NotFound: return "not found";
-    case Errc::Forbidden: return "forbidden";
-    case Errc::Corrupt: return "corrupt archive";
-    case Errc::Unsafe: return "unsafe archive";
-    case Errc::ChecksumMismatch: return "checksum mismatch";
-    case Errc::NoSpace: return "no space";
-    case Errc::Network: return "network error";
-    case Errc::Io: return "i/o error";
-    case Errc::Unsupported: return "unsupported";
-    case Errc::Conflict: return "conflict";
+    case Errc::InvalidArgument:
+      return "invalid argument";
+    case Errc::NotFound:
+      return "not found";
+    case Errc::Forbidden:
+      return "forbidden";
+    case Errc::Corrupt:
+      return "corrupt archive";
+    case Errc::Unsafe:
+      return "unsafe archive";
+    case Errc::ChecksumMismatch:
+      return "checksum mismatch";
+    case Errc::NoSpace:
+      return "no space";
+    case Errc::Network:
+      return "network error";
+    case Errc::Io:
+      return "i/o error";
+    case Errc::Unsupported:
+      return "unsupported";
+    case Errc::Conflict:
+      return "conflict";
   }
   return "error";
 }
@@ -67,13 +89,17 @@ Errc errc_from_errno(int err) noexcept {
   switch (err) {
     case ENOSPC:
     case EDQUOT:
-    case EFBIG: return Errc::NoSpace;
+    case EFBIG:
+      return Errc::NoSpace;
     case ENOENT:
-    case ENOTDIR: return Errc::NotFound;
+    case ENOTDIR:
+      return Errc::NotFound;
     case EACCES:
     case EPERM:
-    case EROFS: return Errc::Forbidden;
-    default: return Errc::Io;
+    case EROFS:
+      return Errc::Forbidden;
+    default:
+      return Errc::Io;
   }
 }
 

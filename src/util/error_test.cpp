@@ -8,9 +8,9 @@ namespace tmpdump {
 namespace {
 
 TEST(ErrorTest, EveryKindHasItsOwnExitCodeAndType) {
-  const Errc all[] = {Errc::InvalidArgument, Errc::NotFound, Errc::Forbidden, Errc::Corrupt,
-                      Errc::Unsafe, Errc::ChecksumMismatch, Errc::NoSpace, Errc::Network,
-                      Errc::Io, Errc::Unsupported, Errc::Conflict};
+  const Errc all[] = {Errc::InvalidArgument,  Errc::NotFound, Errc::Forbidden, Errc::Corrupt, Errc::Unsafe,
+                      Errc::ChecksumMismatch, Errc::NoSpace,  Errc::Network,   Errc::Io,      Errc::Unsupported,
+                      Errc::Conflict};
   for (auto a : all) {
     EXPECT_GE(exit_code(a), 2);
     EXPECT_TRUE(error_type(a).starts_with("TmpDump."));

@@ -25,8 +25,7 @@ class FileSource final : public ByteSource {
     struct stat st {};
     if (::fstat(fd_->get(), &st) != 0) return std::unexpected(sys_error(errno, "stat " + path_));
     const auto mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-    return ObjectInfo{static_cast<std::uint64_t>(st.st_size),
-                      fmt::format("{}-{}-{}", st.st_size, mtime_ns, st.st_ino)};
+    return ObjectInfo{static_cast<std::uint64_t>(st.st_size), fmt::format("{}-{}-{}", st.st_size, mtime_ns, st.st_ino)};
   }
 
   Result<void> read(std::uint64_t offset, std::uint64_t length, const ByteSink& sink) override {
@@ -77,9 +76,7 @@ class MemorySource final : public ByteSource {
     return {};
   }
 
-  std::unique_ptr<ByteSource> clone() const override {
-    return std::make_unique<MemorySource>(bytes_, name_, piece_);
-  }
+  std::unique_ptr<ByteSource> clone() const override { return std::make_unique<MemorySource>(bytes_, name_, piece_); }
   std::string describe() const override { return name_; }
 
  private:

@@ -62,8 +62,8 @@ TEST_F(FileSourceTest, FifoDeviceAndDirectoryAreRefusedWithoutBlocking) {
     std::filesystem::path path;
     std::string says;
   };
-  for (const auto& c : {Case{dir_ / "fifo", "a FIFO"}, Case{"/dev/zero", "a character device"},
-                        Case{dir_, "a directory"}}) {
+  for (const auto& c :
+       {Case{dir_ / "fifo", "a FIFO"}, Case{"/dev/zero", "a character device"}, Case{dir_, "a directory"}}) {
     auto s = open_file_source(c.path);
     ASSERT_FALSE(s.has_value()) << c.path;
     EXPECT_EQ(s.error().code, Errc::InvalidArgument);

@@ -41,11 +41,13 @@ Result<UniqueFd> open_directory_nofollow(const fs::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd >= 0) return UniqueFd(fd);
   const int err = errno;
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (S_ISLNK(st.st_mode)) {
-      return fail(Errc::Io, "{} is a symbolic link, which tmpdump does not follow there (anyone who can write to its "
-                  "directory could have made it); name the directory itself", path.string());
+      return fail(Errc::Io,
+                  "{} is a symbolic link, which tmpdump does not follow there (anyone who can write to its "
+                  "directory could have made it); name the directory itself",
+                  path.string());
     }
     if (!S_ISDIR(st.st_mode)) return fail(Errc::Io, "{} is not a directory", path.string());
   }
@@ -87,7 +89,7 @@ Result<NewFile> create_unique_directory(int dir_fd, std::string_view prefix, mod
     const int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return std::unexpected(sys_error(errno, fmt::format("opening {}/{}", shown_dir, name)));
     UniqueFd dir(fd);
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd, &st) != 0) return std::unexpected(sys_error(errno, fmt::format("stat {}/{}", shown_dir, name)));
     // Someone who may rename entries in dir_fd swapped it between mkdirat and openat.
     if (st.st_uid != ::geteuid()) return fail(Errc::Io, "{}/{} was replaced while being created", shown_dir, name);
@@ -105,7 +107,8 @@ Result<void> replace_file_at(int dir_fd, std::string_view name, std::string_view
     ::unlinkat(dir_fd, tmp->name.c_str(), 0);
     return std::unexpected(std::move(e));
   };
-  if (auto w = write_all(tmp->fd.get(), bytes); !w) return fail_cleanup(sys_error(w.error(), fmt::format("writing {}", shown)));
+  if (auto w = write_all(tmp->fd.get(), bytes); !w)
+    return fail_cleanup(sys_error(w.error(), fmt::format("writing {}", shown)));
   if (::fsync(tmp->fd.get()) != 0) return fail_cleanup(sys_error(errno, fmt::format("syncing {}", shown)));
   const std::string target(name);
   if (::renameat(dir_fd, tmp->name.c_str(), dir_fd, target.c_str()) != 0) {
@@ -121,7 +124,7 @@ Result<void> write_file_atomically(const fs::path& path, std::string_view bytes,
 }
 
 Result<void> remove_tree_at(int dir_fd, const std::string& name) {
-  struct stat st{};
+  struct stat st {};
   if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return {};
     return std::unexpected(sys_error(errno, fmt::format("removing {}", name)));

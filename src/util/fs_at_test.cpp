@@ -73,7 +73,7 @@ TEST_F(FsAtTest, NewFilesAndDirectoriesGetFreshNames) {
   EXPECT_EQ(a->name.size(), 9u);
   auto d = create_unique_directory(fd_.get(), ".d-", 0700, dir_.string());
   ASSERT_TRUE(d);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::fstat(d->fd.get(), &st), 0);
   EXPECT_TRUE(S_ISDIR(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0700u);

@@ -3,7 +3,6 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-
 namespace tmpdump {
 
 IoResult<std::size_t> read_some(int fd, std::span<std::byte> out) noexcept {

@@ -27,7 +27,9 @@ struct Pipe {
   }
 };
 
-std::span<std::byte> bytes_of(std::string& s) { return std::as_writable_bytes(std::span(s.data(), s.size())); }
+std::span<std::byte> bytes_of(std::string& s) {
+  return std::as_writable_bytes(std::span(s.data(), s.size()));
+}
 
 TEST(UniqueFd, ClosesOnDestructionAndMoves) {
   int raw = -1;
@@ -130,11 +132,11 @@ TEST(Io, ErrorsAreTheErrno) {
 
 // A signal that interrupts a blocked read(2) is retried, not reported.
 TEST(Io, AnInterruptedReadIsRetried) {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = [](int) {};
   ::sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: read(2) fails with EINTR
-  struct sigaction old{};
+  struct sigaction old {};
   ASSERT_EQ(::sigaction(SIGUSR1, &sa, &old), 0);
   Pipe p;
   const pthread_t reader_thread = ::pthread_self();

@@ -1,13 +1,14 @@
 #include "util/sha256.hpp"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
 #include <stdexcept>
 #include <vector>
+
+#include <openssl/evp.h>
 
 #include "util/io.hpp"
 #include "util/unique_fd.hpp"

@@ -85,9 +85,10 @@ std::string reply(const rt::Invocation& inv) {
   if (p.find("dep") != std::string::npos) return std::string("\"") + testdep_greeting() + "\"";
 #endif
   const char* trace = std::getenv("_X_AMZN_TRACE_ID");
-  return "{\"echo\":" + p + ",\"request_id\":\"" + inv.request_id + "\",\"trace_ok\":" +
-         (trace != nullptr && inv.trace_id == trace ? "true" : "false") + ",\"remaining_ok\":" +
-         (inv.remaining_time().count() > 0 ? "true" : "false") + ",\"arn\":\"" + inv.function_arn + "\"}";
+  return "{\"echo\":" + p + ",\"request_id\":\"" + inv.request_id +
+         "\",\"trace_ok\":" + (trace != nullptr && inv.trace_id == trace ? "true" : "false") +
+         ",\"remaining_ok\":" + (inv.remaining_time().count() > 0 ? "true" : "false") + ",\"arn\":\"" +
+         inv.function_arn + "\"}";
 }
 
 }  // namespace

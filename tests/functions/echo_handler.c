@@ -32,7 +32,7 @@ TMPDUMP_API int echo_handler(tmpdump_invocation* inv) {
   }
 #endif
   char out[512];
-  int n = snprintf(out, sizeof out, "{\"c_echo\":%.*s,\"request_id\":\"%s\"}", (int)size, payload,
-                   tmpdump_request_id(inv));
+  int n =
+      snprintf(out, sizeof out, "{\"c_echo\":%.*s,\"request_id\":\"%s\"}", (int)size, payload, tmpdump_request_id(inv));
   return tmpdump_respond(inv, out, (size_t)n, NULL);
 }

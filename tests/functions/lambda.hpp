@@ -146,7 +146,8 @@ class EmulatorProcess {
   [[nodiscard]] int port() const { return port_; }
   [[nodiscard]] pid_t pid() const { return process_->pid(); }
   /// Waits for a log line starting with `prefix`.
-  std::optional<std::string> log_line(const std::string& prefix, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  std::optional<std::string> log_line(const std::string& prefix,
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     return process_->wait_for_line(prefix, timeout);
   }
 
@@ -221,7 +222,8 @@ inline fs::path astronaut() {
 inline bool build_java_runtime_client(const fs::path& runtime_dir, const fs::path& scratch) {
   if (run({"sh", "-c", "command -v javac && command -v jar"}).exit_code != 0) return false;
   const fs::path classes = scratch / "ric-classes";
-  auto compiled = run({"javac", "-d", classes.string(), (source_dir() / "tests/runtimes/java/AWSLambda.java").string()});
+  auto compiled =
+      run({"javac", "-d", classes.string(), (source_dir() / "tests/runtimes/java/AWSLambda.java").string()});
   EXPECT_EQ(compiled.exit_code, 0) << compiled.all();
   fs::create_directories(runtime_dir / "lib");
   auto jarred = run({"jar", "cf", (runtime_dir / "lib/aws-lambda-java-runtime-interface-client.jar").string(), "-C",

@@ -2,4 +2,6 @@
 // start only when the bootstrap has put the tmpdump's lib/ on the library path.
 #include "testdep.h"
 
-extern "C" const char* testdep_greeting(void) { return "hello from the tmpdump"; }
+extern "C" const char* testdep_greeting(void) {
+  return "hello from the tmpdump";
+}

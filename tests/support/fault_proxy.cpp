@@ -1,7 +1,5 @@
 #include "support/fault_proxy.hpp"
 
-#include "support/process.hpp"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -14,6 +12,8 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
+
+#include "support/process.hpp"
 
 namespace tmpdump::testing {
 
@@ -81,25 +81,35 @@ std::string with_connection_close(const std::string& head) {
 }
 
 std::string canned(int status, const char* reason, const char* code) {
-  std::string body = fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message></Error>",
-                                 code, reason);
-  return fmt::format("HTTP/1.1 {} {}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-                     status, reason, body.size(), body);
+  std::string body = fmt::format(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message></Error>", code, reason);
+  return fmt::format(
+      "HTTP/1.1 {} {}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}", status,
+      reason, body.size(), body);
 }
 
 }  // namespace
 
 const char* fault_name(Fault f) {
   switch (f) {
-    case Fault::None: return "none";
-    case Fault::Status500: return "HTTP 500";
-    case Fault::SlowDown503: return "HTTP 503 SlowDown";
-    case Fault::Throttle429: return "HTTP 429";
-    case Fault::ResetMidBody: return "connection reset mid-body";
-    case Fault::Stall: return "stall mid-body";
-    case Fault::ShortBody: return "body shorter than Content-Length";
-    case Fault::CorruptByte: return "one corrupted byte";
-    case Fault::Shrunk416: return "HTTP 416: the object shrank, If-Match ignored";
+    case Fault::None:
+      return "none";
+    case Fault::Status500:
+      return "HTTP 500";
+    case Fault::SlowDown503:
+      return "HTTP 503 SlowDown";
+    case Fault::Throttle429:
+      return "HTTP 429";
+    case Fault::ResetMidBody:
+      return "connection reset mid-body";
+    case Fault::Stall:
+      return "stall mid-body";
+    case Fault::ShortBody:
+      return "body shorter than Content-Length";
+    case Fault::CorruptByte:
+      return "one corrupted byte";
+    case Fault::Shrunk416:
+      return "HTTP 416: the object shrank, If-Match ignored";
   }
   return "?";
 }
@@ -124,7 +134,9 @@ FaultProxy::~FaultProxy() {
   for (auto& t : connections) t.join();
 }
 
-std::string FaultProxy::endpoint() const { return fmt::format("http://127.0.0.1:{}", port_); }
+std::string FaultProxy::endpoint() const {
+  return fmt::format("http://127.0.0.1:{}", port_);
+}
 
 void FaultProxy::inject(Fault fault, int times) {
   std::lock_guard lk(mu_);
@@ -167,16 +179,23 @@ void FaultProxy::serve(int client) {
   const bool ranged_get = head.starts_with("GET ") && !header_value(head, "range").empty();
   const Fault fault = take_fault(ranged_get);
   switch (fault) {
-    case Fault::Status500: send_all(client, canned(500, "Internal Server Error", "InternalError")); return;
-    case Fault::SlowDown503: send_all(client, canned(503, "Slow Down", "SlowDown")); return;
-    case Fault::Throttle429: send_all(client, canned(429, "Too Many Requests", "TooManyRequests")); return;
+    case Fault::Status500:
+      send_all(client, canned(500, "Internal Server Error", "InternalError"));
+      return;
+    case Fault::SlowDown503:
+      send_all(client, canned(503, "Slow Down", "SlowDown"));
+      return;
+    case Fault::Throttle429:
+      send_all(client, canned(429, "Too Many Requests", "TooManyRequests"));
+      return;
     case Fault::Shrunk416: {
       std::string answer = canned(416, "Requested Range Not Satisfiable", "InvalidRange");
       answer.insert(answer.find("\r\n") + 2, "Content-Range: bytes */100\r\n");
       send_all(client, answer);
       return;
     }
-    default: break;
+    default:
+      break;
   }
   int up = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};

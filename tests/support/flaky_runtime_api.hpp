@@ -31,29 +31,38 @@ namespace tmpdump::testing {
 
 /// What one GET /next gets.
 enum class NextFault {
-  None,              ///< a well-formed invocation
-  Status500,         ///< HTTP 500 with a JSON error body
-  Status429,         ///< HTTP 429 Too Many Requests
-  Status404,         ///< HTTP 404 (a client at the wrong endpoint)
-  MalformedHead,     ///< a header line without a colon
-  BadLength,         ///< Content-Length: twelve
-  CloseBeforeHead,   ///< the connection closes without a byte
-  CloseMidBody,      ///< the head and 10 of 100 body bytes, then close
-  NoRequestId,       ///< 200 without Lambda-Runtime-Aws-Request-Id
+  None,             ///< a well-formed invocation
+  Status500,        ///< HTTP 500 with a JSON error body
+  Status429,        ///< HTTP 429 Too Many Requests
+  Status404,        ///< HTTP 404 (a client at the wrong endpoint)
+  MalformedHead,    ///< a header line without a colon
+  BadLength,        ///< Content-Length: twelve
+  CloseBeforeHead,  ///< the connection closes without a byte
+  CloseMidBody,     ///< the head and 10 of 100 body bytes, then close
+  NoRequestId,      ///< 200 without Lambda-Runtime-Aws-Request-Id
 };
 
 /// Human-readable name of a /next fault, for tables.
 inline const char* next_fault_name(NextFault f) {
   switch (f) {
-    case NextFault::None: return "none";
-    case NextFault::Status500: return "HTTP 500";
-    case NextFault::Status429: return "HTTP 429";
-    case NextFault::Status404: return "HTTP 404";
-    case NextFault::MalformedHead: return "a header line without a colon";
-    case NextFault::BadLength: return "Content-Length: twelve";
-    case NextFault::CloseBeforeHead: return "connection closed before the response";
-    case NextFault::CloseMidBody: return "connection closed after 10 of 100 body bytes";
-    case NextFault::NoRequestId: return "200 without Lambda-Runtime-Aws-Request-Id";
+    case NextFault::None:
+      return "none";
+    case NextFault::Status500:
+      return "HTTP 500";
+    case NextFault::Status429:
+      return "HTTP 429";
+    case NextFault::Status404:
+      return "HTTP 404";
+    case NextFault::MalformedHead:
+      return "a header line without a colon";
+    case NextFault::BadLength:
+      return "Content-Length: twelve";
+    case NextFault::CloseBeforeHead:
+      return "connection closed before the response";
+    case NextFault::CloseMidBody:
+      return "connection closed after 10 of 100 body bytes";
+    case NextFault::NoRequestId:
+      return "200 without Lambda-Runtime-Aws-Request-Id";
   }
   return "?";
 }
@@ -175,7 +184,8 @@ class FlakyRuntimeApi {
       } else {
         {
           std::lock_guard lock(mu_);
-          posts_.push_back({head->target, std::string(head->headers.get("Lambda-Runtime-Function-Error-Type").value_or("")),
+          posts_.push_back({head->target,
+                            std::string(head->headers.get("Lambda-Runtime-Function-Error-Type").value_or("")),
                             std::move(body)});
         }
         cv_.notify_all();
@@ -206,9 +216,10 @@ class FlakyRuntimeApi {
                               (std::chrono::system_clock::now() + std::chrono::minutes(1)).time_since_epoch())
                               .count();
     const std::string id_header = "Lambda-Runtime-Aws-Request-Id: " + step.request_id + "\r\n";
-    const std::string common = "Lambda-Runtime-Deadline-Ms: " + std::to_string(deadline) +
-                               "\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:fn"
-                               "\r\nLambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\n";
+    const std::string common =
+        "Lambda-Runtime-Deadline-Ms: " + std::to_string(deadline) +
+        "\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:fn"
+        "\r\nLambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\n";
     switch (step.fault) {
       case NextFault::None:
         return socket.send_all({"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n", id_header, common,

@@ -22,7 +22,6 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-
 extern char** environ;
 
 namespace tmpdump::testing {
@@ -39,7 +38,10 @@ std::vector<std::string> merged_env(const EnvChanges& changes) {
     if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   for (const auto& [k, v] : changes) {
-    if (v) env[k] = *v; else env.erase(k);
+    if (v)
+      env[k] = *v;
+    else
+      env.erase(k);
   }
   std::vector<std::string> out;
   for (const auto& [k, v] : env) out.push_back(k + "=" + v);
@@ -72,7 +74,9 @@ pid_t spawn(const std::vector<std::string>& argv, const EnvChanges& env, const f
   return pid;
 }
 
-int devnull_in() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+int devnull_in() {
+  return ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
 
 }  // namespace
 
@@ -185,7 +189,8 @@ TempDir::~TempDir() {
   // Make read-only directories writable so everything can go.
   for (auto it = fs::recursive_directory_iterator(path_, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
-    if (it->is_directory(ec) && !it->is_symlink(ec)) fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
+    if (it->is_directory(ec) && !it->is_symlink(ec))
+      fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
   }
   fs::remove_all(path_, ec);
 }
@@ -246,10 +251,20 @@ int bound_port(int fd) {
 }
 
 void compile_with_runtime(const std::filesystem::path& source, const std::filesystem::path& out) {
-  std::vector<std::string> args = {"-std=c++20", "-O1", "-x", "c++", "-I", std::string(TMPDUMP_SOURCE_DIR) + "/include",
-                                   source.string(), "-x", "none",
+  std::vector<std::string> args = {"-std=c++20",
+                                   "-O1",
+                                   "-x",
+                                   "c++",
+                                   "-I",
+                                   std::string(TMPDUMP_SOURCE_DIR) + "/include",
+                                   source.string(),
+                                   "-x",
+                                   "none",
                                    std::string(TMPDUMP_BUILD_DIR) + "/src/runtime/libtmpdump-runtime.a",
-                                   "-lstdc++", "-lm", "-o", out.string()};
+                                   "-lstdc++",
+                                   "-lm",
+                                   "-o",
+                                   out.string()};
   // A sanitized libtmpdump-runtime.a needs the sanitizer runtimes at link time.
   if (TMPDUMP_SANITIZED) args.insert(args.begin(), "-fsanitize=address,undefined");
   compile(args);

@@ -80,7 +80,6 @@ void write_file(const std::filesystem::path& path, const std::string& bytes);
 /// Reads a whole file.
 std::string read_file(const std::filesystem::path& path);
 
-
 }  // namespace tmpdump::testing
 
 namespace tmpdump::testing {

@@ -10,18 +10,24 @@ namespace tmpdump::testing {
 
 namespace fs = std::filesystem;
 
-fs::path source_dir() { return TMPDUMP_SOURCE_DIR; }
-fs::path tmpdump_binary() { return TMPDUMP_BIN; }
-fs::path build_dir() { return TMPDUMP_BUILD_DIR; }
+fs::path source_dir() {
+  return TMPDUMP_SOURCE_DIR;
+}
+fs::path tmpdump_binary() {
+  return TMPDUMP_BIN;
+}
+fs::path build_dir() {
+  return TMPDUMP_BUILD_DIR;
+}
 
 S3Server::S3Server() {
   fs::create_directories(dir_ / "data");
   fs::create_directories(dir_ / "home");
-  process_ = std::make_unique<Background>(
-      std::vector<std::string>{"node", (source_dir() / "tests/s3server/serve.js").string(), (dir_ / "data").string(),
-                               "0", kBucket},
-      EnvChanges{{"S3SERVER_KEYS", fmt::format("{}:{}", kKeyId, kSecret)},
-                 {"S3SERVER_LOG", (dir_ / "requests.log").string()}});
+  process_ =
+      std::make_unique<Background>(std::vector<std::string>{"node", (source_dir() / "tests/s3server/serve.js").string(),
+                                                            (dir_ / "data").string(), "0", kBucket},
+                                   EnvChanges{{"S3SERVER_KEYS", fmt::format("{}:{}", kKeyId, kSecret)},
+                                              {"S3SERVER_LOG", (dir_ / "requests.log").string()}});
   auto line = process_->wait_for_line("READY ", std::chrono::seconds(30));
   if (!line) throw std::runtime_error("the S3 server did not start (is scripts/install-deps done?)");
   port_ = std::stoi(line->substr(6));
@@ -29,7 +35,9 @@ S3Server::S3Server() {
 
 S3Server::~S3Server() = default;
 
-std::string S3Server::endpoint() const { return fmt::format("http://127.0.0.1:{}", port_); }
+std::string S3Server::endpoint() const {
+  return fmt::format("http://127.0.0.1:{}", port_);
+}
 
 EnvChanges S3Server::client_env() const {
   return {{"AWS_ENDPOINT_URL", endpoint()},
@@ -71,6 +79,8 @@ std::vector<std::string> S3Server::requests() const {
   return out;
 }
 
-void S3Server::clear_log() const { fs::remove(dir_ / "requests.log"); }
+void S3Server::clear_log() const {
+  fs::remove(dir_ / "requests.log");
+}
 
 }  // namespace tmpdump::testing

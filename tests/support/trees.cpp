@@ -26,7 +26,7 @@ std::string describe_tree(const fs::path& root, bool include_hidden) {
       if (it->is_directory() && !it->is_symlink()) it.disable_recursion_pending();
       continue;
     }
-    struct stat st{};
+    struct stat st {};
     ::lstat(it->path().c_str(), &st);
     const unsigned mode = st.st_mode & 07777;
     if (S_ISLNK(st.st_mode)) {

@@ -16,4 +16,6 @@ static PyMethodDef methods[] = {{"greeting", greeting, METH_NOARGS, "The test li
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "tmpdump_cext", NULL, -1, methods, NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit_tmpdump_cext(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit_tmpdump_cext(void) {
+  return PyModule_Create(&module);
+}

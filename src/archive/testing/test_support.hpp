@@ -36,7 +36,8 @@ class TempDir {
     std::error_code ec;
     for (auto it = fs::recursive_directory_iterator(path_, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
-      if (it->is_directory(ec) && !it->is_symlink(ec)) fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
+      if (it->is_directory(ec) && !it->is_symlink(ec))
+        fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
     }
     fs::remove_all(path_, ec);
   }
@@ -48,7 +49,9 @@ class TempDir {
   fs::path path_;
 };
 
-inline int run(const std::string& cmd) { return std::system(cmd.c_str()); }
+inline int run(const std::string& cmd) {
+  return std::system(cmd.c_str());
+}
 
 inline std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -70,8 +73,10 @@ inline std::map<std::string, std::string> snapshot(const fs::path& root) {
     ::lstat(it->path().c_str(), &st);
     const auto rel = fs::relative(it->path(), root).string();
     std::string desc = fmt::format("mode={:o} ", st.st_mode);
-    if (S_ISLNK(st.st_mode)) desc += "-> " + fs::read_symlink(it->path()).string();
-    else if (S_ISREG(st.st_mode)) desc += "size=" + std::to_string(st.st_size) + " sha=" + sha256_hex(slurp(it->path()));
+    if (S_ISLNK(st.st_mode))
+      desc += "-> " + fs::read_symlink(it->path()).string();
+    else if (S_ISREG(st.st_mode))
+      desc += "size=" + std::to_string(st.st_size) + " sha=" + sha256_hex(slurp(it->path()));
     out[rel] = desc;
   }
   return out;
