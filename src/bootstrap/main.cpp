@@ -107,7 +107,7 @@ int run_library(const HandlerSpec& h, const tmpdump::Env& env) {
 
 // The re-executed bootstrap of a .so handler (kStageVar set): the pull is done.
 int run_library_stage(const tmpdump::Env& env) {
-  ::unsetenv(kStageVar);
+  ::unsetenv(kStageVar);  // NOLINT(concurrency-mt-unsafe): before any thread starts
   const auto task_root = env("LAMBDA_TASK_ROOT").value_or("/var/task");
   return run_library(handler_or_fail(env("_HANDLER").value_or(""), task_root), env);
 }
@@ -115,10 +115,12 @@ int run_library_stage(const tmpdump::Env& env) {
 // The dynamic loader reads LD_LIBRARY_PATH only at start: a .so handler needs
 // a fresh bootstrap process to find its libraries in the tmpdump.
 [[noreturn]] void reexec_for_library(char** argv, const std::string& library_path) {
+  // NOLINTBEGIN(concurrency-mt-unsafe): one thread, about to exec
   ::setenv("LD_LIBRARY_PATH", library_path.c_str(), 1);
   ::setenv(kStageVar, "library", 1);
+  // NOLINTEND(concurrency-mt-unsafe)
   ::execv("/proc/self/exe", argv);
-  init_fail("Runtime.InvalidEntrypoint", fmt::format("cannot re-execute the bootstrap: {}", std::strerror(errno)),
+  init_fail("Runtime.InvalidEntrypoint", fmt::format("cannot re-execute the bootstrap: {}", tmpdump::errno_text(errno)),
             kExitHandlerDidNotStart);
 }
 
@@ -141,7 +143,7 @@ void exec_through_bundled_loader(const HandlerSpec& handler, const fs::path& roo
     ::execv(cargs[0], cargs.data());
     init_fail("Runtime.InvalidEntrypoint",
               fmt::format("cannot start {} through the tmpdump's loader {}: {}", handler.path, loader.string(),
-                          std::strerror(errno)),
+                          tmpdump::errno_text(errno)),
               kExitHandlerDidNotStart);
   }
 }
@@ -153,13 +155,14 @@ void exec_through_bundled_loader(const HandlerSpec& handler, const fs::path& roo
                           handler.path),
               kExitHandlerNotFound);
   }
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): the pull's threads have ended; one thread, about to exec
   ::setenv("LD_LIBRARY_PATH", prepared.library_path.c_str(), 1);
   if (prepared.pull.installed) exec_through_bundled_loader(handler, prepared.config.root, prepared.library_path);
   std::string path = handler.path;
   char* args[] = {path.data(), nullptr};
   ::execv(path.c_str(), args);
   init_fail("Runtime.InvalidEntrypoint",
-            fmt::format("_HANDLER={}: cannot execute {}: {}", handler.text, handler.path, std::strerror(errno)),
+            fmt::format("_HANDLER={}: cannot execute {}: {}", handler.text, handler.path, tmpdump::errno_text(errno)),
             kExitHandlerDidNotStart);
 }
 

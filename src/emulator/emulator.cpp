@@ -169,7 +169,7 @@ bool Emulator::State::spawn_locked(std::string* why) {
   const auto spawned = Clock::now();
   const pid_t child = ::fork();
   if (child < 0) {
-    *why = std::string("fork failed: ") + std::strerror(errno);
+    *why = std::string("fork failed: ") + errno_text(errno);
     return false;
   }
   if (child == 0) exec_runtime(plan, devnull.get());
@@ -265,7 +265,9 @@ std::string Emulator::State::exit_text() const {
   if (WIFEXITED(exit_status)) return fmt::format("exit status {}", WEXITSTATUS(exit_status));
   if (WIFSIGNALED(exit_status)) {
     // Lambda words it as Go does: "signal: killed", "signal: segmentation fault".
-    std::string name = ::strsignal(WTERMSIG(exit_status));
+    // sigdescr_np: strsignal()'s table without its static buffer (this runs on several threads).
+    const char* desc = ::sigdescr_np(WTERMSIG(exit_status));
+    std::string name = desc != nullptr ? desc : fmt::format("unknown signal {}", WTERMSIG(exit_status));
     if (!name.empty()) name[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[0])));
     return "signal: " + name;
   }
@@ -528,7 +530,7 @@ Result<void> Emulator::State::stage_layers() {
   } else if (!options.layers.empty()) {
     std::string tmpl =
         (fs::temp_directory_path() / fmt::format("tmpdump-emulate-{}-layers-XXXXXX", ::getpid())).string();
-    if (::mkdtemp(tmpl.data()) == nullptr) return fail(Errc::Io, "creating {}: {}", tmpl, std::strerror(errno));
+    if (::mkdtemp(tmpl.data()) == nullptr) return fail(Errc::Io, "creating {}: {}", tmpl, errno_text(errno));
     layer_staging = tmpl;
     opt_host = layer_staging / "opt";
     fs::create_directory(opt_host, ec);

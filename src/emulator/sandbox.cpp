@@ -316,14 +316,14 @@ Result<void> Sandbox::Impl::make_groups() {
   const unsigned long long bytes = static_cast<unsigned long long>(spec.memory_mb) << 20;
   auto made = [&](const fs::path& g) -> Result<void> {
     if (::mkdir(g.c_str(), 0755) != 0)
-      return fail(Errc::Io, "cannot create the cgroup {}: {}", g.string(), std::strerror(errno));
+      return fail(Errc::Io, "cannot create the cgroup {}: {}", g.string(), errno_text(errno));
     groups.push_back(g);
     procs_files.push_back((g / "cgroup.procs").string());
     return {};
   };
   auto set = [&](const fs::path& file, const std::string& value, bool optional = false) -> Result<void> {
     if (write_text(file, value) || (optional && !fs::exists(file))) return {};
-    return fail(Errc::Io, "cannot write {} to {}: {}", value, file.string(), std::strerror(errno));
+    return fail(Errc::Io, "cannot write {} to {}: {}", value, file.string(), errno_text(errno));
   };
   if (v2) {
     const fs::path g = fs::path("/sys/fs/cgroup") / name;
@@ -381,7 +381,7 @@ Result<std::unique_ptr<Sandbox>> Sandbox::create(const SandboxSpec& spec, Sandbo
   impl->cpus = spec.cpus > 0 ? spec.cpus : lambda_cpus(spec.memory_mb, cores);
   sweep_stale(fs::temp_directory_path(), "tmpdump-emulate-", false);
   std::string tmpl = (fs::temp_directory_path() / fmt::format("tmpdump-emulate-{}-XXXXXX", ::getpid())).string();
-  if (::mkdtemp(tmpl.data()) == nullptr) return fail(Errc::Io, "creating {}: {}", tmpl, std::strerror(errno));
+  if (::mkdtemp(tmpl.data()) == nullptr) return fail(Errc::Io, "creating {}: {}", tmpl, errno_text(errno));
   impl->staging = tmpl;
   impl->root = impl->staging / "root";
   std::error_code ec;

@@ -29,6 +29,7 @@ void read_ld_so_conf(const fs::path& file, std::vector<fs::path>& out, int depth
       std::string pattern = line.substr(line.find_first_not_of(" \t", 7));
       if (!pattern.starts_with('/')) pattern = (file.parent_path() / pattern).string();
       glob_t g{};
+      // NOLINTNEXTLINE(concurrency-mt-unsafe): the plan is made on one thread, before the writers start
       if (::glob(pattern.c_str(), 0, nullptr, &g) == 0) {
         std::vector<std::string> files(g.gl_pathv, g.gl_pathv + g.gl_pathc);
         std::sort(files.begin(), files.end());

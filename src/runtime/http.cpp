@@ -14,6 +14,7 @@
 #include <charconv>
 #include <cstring>
 #include <span>
+#include <system_error>
 
 // retry_eintr only, a header template: the installed client still links nothing beyond libstdc++.
 #include "util/io.hpp"
@@ -244,7 +245,8 @@ Socket Socket::connect_to(const std::string& host, const std::string& port, std:
     ::close(fd);
   }
   ::freeaddrinfo(res);
-  if (!s.valid() && why != nullptr) *why = error != 0 ? std::strerror(error) : "no address to connect to";
+  if (!s.valid() && why != nullptr)
+    *why = error != 0 ? std::generic_category().message(error) : "no address to connect to";
   return s;
 }
 

@@ -103,8 +103,15 @@ Errc errc_from_errno(int err) noexcept {
   }
 }
 
+std::string errno_text(int err) {
+  // strerrordesc_np (glibc 2.32) is the table strerror() reads, without its
+  // static buffer; strerror() words an unknown value the same way.
+  if (const char* desc = ::strerrordesc_np(err)) return desc;
+  return fmt::format("Unknown error {}", err);
+}
+
 Error sys_error(int err, std::string_view what) {
-  return Error{errc_from_errno(err), fmt::format("{}: {}", what, std::strerror(err))};
+  return Error{errc_from_errno(err), fmt::format("{}: {}", what, errno_text(err))};
 }
 
 }  // namespace tmpdump

@@ -91,6 +91,10 @@ inline constexpr ExitCodeMeaning kExitCodes[] = {
 /// Errc for a failed system call's errno (ENOSPC -> NoSpace, ENOENT -> NotFound, ...).
 [[nodiscard]] Errc errc_from_errno(int err) noexcept;
 
+/// strerror(err)'s text ("No such file or directory"), safe from any thread:
+/// strerror() itself may return a buffer another thread overwrites.
+[[nodiscard]] std::string errno_text(int err);
+
 /// An Error for a failed system call: "<what>: <strerror(err)>".
 [[nodiscard]] Error sys_error(int err, std::string_view what);
 

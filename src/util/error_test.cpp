@@ -1,6 +1,7 @@
 #include "util/error.hpp"
 
 #include <cerrno>
+#include <cstring>
 
 #include <gtest/gtest.h>
 
@@ -27,6 +28,12 @@ TEST(ErrorTest, NoSpaceErrnoMapsToNoSpace) {
   EXPECT_EQ(errc_from_errno(ENOSPC), Errc::NoSpace);
   EXPECT_EQ(sys_error(ENOSPC, "writing lib/a.so").code, Errc::NoSpace);
   EXPECT_NE(sys_error(ENOSPC, "writing lib/a.so").message.find("lib/a.so"), std::string::npos);
+}
+
+// The words people see are strerror()'s, known value or not.
+TEST(ErrorTest, ErrnoTextIsStrerrorsText) {
+  for (int err : {ENOENT, EACCES, ENOSPC, EINTR, 0, 4000, -1}) EXPECT_EQ(errno_text(err), std::strerror(err)) << err;
+  EXPECT_EQ(sys_error(ENOENT, "opening x").message, "opening x: No such file or directory");
 }
 
 TEST(ErrorTest, FailFormatsMessage) {

@@ -106,9 +106,10 @@ int main(int argc, char** argv) {
   const std::string& program = launch->argv.front();
   if (program.find('/') != std::string::npos && ::access(program.c_str(), X_OK) != 0) {
     const int err = errno;
-    init_fail("Runtime.InvalidEntrypoint", fmt::format("cannot execute {}: {}", program, std::strerror(err)),
+    init_fail("Runtime.InvalidEntrypoint", fmt::format("cannot execute {}: {}", program, tmpdump::errno_text(err)),
               err == ENOENT ? kExitProgramNotFound : kExitProgramNotExecutable);
   }
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): the pull's threads have ended; one thread, about to exec
   for (const auto& [name, value] : launch->env) ::setenv(name.c_str(), value.c_str(), 1);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   auto fields = tmpdump::layer::init_fields(config, pull, secs);
@@ -123,6 +124,7 @@ int main(int argc, char** argv) {
   args.push_back(nullptr);
   ::execvp(args[0], args.data());
   const int err = errno;
-  init_fail("Runtime.InvalidEntrypoint", fmt::format("cannot execute {}: {}", launch->argv.front(), std::strerror(err)),
+  init_fail("Runtime.InvalidEntrypoint",
+            fmt::format("cannot execute {}: {}", launch->argv.front(), tmpdump::errno_text(err)),
             err == ENOENT ? kExitProgramNotFound : kExitProgramNotExecutable);
 }
