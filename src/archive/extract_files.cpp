@@ -107,6 +107,7 @@ Result<void> fix_directory(int dest_fd, const std::string& name, const DirFix& f
 Result<void> finish_directories(int dest_fd, std::span<const ArchiveInput> archives) {
   const auto dirs = directories_of(archives);
   std::vector<std::pair<const std::string*, const DirFix*>> order;
+  order.reserve(dirs.size());
   for (const auto& [name, fix] : dirs) order.emplace_back(&name, &fix);
   std::stable_sort(order.begin(), order.end(), [](const auto& x, const auto& y) {
     return std::count(x.first->begin(), x.first->end(), '/') > std::count(y.first->begin(), y.first->end(), '/');

@@ -32,10 +32,10 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
 }
 
 std::int64_t dos_to_unix(std::uint16_t time, std::uint16_t date) {
-  const auto year = static_cast<std::int64_t>(((date >> 9) & 0x7f) + 1980);
+  const auto year = static_cast<std::int64_t>((date >> 9) & 0x7f) + 1980;
   const unsigned month = std::clamp((date >> 5) & 0xfu, 1u, 12u);
   const unsigned day = std::clamp(date & 0x1fu, 1u, 31u);
-  const auto secs = static_cast<std::int64_t>((time >> 11) * 3600u + ((time >> 5) & 0x3fu) * 60u + (time & 0x1fu) * 2u);
+  const std::int64_t secs = (time >> 11) * 3600u + ((time >> 5) & 0x3fu) * 60u + (time & 0x1fu) * 2u;
   return days_from_civil(year, month, day) * 86400 + secs;
 }
 

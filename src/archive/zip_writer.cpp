@@ -305,7 +305,7 @@ Result<void> put_central_header(std::string& cd, const RawEntry& e, std::uint64_
   std::string extra;
   if (big_u || big_c || big_o) {
     put16(extra, 0x0001);
-    put16(extra, 8u * ((big_u ? 1u : 0u) + (big_c ? 1u : 0u) + (big_o ? 1u : 0u)));
+    put16(extra, std::uint64_t{8} * ((big_u ? 1u : 0u) + (big_c ? 1u : 0u) + (big_o ? 1u : 0u)));
     if (big_u) put64(extra, e.uncompressed_size);
     if (big_c) put64(extra, e.compressed_size);
     if (big_o) put64(extra, offset);

@@ -138,6 +138,7 @@ void exec_through_bundled_loader(const HandlerSpec& handler, const fs::path& roo
     const std::string search = dir.filename() == "libc" ? dir.string() + ":" + library_path : library_path;
     std::vector<std::string> args{loader.string(), "--library-path", search, handler.path};
     std::vector<char*> cargs;
+    cargs.reserve(args.size() + 1);
     for (auto& a : args) cargs.push_back(a.data());
     cargs.push_back(nullptr);
     ::execv(cargs[0], cargs.data());

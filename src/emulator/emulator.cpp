@@ -142,7 +142,8 @@ std::vector<std::string> Emulator::State::runtime_env() const {
   vars["AWS_DEFAULT_REGION"] = region;
   for (const auto& [k, v] : options.env) vars[k] = v;
   std::vector<std::string> out;
-  for (const auto& [k, v] : vars) out.push_back(k + "=" + v);
+  out.reserve(vars.size());
+  for (const auto& [k, v] : vars) out.push_back(fmt::format("{}={}", k, v));
   return out;
 }
 
@@ -183,6 +184,7 @@ bool Emulator::State::spawn_locked(std::string* why) {
 
 std::vector<char*> Emulator::State::c_strings(std::vector<std::string>& strings) {
   std::vector<char*> out;
+  out.reserve(strings.size() + 1);
   for (auto& s : strings) out.push_back(s.data());
   out.push_back(nullptr);
   return out;

@@ -20,8 +20,8 @@
 namespace tmpdump::http {
 namespace {
 
-constexpr std::size_t kMaxErrorBody = 64 * 1024;
-constexpr long kBufferSize = 512 * 1024;
+constexpr std::size_t kMaxErrorBody = std::size_t{64} * 1024;
+constexpr long kBufferSize = long{512} * 1024;
 
 void global_init_once() {
   static std::once_flag once;
@@ -171,7 +171,7 @@ class CurlTransport final : public Transport {
       }
       headers.append(fmt::format("Range: bytes={}-{}", first, first + length - 1));
     }
-    for (const auto& [name, value] : request.headers) headers.append(name + ": " + value);
+    for (const auto& [name, value] : request.headers) headers.append(fmt::format("{}: {}", name, value));
     if (headers.get() != nullptr) ok &= set(CURLOPT_HTTPHEADER, headers.get());
     if (!ok) return fail(Errc::Network, "{}: libcurl rejected an option (built without http/https?)", shown);
 

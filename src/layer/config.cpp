@@ -118,6 +118,7 @@ Result<HandlerSpec> parse_handler(std::string_view text, const fs::path& task_ro
       return fail(Errc::NotFound, "_HANDLER={} is not LIBRARY:FUNCTION (e.g. lib/libmyfn.so:my_handler)", text);
     }
   }
+  // NOLINTNEXTLINE(bugprone-branch-clone): absolute and bare library names are separate cases on purpose
   if (file.starts_with('/')) {
     h.path = file;
   } else if (h.kind == HandlerSpec::Kind::Library && file.find('/') == std::string_view::npos) {

@@ -37,6 +37,7 @@ std::vector<fs::path> module_candidates(std::string& why) {
     dirs.push_back(exe.parent_path());
   } else {
     why = fmt::format("; /proc/self/exe: {}", ec.message());
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): getauxval returns AT_EXECFN's address as an unsigned long
     if (const auto* started = reinterpret_cast<const char*>(::getauxval(AT_EXECFN)); started != nullptr && *started) {
       const fs::path p = fs::absolute(started, ec).lexically_normal();
       if (!ec && p.has_parent_path()) dirs.push_back(p.parent_path());

@@ -272,7 +272,7 @@ class ClosureWalk {
 
   void add_links(const std::string& dir, const std::string& name, const fs::path& real) {
     for (const auto& [link, target] : links_to(name, real)) {
-      const std::string lpath = dir + "/" + link;
+      const std::string lpath = fmt::format("{}/{}", dir, link);
       if (!entries_.contains(lpath)) {
         entries_[lpath] = PlannedEntry{lpath, archive::EntryType::Symlink, {}, target, 0777};
         added_.push_back(lpath);

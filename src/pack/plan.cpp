@@ -137,7 +137,7 @@ Result<void> add_tree(Layout& layout, const fs::path& dir, const std::string& pr
   std::sort(found.begin(), found.end());
   for (const auto& p : found) {
     const std::string rel = p.lexically_relative(dir).generic_string();
-    const std::string path = prefix.empty() ? rel : prefix + "/" + rel;
+    const std::string path = prefix.empty() ? rel : fmt::format("{}/{}", prefix, rel);
     const auto st = fs::symlink_status(p, ec);
     if (ec) return fail(Errc::Io, "{}: {}", p.string(), ec.message());
     if (fs::is_symlink(st)) {
@@ -183,7 +183,7 @@ Result<void> add_loader(Layout& layout) {
     if (auto r = layout.add_file(dir + "/" + real.filename().string(), real, 0755); !r) return r;
     const auto name = fs::path(loader).filename().string();
     if (name != real.filename().string()) {
-      if (auto r = layout.add_symlink(dir + "/" + name, real.filename().string()); !r) return r;
+      if (auto r = layout.add_symlink(fmt::format("{}/{}", dir, name), real.filename().string()); !r) return r;
     }
     return {};
   }
@@ -227,7 +227,7 @@ Result<void> add_traced_library(Layout& layout, const TracedLibrary& lib, const 
   for (const auto& name : lib.names) {
     if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") continue;
     for (const auto& [link, target] : links_to(name, fs::canonical(real))) {
-      if (auto r = layout.add_symlink(dir + "/" + link, target); !r) return r;
+      if (auto r = layout.add_symlink(fmt::format("{}/{}", dir, link), target); !r) return r;
     }
   }
   return {};

@@ -61,7 +61,7 @@ std::map<std::uint64_t, CdFields> cd_fields(const std::string& cd) {
       while (e + 4 <= end) {
         const auto id = le(cd, e, 2), len = le(cd, e + 2, 2);
         if (id == 1 && e + 4 + len <= end) {
-          const std::size_t skip = 8u * ((big_u ? 1u : 0u) + (big_c ? 1u : 0u));
+          const std::size_t skip = std::size_t{8} * ((big_u ? 1u : 0u) + (big_c ? 1u : 0u));
           if (skip + 8 <= len) offset = le(cd, e + 4 + skip, 8);
           break;
         }

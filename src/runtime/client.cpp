@@ -147,6 +147,7 @@ std::optional<Invocation> Client::next(std::string* why) {
     // means this client or endpoint is wrong, and no retry changes that.
     const bool transient = status == 0 || status == 429 || status >= 500;
     if (!transient) {
+      // NOLINTNEXTLINE(performance-inefficient-string-concatenation): one message on the way out
       if (why != nullptr) *why = "the Runtime API at " + endpoint + " refused /next: " + failure;
       return std::nullopt;
     }
@@ -157,8 +158,10 @@ std::optional<Invocation> Client::next(std::string* why) {
       if (why != nullptr) {
         char seconds[32];
         std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(spent.count()) / 1000.0);
+        // NOLINTBEGIN(performance-inefficient-string-concatenation): one message on the way out
         *why = "the Runtime API at " + endpoint + " is gone: /next failed " + std::to_string(failures) +
                (failures == 1 ? " time" : " times") + " in " + seconds + " s; last: " + failure;
+        // NOLINTEND(performance-inefficient-string-concatenation)
       }
       return std::nullopt;
     }

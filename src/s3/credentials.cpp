@@ -11,7 +11,7 @@
 namespace tmpdump::s3 {
 namespace {
 
-constexpr std::size_t kMaxCredentialsBody = 64 * 1024;
+constexpr std::size_t kMaxCredentialsBody = std::size_t{64} * 1024;
 
 std::optional<std::string> non_empty(const Env& env, std::string_view name) {
   auto value = env(name);

@@ -191,6 +191,7 @@ std::vector<std::string> child_environment(const fs::path& audit_library, const 
 /// A null-terminated array of pointers into `strings`, for exec.
 std::vector<char*> c_strings(std::vector<std::string>& strings) {
   std::vector<char*> out;
+  out.reserve(strings.size() + 1);
   for (auto& s : strings) out.push_back(s.data());
   out.push_back(nullptr);
   return out;
