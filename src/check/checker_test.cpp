@@ -1,7 +1,5 @@
 #include "check/checker.hpp"
 
-#include <elf.h>
-
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -10,86 +8,15 @@
 
 #include <gtest/gtest.h>
 
+#include "elf/testing/elf_builder.hpp"
+
 namespace tmpdump::check {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A minimal 64-bit little-endian x86-64 shared object, written by hand: one
-// PT_LOAD over the file, PT_DYNAMIC, a GNU property note with the ISA level,
-// a string table and one version need on libc.so.6. What elf::read_file()
-// reads, and nothing the checker does not look at.
-struct Elf {
-  std::vector<std::string> needed;
-  std::string soname;
-  std::vector<std::string> glibc{"GLIBC_2.2.5"};
-  std::uint32_t isa_bits = 0;  ///< GNU_PROPERTY_X86_ISA_1_NEEDED: 0x4 is x86-64-v3
-
-  [[nodiscard]] std::string build() const {
-    constexpr std::uint64_t base = 0x10000;
-    std::string strtab(1, '\0');
-    auto add = [&](const std::string& s) {
-      const auto at = strtab.size();
-      strtab += s;
-      strtab.push_back('\0');
-      return at;
-    };
-    std::vector<std::size_t> needed_at;
-    for (const auto& n : needed) needed_at.push_back(add(n));
-    const auto soname_at = soname.empty() ? 0 : add(soname);
-    const auto libc_at = add("libc.so.6");
-    std::vector<std::size_t> glibc_at;
-    for (const auto& g : glibc) glibc_at.push_back(add(g));
-
-    const std::size_t ph_at = 64, note_at = ph_at + 3 * 56, note_size = 32;
-    const std::size_t dyn_at = (note_at + note_size + 7) & ~std::size_t{7};
-    const std::size_t dyn_count = needed.size() + (soname.empty() ? 0 : 1) + 5;
-    const std::size_t strtab_at = dyn_at + dyn_count * 16;
-    const std::size_t verneed_at = (strtab_at + strtab.size() + 7) & ~std::size_t{7};
-    const std::size_t total = verneed_at + 16 + 16 * glibc.size();
-
-    std::string out;
-    auto put = [&out](std::uint64_t v, unsigned width) {
-      for (unsigned i = 0; i < width; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-    };
-    out = std::string(
-        "\x7f"
-        "ELF",
-        4);
-    out.push_back(ELFCLASS64);
-    out.push_back(ELFDATA2LSB);
-    out.push_back(EV_CURRENT);
-    out.resize(EI_NIDENT, '\0');
-    put(ET_DYN, 2), put(EM_X86_64, 2), put(EV_CURRENT, 4);
-    put(0, 8), put(ph_at, 8), put(0, 8), put(0, 4);                      // entry, phoff, shoff, flags
-    put(64, 2), put(56, 2), put(3, 2), put(0, 2), put(0, 2), put(0, 2);  // ehsize, phentsize, phnum, sh*
-    auto phdr = [&](std::uint32_t type, std::uint64_t off, std::uint64_t size, std::uint64_t align) {
-      put(type, 4), put(PF_R, 4), put(off, 8), put(base + off, 8), put(base + off, 8), put(size, 8), put(size, 8);
-      put(align, 8);
-    };
-    phdr(PT_LOAD, 0, total, 0x1000);
-    phdr(PT_DYNAMIC, dyn_at, dyn_count * 16, 8);
-    phdr(PT_NOTE, note_at, note_size, 8);
-    put(4, 4), put(16, 4), put(NT_GNU_PROPERTY_TYPE_0, 4);
-    out.append("GNU\0", 4);
-    put(0xc0008002, 4), put(4, 4), put(isa_bits, 4), put(0, 4);
-    out.resize(dyn_at, '\0');
-    for (auto at : needed_at) put(DT_NEEDED, 8), put(at, 8);
-    if (!soname.empty()) put(DT_SONAME, 8), put(soname_at, 8);
-    put(DT_STRTAB, 8), put(base + strtab_at, 8);
-    put(DT_STRSZ, 8), put(strtab.size(), 8);
-    put(DT_VERNEED, 8), put(base + verneed_at, 8);
-    put(DT_VERNEEDNUM, 8), put(1, 8);
-    put(DT_NULL, 8), put(0, 8);
-    out += strtab;
-    out.resize(verneed_at, '\0');
-    put(1, 2), put(glibc.size(), 2), put(libc_at, 4), put(16, 4), put(0, 4);
-    for (std::size_t i = 0; i < glibc.size(); ++i) {
-      put(0, 4), put(0, 2), put(i + 2, 2), put(glibc_at[i], 4), put(i + 1 < glibc.size() ? 16 : 0, 4);
-    }
-    return out;
-  }
-};
+// A 64-bit little-endian x86-64 shared object: what elf::read_file() reads.
+using Elf = elf::testing::ElfBuilder;
 
 class CheckerTest : public ::testing::Test {
  protected:

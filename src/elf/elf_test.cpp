@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "elf/testing/elf_builder.hpp"
+
 namespace tmpdump::elf {
 namespace {
 
@@ -28,147 +30,21 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
-// Writes a minimal dynamic ELF image by hand, in either class and byte order:
-// one PT_LOAD covering the file at vaddr 0x10000 + offset, PT_DYNAMIC, a GNU
-// property note, a string table and one version need. No section headers, as
-// in a stripped file.
-struct ElfBuilder {
-  bool is64 = true;
-  bool big = false;
-  std::uint32_t isa_bits = 0;
-  std::vector<std::string> needed{"libfoo.so.1", "libc.so.6"};
-  std::string soname = "libbar.so.2";
-  std::string runpath = "$ORIGIN:$ORIGIN/../lib";
-  std::vector<std::string> glibc{"GLIBC_2.2.5", "GLIBC_2.34"};
+using testing::ElfBuilder;
 
-  std::string out;
-  void put(std::uint64_t v, unsigned width) {
-    for (unsigned i = 0; i < width; ++i) {
-      const unsigned shift = 8 * (big ? width - 1 - i : i);
-      out.push_back(static_cast<char>((v >> shift) & 0xff));
-    }
-  }
-  void word(std::uint64_t v) { put(v, is64 ? 8 : 4); }
-  void pad_to(std::size_t n) { out.resize(n, '\0'); }
-
-  std::string build() {
-    constexpr std::uint64_t base = 0x10000;
-    const unsigned ehsize = is64 ? 64 : 52, phentsize = is64 ? 56 : 32, w = is64 ? 8 : 4;
-    const unsigned phnum = 3;
-    // String table.
-    std::string strtab(1, '\0');
-    auto add = [&](const std::string& s) {
-      const auto at = strtab.size();
-      strtab += s;
-      strtab.push_back('\0');
-      return at;
-    };
-    std::vector<std::size_t> needed_at;
-    for (const auto& n : needed) needed_at.push_back(add(n));
-    const auto soname_at = add(soname), runpath_at = add(runpath), libc_at = add("libc.so.6");
-    std::vector<std::size_t> glibc_at;
-    for (const auto& g : glibc) glibc_at.push_back(add(g));
-
-    const std::size_t ph_at = ehsize;
-    const std::size_t note_at = ph_at + phnum * phentsize;
-    const std::size_t note_size = 16 + 16;  // header + "GNU\0", then one 16-byte property (64-bit padding)
-    const std::size_t dyn_at = (note_at + note_size + 7) & ~std::size_t{7};
-    const std::size_t dyn_count = needed.size() + 7;
-    const std::size_t strtab_at = dyn_at + dyn_count * 2 * w;
-    const std::size_t verneed_at = (strtab_at + strtab.size() + 7) & ~std::size_t{7};
-    const std::size_t total = verneed_at + 16 + 16 * glibc.size();
-
-    // ELF header.
-    out = std::string(
-        "\x7f"
-        "ELF",
-        4);
-    out.push_back(static_cast<char>(is64 ? ELFCLASS64 : ELFCLASS32));
-    out.push_back(static_cast<char>(big ? ELFDATA2MSB : ELFDATA2LSB));
-    out.push_back(EV_CURRENT);
-    pad_to(EI_NIDENT);
-    put(ET_DYN, 2);
-    put(is64 ? EM_X86_64 : EM_386, 2);
-    put(EV_CURRENT, 4);
-    word(0);      // entry
-    word(ph_at);  // phoff
-    word(0);      // shoff
-    put(0, 4);    // flags
-    put(ehsize, 2);
-    put(phentsize, 2);
-    put(phnum, 2);
-    put(0, 2);
-    put(0, 2);
-    put(0, 2);
-    // Program headers: PT_LOAD, PT_DYNAMIC, PT_NOTE.
-    auto phdr = [&](std::uint32_t type, std::uint64_t off, std::uint64_t size, std::uint64_t align) {
-      if (is64) {
-        put(type, 4);
-        put(PF_R, 4);
-        word(off);
-        word(base + off);
-        word(base + off);
-        word(size);
-        word(size);
-        word(align);
-      } else {
-        put(type, 4);
-        word(off);
-        word(base + off);
-        word(base + off);
-        word(size);
-        word(size);
-        put(PF_R, 4);
-        word(align);
-      }
-    };
-    phdr(PT_LOAD, 0, total, 0x1000);
-    phdr(PT_DYNAMIC, dyn_at, dyn_count * 2 * w, w);
-    phdr(PT_NOTE, note_at, note_size, is64 ? 8 : 4);
-    // GNU property note with the ISA level.
-    put(4, 4);
-    put(16, 4);
-    put(NT_GNU_PROPERTY_TYPE_0, 4);
-    out.append("GNU\0", 4);
-    put(0xc0008002, 4);
-    put(4, 4);
-    put(isa_bits, 4);
-    put(0, 4);
-    pad_to(dyn_at);
-    // Dynamic section.
-    for (auto at : needed_at) {
-      word(DT_NEEDED);
-      word(at);
-    }
-    word(DT_SONAME), word(soname_at);
-    word(DT_RUNPATH), word(runpath_at);
-    word(DT_STRTAB), word(base + strtab_at);
-    word(DT_STRSZ), word(strtab.size());
-    word(DT_VERNEED), word(base + verneed_at);
-    word(DT_VERNEEDNUM), word(1);
-    word(DT_NULL), word(0);
-    out += strtab;
-    pad_to(verneed_at);
-    // One Elf_Verneed for libc.so.6, then its Elf_Vernaux chain.
-    put(1, 2);
-    put(glibc.size(), 2);
-    put(libc_at, 4);
-    put(16, 4);
-    put(0, 4);
-    for (std::size_t i = 0; i < glibc.size(); ++i) {
-      put(0, 4);
-      put(0, 2);
-      put(i + 2, 2);
-      put(glibc_at[i], 4);
-      put(i + 1 < glibc.size() ? 16 : 0, 4);
-    }
-    EXPECT_EQ(out.size(), total);
-    return out;
-  }
-};
+// The image every parse test starts from: two needed libraries, a soname,
+// a two-entry runpath and two glibc versions.
+ElfBuilder sample() {
+  ElfBuilder b;
+  b.needed = {"libfoo.so.1", "libc.so.6"};
+  b.soname = "libbar.so.2";
+  b.runpath = "$ORIGIN:$ORIGIN/../lib";
+  b.glibc = {"GLIBC_2.2.5", "GLIBC_2.34"};
+  return b;
+}
 
 std::string built(bool is64, bool big) {
-  ElfBuilder b;
+  ElfBuilder b = sample();
   b.is64 = is64;
   b.big = big;
   return b.build();
@@ -188,7 +64,7 @@ void expect_builder_fields(const Info& info, const ElfBuilder& b) {
 }
 
 TEST(ElfParse, ReadsEveryFieldOfHandBuiltLittleEndian64BitImage) {
-  ElfBuilder b;
+  ElfBuilder b = sample();
   b.isa_bits = 0x4;
   const auto img = b.build();
   auto info = parse(bytes_of(img));
@@ -200,7 +76,7 @@ TEST(ElfParse, ReadsEveryFieldOfHandBuiltLittleEndian64BitImage) {
 TEST(ElfParse, ReadsBigEndianAnd32BitImages) {
   for (bool is64 : {false, true}) {
     for (bool big : {false, true}) {
-      ElfBuilder b;
+      ElfBuilder b = sample();
       b.is64 = is64;
       b.big = big;
       b.isa_bits = 0x3;
@@ -214,7 +90,7 @@ TEST(ElfParse, ReadsBigEndianAnd32BitImages) {
 }
 
 TEST(ElfParse, IsaLevelIsZeroWhenNotMarked) {
-  ElfBuilder b;
+  ElfBuilder b = sample();
   const auto img = b.build();
   auto info = parse(bytes_of(img));
   ASSERT_TRUE(info);
@@ -233,7 +109,7 @@ TEST(ElfParse, RefusesNonElfAsUnsupported) {
 }
 
 TEST(ElfParse, ReportsStringOffsetOutsideStringTableAsCorrupt) {
-  ElfBuilder b;
+  ElfBuilder b = sample();
   auto img = b.build();
   // Make DT_STRSZ tiny: every name now lies outside the table.
   const std::size_t dyn_at = img.find(std::string("\x0a\0\0\0\0\0\0\0", 8));
