@@ -111,15 +111,9 @@ Result<Trace> parse_trace(std::string_view json, std::string_view name) {
 Result<Trace> read_trace(const fs::path& path) {
   auto fd = open_input_file(path);
   if (!fd) return std::unexpected(fd.error());
-  std::string text;
-  std::array<std::byte, 64 << 10> buffer{};
-  for (;;) {
-    const auto n = read_some(fd->get(), buffer);
-    if (!n) return std::unexpected(sys_error(n.error(), "reading " + path.string()));
-    if (*n == 0) break;
-    text.append(reinterpret_cast<const char*>(buffer.data()), *n);
-  }
-  return parse_trace(text, path.string());
+  auto text = read_all(fd->get());
+  if (!text) return std::unexpected(sys_error(text.error(), "reading " + path.string()));
+  return parse_trace(*text, path.string());
 }
 
 }  // namespace tmpdump::pack

@@ -152,17 +152,10 @@ std::optional<Stamp> read_stamp(int root_fd) {
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_uid != ::geteuid() && st.st_uid != 0)) {
     return std::nullopt;
   }
-  std::string text;
-  std::array<std::byte, 16384> buffer{};
-  for (;;) {
-    const auto n = read_some(fd, buffer);
-    if (!n) return std::nullopt;
-    if (*n == 0) break;
-    text.append(reinterpret_cast<const char*>(buffer.data()), *n);
-    if (text.size() > (16u << 20)) return std::nullopt;  // no stamp is this large
-  }
+  auto text = read_all(fd, 16u << 20);  // no stamp is this large
+  if (!text) return std::nullopt;
   // A damaged stamp only costs a re-extraction; it is never trusted.
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return std::nullopt;
   Stamp s;
   try {

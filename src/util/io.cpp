@@ -3,6 +3,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <array>
+
 namespace tmpdump {
 
 IoResult<std::size_t> read_some(int fd, std::span<std::byte> out) noexcept {
@@ -32,6 +34,18 @@ IoResult<std::size_t> pread_full(int fd, std::span<std::byte> out, std::uint64_t
     done += static_cast<std::size_t>(n);
   }
   return done;
+}
+
+IoResult<std::string> read_all(int fd, std::size_t limit) {
+  std::string text;
+  std::array<std::byte, 64 << 10> buffer{};
+  for (;;) {
+    const auto n = read_some(fd, buffer);
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0) return text;
+    if (*n > limit - text.size()) return std::unexpected(EFBIG);
+    text.append(reinterpret_cast<const char*>(buffer.data()), *n);
+  }
 }
 
 IoResult<void> write_all(int fd, std::span<const std::byte> bytes) noexcept {

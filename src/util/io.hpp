@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <expected>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace tmpdump {
@@ -37,6 +38,9 @@ auto retry_eintr(Call&& call) {
 
 /// pread(2) from `offset` until `out` is full or the file ends; as read_full().
 [[nodiscard]] IoResult<std::size_t> pread_full(int fd, std::span<std::byte> out, std::uint64_t offset) noexcept;
+
+/// Reads to the end of the file: its bytes, or EFBIG once they pass `limit`.
+[[nodiscard]] IoResult<std::string> read_all(int fd, std::size_t limit = SIZE_MAX);
 
 /// Writes all of `bytes`.
 [[nodiscard]] IoResult<void> write_all(int fd, std::span<const std::byte> bytes) noexcept;

@@ -117,6 +117,23 @@ TEST(Io, PositionalReadAndWrite) {
   EXPECT_EQ(out[0], '\0');  // the hole before offset 100
 }
 
+TEST(Io, ReadAllReadsToTheEndUpToItsLimit) {
+  char name[] = "/tmp/tmpdump-io-test-XXXXXX";
+  const UniqueFd fd(::mkstemp(name));
+  ASSERT_TRUE(fd);
+  ::unlink(name);
+  const std::string text(200'000, 'z');  // more than one read's buffer
+  ASSERT_TRUE(write_all(fd.get(), text));
+  ASSERT_EQ(::lseek(fd.get(), 0, SEEK_SET), 0);
+  auto all = read_all(fd.get(), text.size());  // exactly the limit is allowed
+  ASSERT_TRUE(all) << all.error();
+  EXPECT_EQ(*all, text);
+  ASSERT_EQ(::lseek(fd.get(), 0, SEEK_SET), 0);
+  all = read_all(fd.get(), text.size() - 1);
+  ASSERT_FALSE(all);
+  EXPECT_EQ(all.error(), EFBIG);
+}
+
 TEST(Io, ErrorsAreTheErrno) {
   std::string buf(4, '\0');
   auto n = read_full(-1, bytes_of(buf));

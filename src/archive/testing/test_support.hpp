@@ -16,6 +16,7 @@
 #include "archive/extract.hpp"
 #include "archive/zip.hpp"
 #include "archive/zip_writer.hpp"
+#include "support/process.hpp"
 #include "util/file_source.hpp"
 #include "util/sha256.hpp"
 
@@ -23,31 +24,9 @@ namespace tmpdump::archive::testing {
 
 namespace fs = std::filesystem;
 
-/// A fresh directory removed (made writable first) at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() / fmt::format("tmpdump_archive_test_{}_{}", ::getpid(), counter++);
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(path_, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-      if (it->is_directory(ec) && !it->is_symlink(ec))
-        fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
-    }
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+/// A fresh directory, removed (made writable first) at scope exit: the
+/// integration tests' own (tests/support, linked into archive_test).
+using tmpdump::testing::TempDir;
 
 inline int run(const std::string& cmd) {
   return std::system(cmd.c_str());
